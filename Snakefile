@@ -1,0 +1,27 @@
+# rnnrepro: ReNet (Visin et al., 2015) and RNN memory capacity (Kolesau et al.), raw data to paper.
+#   snakemake --cores all                                            full reproduction
+#   snakemake --cores all --configfile workflow/presets/quick.yaml   quick, offline, 2 CPU cores
+#   snakemake --cores all --profile slurm                            on a SLURM GPU cluster
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/memory.smk"
+include: "workflow/rules/increment.smk"
+include: "workflow/rules/renet.smk"
+include: "workflow/rules/paper.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        paper_targets(),

@@ -1,0 +1,5 @@
+"""Allow ``python -m rnnrepro``."""
+
+from rnnrepro.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,84 @@
+"""Command-line interface: ``rnnrepro <command> ...``; every Snakemake rule runs one command.
+
+Each stage registers its commands from its own ``commands`` module. Heavy imports (torch) happen
+inside the command handlers, so ``rnnrepro --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rnnrepro import __version__
+from rnnrepro.runtime import StopRequested, setup_logging
+
+log = logging.getLogger("rnnrepro")
+
+STAGES = ("data", "memory", "increment", "renet", "paper")
+
+
+class UserError(Exception):
+    """A problem the user can fix (bad input, missing file); printed without a traceback."""
+
+
+def load_settings(value: str) -> dict[str, Any]:
+    """Parse ``--settings``: inline JSON, or the path of a JSON/YAML file (e.g. a run's
+    ``settings.json``), so a rule's command line can be rerun by hand."""
+    text = value
+    if not value.lstrip().startswith("{"):
+        path = Path(value)
+        if not path.exists():
+            raise argparse.ArgumentTypeError(f"--settings: {value!r} is neither JSON nor a file")
+        text = path.read_text()
+    try:
+        data = yaml.safe_load(text)  # JSON is valid YAML
+    except yaml.YAMLError as err:
+        raise argparse.ArgumentTypeError(f"--settings: cannot parse ({err})") from err
+    if not isinstance(data, dict):
+        raise argparse.ArgumentTypeError("--settings must be a mapping")
+    return data
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rnnrepro", description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"rnnrepro {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="<command>")
+    import importlib
+
+    for stage in STAGES:
+        importlib.import_module(f"rnnrepro.{stage}.commands").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(logging.DEBUG if args.verbose else logging.INFO)
+    try:
+        result = args.func(args)
+    except StopRequested as stop:
+        log.warning("%s; the checkpoint is kept, rerun the same command to resume", stop)
+        return StopRequested.exit_code
+    except UserError as err:
+        print(f"rnnrepro {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return int(result or 0)
+
+
+def dump_settings(settings: dict[str, Any]) -> str:
+    """Compact JSON for a rule's command line (the inverse of :func:`load_settings`)."""
+    return json.dumps(settings, sort_keys=True, separators=(",", ":"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

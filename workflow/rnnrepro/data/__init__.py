@@ -1,0 +1,1 @@
+"""Data stage: download with checksums, parse the original formats, preprocess, manifest."""

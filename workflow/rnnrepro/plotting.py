@@ -1,0 +1,56 @@
+"""Shared figure style: two-column paper sizes, readable in grayscale, saved as PDF and PNG."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from rnnrepro.files import atomic_path  # noqa: E402
+
+COLUMN_WIDTH = 3.4   # inches, one column of a two-column paper
+FULL_WIDTH = 7.0     # inches, both columns
+LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)))
+MARKERS = ("o", "s", "^", "D", "v", "x", "P", "*")
+
+
+def setup_style() -> None:
+    """Seaborn paper context, a colour-blind palette and serif fonts matching LaTeX."""
+    sns.set_theme(context="paper", style="whitegrid", palette="colorblind",
+                  rc={"font.family": "serif", "axes.titlesize": 8, "axes.labelsize": 8,
+                      "xtick.labelsize": 7, "ytick.labelsize": 7, "legend.fontsize": 6.5,
+                      "lines.linewidth": 1.1, "savefig.dpi": 200, "pdf.fonttype": 42})
+
+
+def line_styles() -> Iterator[dict]:
+    """Endless (colour, linestyle, marker) combinations that stay distinct in grayscale."""
+    palette = sns.color_palette("colorblind")
+    i = 0
+    while True:
+        yield {"color": palette[i % len(palette)], "linestyle": LINESTYLES[i % len(LINESTYLES)],
+               "marker": MARKERS[i % len(MARKERS)], "markevery": 0.1, "markersize": 3}
+        i += 1
+
+
+def save_figure(fig: plt.Figure, pdf_path: str | Path) -> None:
+    """Save ``fig`` as ``name.pdf`` and ``name.png`` (atomically) and close it."""
+    pdf_path = Path(pdf_path)
+    if pdf_path.suffix != ".pdf":
+        raise ValueError(f"{pdf_path}: figure targets end in .pdf (a .png is written beside it)")
+    fig.tight_layout()
+    for path in (pdf_path, pdf_path.with_suffix(".png")):
+        with atomic_path(path, suffix=path.suffix) as tmp:
+            fig.savefig(tmp, format=path.suffix[1:], metadata=_metadata(path))
+    plt.close(fig)
+
+
+def _metadata(path: Path) -> dict:
+    """Fixed metadata so the same data gives byte-identical files."""
+    if path.suffix == ".pdf":
+        return {"CreationDate": None, "Creator": "rnnrepro"}
+    return {"Software": "rnnrepro"}

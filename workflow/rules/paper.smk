@@ -1,0 +1,6 @@
+# Rules of the paper stage.
+
+
+def paper_targets():
+    """What `snakemake` builds by default."""
+    return []
