@@ -65,6 +65,7 @@ class RunState:
     history: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     elapsed: float = 0.0
+    units_done: int = 0
 
 
 class Checkpointer:
@@ -83,6 +84,7 @@ class Checkpointer:
             "history": run.history,
             "extra": run.extra,
             "elapsed": run.elapsed,
+            "units_done": run.units_done,
             "rng": rng_state(generators),
         }
         with atomic_path(self.path) as tmp:
@@ -102,7 +104,7 @@ class Checkpointer:
         optimizer.load_state_dict(payload["optimizer"])
         restore_rng_state(payload["rng"], generators)
         return RunState(history=payload["history"], extra=payload["extra"],
-                        elapsed=payload["elapsed"])
+                        elapsed=payload["elapsed"], units_done=payload["units_done"])
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
@@ -114,14 +116,15 @@ def run_resumable(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     units: int,
-    run_unit: Callable[[int, RunState, Callable[[], None]], dict[str, Any]],
+    run_unit: Callable[[int, RunState, Callable[[], None]], dict[str, Any] | list[dict[str, Any]]],
     history_path: str | Path,
     generators: Generators | None = None,
     should_stop: Callable[[RunState], bool] | None = None,
 ) -> RunState:
     """Run ``units`` training units (epochs or evaluation blocks), checkpointing after each.
 
-    ``run_unit(index, state, check_stop)`` trains one unit and returns its history row; it must
+    ``run_unit(index, state, check_stop)`` trains one unit and returns its history row (or rows,
+    e.g. one per evaluation inside the unit; a row may set its own ``wall_time``); it must
     call ``check_stop()`` between minibatches so SIGTERM stops the job at a safe point (the job
     then exits non-zero and the last checkpoint stays on disk for the retry). While running, the
     history so far is kept in ``<history>.partial.csv`` beside the target (for watching a long
@@ -137,22 +140,26 @@ def run_resumable(
     if run is None:
         run = RunState()
     else:
-        log.info("resuming from %s after %d completed units", checkpointer.path,
-                 len(run.history))
+        log.info("resuming from %s after %d of %d units", checkpointer.path, run.units_done,
+                 units)
     with stop_on_signal() as check_stop:
-        while len(run.history) < units and not (run.history and should_stop
-                                                 and should_stop(run)):
-            index = len(run.history)
+        while run.units_done < units and not (run.units_done and should_stop
+                                               and should_stop(run)):
+            index = run.units_done
             start = time.monotonic()
-            row = run_unit(index, run, check_stop)
+            result = run_unit(index, run, check_stop)
             run.elapsed += time.monotonic() - start
-            row["wall_time"] = round(run.elapsed, 3)
-            run.history.append(row)
+            rows = result if isinstance(result, list) else [result]
+            for row in rows:
+                row.setdefault("wall_time", round(run.elapsed, 3))
+            run.history.extend(rows)
+            run.units_done += 1
             checkpointer.save(model, optimizer, run, generators)
             write_csv(partial, run.history)
-            log.info("unit %d/%d: %s", index + 1, units,
-                     " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                              for k, v in row.items()))
+            if rows:
+                log.info("unit %d/%d: %s", index + 1, units,
+                         " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                  for k, v in rows[-1].items()))
     write_csv(history_path, run.history)
     partial.unlink(missing_ok=True)
     return run

@@ -8,10 +8,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import seaborn as sns
 
-from rnnrepro.files import atomic_path  # noqa: E402
+from rnnrepro.files import atomic_path
 
 COLUMN_WIDTH = 3.4   # inches, one column of a two-column paper
 FULL_WIDTH = 7.0     # inches, both columns
