@@ -1,0 +1,59 @@
+"""Shared fixtures: the repository root and one quick-preset run of the whole pipeline."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+QUICK = "workflow/presets/quick.yaml"
+# Generated or run-state folders never copied into a test workspace.
+_SKIP = {"results", ".snakemake", ".git", ".pytest_cache", ".ruff_cache", "__pycache__", "logs"}
+
+
+def copy_repo(dest: Path) -> Path:
+    """Copy the working tree (without results or run state) to ``dest`` and return it."""
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        skip = {n for n in names if n in _SKIP or n.endswith(".egg-info")}
+        if Path(folder).resolve() == (REPO / "paper").resolve():
+            skip |= {n for n in names if n in {"figures", "tables.tex", "main.pdf"}
+                     or n.startswith("main.") and n != "main.tex"}
+        return skip
+
+    shutil.copytree(REPO, dest, ignore=ignore)
+    return dest
+
+
+def run_snakemake(workdir: Path, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess:
+    """Run snakemake in ``workdir``; fail the test with its output if it fails."""
+    cmd = [sys.executable, "-m", "snakemake", *args]
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "PYTHONHASHSEED": "0"})
+    if proc.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} failed ({proc.returncode}) in {workdir}:\n"
+                    f"{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the repository on which the quick preset has run end to end (once per session).
+
+    Set RNNREPRO_QUICK_RUN=<folder> to reuse a folder where the quick preset already ran.
+    """
+    reuse = os.environ.get("RNNREPRO_QUICK_RUN")
+    if reuse:
+        return Path(reuse)
+    workdir = copy_repo(tmp_path_factory.mktemp("quick") / "repo")
+    run_snakemake(workdir, "--cores", "2", "--configfile", QUICK)
+    return workdir
