@@ -38,9 +38,13 @@ def load_settings(value: str) -> dict[str, Any]:
             raise argparse.ArgumentTypeError(f"--settings: {value!r} is neither JSON nor a file")
         text = path.read_text()
     try:
-        data = yaml.safe_load(text)  # JSON is valid YAML
-    except yaml.YAMLError as err:
-        raise argparse.ArgumentTypeError(f"--settings: cannot parse ({err})") from err
+        # JSON first: YAML 1.1 reads JSON's exponent floats (1e-07) as strings.
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise argparse.ArgumentTypeError(f"--settings: cannot parse ({err})") from err
     if not isinstance(data, dict):
         raise argparse.ArgumentTypeError("--settings must be a mapping")
     return data

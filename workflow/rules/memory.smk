@@ -1,1 +1,154 @@
-# Rules of the memory stage.
+# Rules of the memory stage (Kolesau et al., sec. 3.2): MNIST in 13 sequence representations,
+# one IRNN training job per (representation, learning rate, seed), latency, Tables 1-4, Figs. 8-9.
+#   snakemake results/memory/transposed/lr3e-05/seed0/metrics.json      one run
+#   snakemake memory_summary paper/figures/memory-curves.pdf              tables, one figure
+# memory_targets() lists everything the paper stage needs from here.
+import shlex
+
+MEMORY = config["memory"]
+MEMORY_SUMMARY = f"{RESULTS}/memory/summary"
+MNIST_MANIFEST = f"{RESULTS}/data/mnist/manifest.json"
+MNIST_PERMUTATIONS = f"{RESULTS}/data/permutations.json"
+# Keys of the memory section one run depends on (a sweep change never reruns other runs).
+MEMORY_RUN_KEYS = ("hidden_size", "batch_size", "epochs", "input_weight_std", "rmsprop",
+                   "train_subset", "eval_batch_size")
+MEMORY_FIGURES = {"gallery_index": 0, "sample_digits": 20, **MEMORY.get("figures", {})}
+# Folder of every configured run: results/memory/<representation>/lr<lr>/seed<seed>.
+MEMORY_RUNS = [
+    f"{RESULTS}/memory/{rep}/lr{lr_label(lr)}/seed{seed}"
+    for rep in MEMORY["representations"]
+    for lr in MEMORY["learning_rates"]
+    for seed in MEMORY["seeds"]
+]
+MEMORY_TARGETS = [
+    f"{MEMORY_SUMMARY}/table2_latency.csv",
+    f"{MEMORY_SUMMARY}/table3_runs.csv",
+    f"{MEMORY_SUMMARY}/table4_best.csv",
+    f"{MEMORY_SUMMARY}/curves.csv",
+    f"{MEMORY_SUMMARY}/notes.json",
+    "paper/figures/memory-curves.pdf",
+    "paper/figures/memory-representations.pdf",
+    "paper/figures/memory-samples.pdf",
+]
+# Everything the paper stage needs from this stage: summary tables and figure PDFs. (Lambdas,
+# not defs: `snakemake --lint` wants functions kept out of files with rules.)
+memory_targets = lambda: list(MEMORY_TARGETS)
+
+
+localrules:
+    memory_summary,
+    memory_figure_curves,
+    memory_figure_gallery,
+    memory_figure_samples,
+
+
+rule memory_train:
+    input:
+        data=MNIST_MANIFEST,
+        # The permutations file, for the permuted representations only.
+        permutations=lambda w: [MNIST_PERMUTATIONS] if "-perm" in w.representation else [],
+    output:
+        history=f"{RESULTS}/memory/{{representation}}/lr{{lr}}/seed{{seed}}/history.csv",
+        metrics=f"{RESULTS}/memory/{{representation}}/lr{{lr}}/seed{{seed}}/metrics.json",
+        latency=f"{RESULTS}/memory/{{representation}}/lr{{lr}}/seed{{seed}}/latency.csv",
+    params:
+        settings=lambda w: settings_json({k: MEMORY[k] for k in MEMORY_RUN_KEYS if k in MEMORY}),
+        permutations=lambda w, input: (
+            f"--permutations {shlex.quote(input.permutations[0])}" if input.permutations else ""
+        ),
+        device=config["device"],
+    wildcard_constraints:
+        representation=r"[a-z]+(-[a-z]+)?(-perm\d+)?",
+        lr=r"[0-9.e+-]+",
+        seed=r"\d+",
+    log:
+        f"{RESULTS}/logs/memory/{{representation}}/lr{{lr}}/seed{{seed}}.log",
+    threads: 1
+    resources:
+        gpu=1,
+        runtime=scaled("memory_train", "runtime"),
+        mem_mb=scaled("memory_train", "mem_mb"),
+    conda:
+        ENV
+    shell:
+        "rnnrepro memory-train --data {input.data:q} {params.permutations}"
+        " --representation {wildcards.representation} --learning-rate {wildcards.lr}"
+        " --seed {wildcards.seed} --settings {params.settings:q} --device {params.device}"
+        " --threads {threads} --history {output.history:q} --metrics {output.metrics:q}"
+        " --latency {output.latency:q} > {log:q} 2>&1"
+
+
+rule memory_summary:
+    input:
+        metrics=[f"{run}/metrics.json" for run in MEMORY_RUNS],
+        histories=[f"{run}/history.csv" for run in MEMORY_RUNS],
+    output:
+        table2=f"{MEMORY_SUMMARY}/table2_latency.csv",
+        table3=f"{MEMORY_SUMMARY}/table3_runs.csv",
+        table4=f"{MEMORY_SUMMARY}/table4_best.csv",
+        curves=f"{MEMORY_SUMMARY}/curves.csv",
+        notes=f"{MEMORY_SUMMARY}/notes.json",
+    params:
+        settings=lambda w: settings_json({"preset": config["preset"], "memory": MEMORY}),
+    log:
+        f"{RESULTS}/logs/memory/summary.log",
+    conda:
+        ENV
+    shell:
+        "rnnrepro memory-summary --metrics {input.metrics:q} --table2 {output.table2:q}"
+        " --table3 {output.table3:q} --table4 {output.table4:q} --curves {output.curves:q}"
+        " --notes {output.notes:q} --settings {params.settings:q} > {log:q} 2>&1"
+
+
+rule memory_figure_curves:
+    input:
+        curves=f"{MEMORY_SUMMARY}/curves.csv",
+    output:
+        pdf="paper/figures/memory-curves.pdf",
+        png="paper/figures/memory-curves.png",
+    log:
+        f"{RESULTS}/logs/memory/figure-curves.log",
+    conda:
+        ENV
+    shell:
+        "rnnrepro memory-figure-curves --curves {input.curves:q} --output {output.pdf:q}"
+        " > {log:q} 2>&1"
+
+
+rule memory_figure_gallery:
+    input:
+        data=MNIST_MANIFEST,
+        permutations=MNIST_PERMUTATIONS,
+    output:
+        pdf="paper/figures/memory-representations.pdf",
+        png="paper/figures/memory-representations.png",
+    params:
+        settings=lambda w: settings_json({
+            "representations": MEMORY["representations"],
+            "gallery_index": MEMORY_FIGURES["gallery_index"],
+        }),
+    log:
+        f"{RESULTS}/logs/memory/figure-representations.log",
+    conda:
+        ENV
+    shell:
+        "rnnrepro memory-figure-gallery --data {input.data:q}"
+        " --permutations {input.permutations:q} --settings {params.settings:q}"
+        " --output {output.pdf:q} > {log:q} 2>&1"
+
+
+rule memory_figure_samples:
+    input:
+        data=MNIST_MANIFEST,
+    output:
+        pdf="paper/figures/memory-samples.pdf",
+        png="paper/figures/memory-samples.png",
+    params:
+        settings=lambda w: settings_json({"sample_digits": MEMORY_FIGURES["sample_digits"]}),
+    log:
+        f"{RESULTS}/logs/memory/figure-samples.log",
+    conda:
+        ENV
+    shell:
+        "rnnrepro memory-figure-samples --data {input.data:q} --settings {params.settings:q}"
+        " --output {output.pdf:q} > {log:q} 2>&1"

@@ -1,6 +1,113 @@
-# Rules of the paper stage.
+# Rules of the paper stage: the generated tables, the compiled PDF and their report items.
+# Figures are drawn by the stages' own plotting rules; this file only collects them.
+#   snakemake paper/tables.tex             the papers' tables (needs only the summary CSVs)
+#   snakemake paper/main.pdf               the whole paper (latexmk; TeX from Debian packages)
+#   snakemake --report report.html         self-contained HTML report (captions: workflow/report)
+
+# The figures paper/main.tex includes (paper/figures/<name>.pdf, drawn by the stages' rules).
+PAPER_FIGURES = [
+    "increment-K2-N32",
+    "increment-K10-N7",
+    "increment-K4-N15",
+    "memory-curves",
+    "memory-representations",
+    "memory-samples",
+    "renet-curves",
+]
+
+
+localrules:
+    paper_tables,
+    paper_increment_table,
+    paper_pdf,
 
 
 def paper_targets():
-    """What `snakemake` builds by default."""
-    return []
+    """What `snakemake` builds by default: every stage's outputs, the tables and the PDF."""
+    return [
+        *memory_targets(),
+        *increment_targets(),
+        *renet_targets(),
+        "paper/tables.tex",
+        "paper/increment-table.tex",
+        "paper/main.pdf",
+    ]
+
+
+rule paper_tables:
+    input:
+        published="paper/published.yaml",
+        renet=f"{RESULTS}/renet/summary.csv",
+        latency=f"{RESULTS}/memory/summary/table2_latency.csv",
+        runs=f"{RESULTS}/memory/summary/table3_runs.csv",
+    output:
+        tex="paper/tables.tex",
+        html=report(
+            f"{RESULTS}/paper/tables.html",
+            caption="../report/tables.rst",
+            category="Tables",
+            labels={"table": "papers' Tables (ReNet 1-2, memory 2-4)"},
+        ),
+    params:
+        settings=lambda w: settings_json(
+            {
+                "preset": config["preset"],
+                "renet": {k: config["renet"][k] for k in ("datasets", "models")},
+            }
+        ),
+    log:
+        f"{RESULTS}/logs/paper/paper_tables.log",
+    conda:
+        ENV
+    shell:
+        "rnnrepro paper-tables --published {input.published:q} --renet-summary {input.renet:q}"
+        " --memory-latency {input.latency:q} --memory-runs {input.runs:q}"
+        " --settings {params.settings:q} --output {output.tex:q} --html {output.html:q}"
+        " > {log:q} 2>&1"
+
+
+rule paper_increment_table:
+    input:
+        summary=f"{RESULTS}/increment/summary.csv",
+    output:
+        tex="paper/increment-table.tex",
+        html=report(
+            f"{RESULTS}/paper/increment-table.html",
+            caption="../report/increment-table.rst",
+            category="Tables",
+            labels={"table": "increment final accuracies (ours)"},
+        ),
+    params:
+        settings=lambda w: settings_json(
+            {
+                "preset": config["preset"],
+                "increment": {k: config["increment"][k] for k in ("tasks", "cells")},
+            }
+        ),
+    log:
+        f"{RESULTS}/logs/paper/paper_increment_table.log",
+    conda:
+        ENV
+    shell:
+        "rnnrepro paper-increment-table --summary {input.summary:q}"
+        " --settings {params.settings:q} --output {output.tex:q} --html {output.html:q}"
+        " > {log:q} 2>&1"
+
+
+# latexmk -Werror exits non-zero on undefined references or citations, so a PDF with "??" in
+# it fails the rule; -g always recompiles (Snakemake removed the old PDF already).
+rule paper_pdf:
+    input:
+        tex="paper/main.tex",
+        tables="paper/tables.tex",
+        increment="paper/increment-table.tex",
+        figures=expand("paper/figures/{name}.pdf", name=PAPER_FIGURES),
+    output:
+        report("paper/main.pdf", caption="../report/paper.rst", category="Paper"),
+    log:
+        f"{RESULTS}/logs/paper/paper_pdf.log",
+    conda:
+        ENV
+    shell:
+        "latexmk -pdf -g -cd -interaction=nonstopmode -halt-on-error -Werror {input.tex:q}"
+        " > {log:q} 2>&1"

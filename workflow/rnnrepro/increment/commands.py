@@ -1,9 +1,183 @@
-"""Command-line commands of the increment stage."""
+"""Command-line commands of the increment stage (Kolesau et al., sec. 3.1; Figs. 5-7).
+
+  increment-permutation   the fixed "complicated" digit order of one (K, N)
+  increment-holdout       the hold-out numbers of one (K, N)
+  increment-train         one job: (K, N) x order x cell x seed -> history.csv + metrics.json
+  increment-summary       final accuracies of all jobs -> one CSV
+  increment-figure        hold-out accuracy curves of one (K, N) -> PDF + PNG
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rnnrepro.cli import UserError, load_settings
+
+log = logging.getLogger(__name__)
+
+ORDERS = ("simple", "complicated")
+CELLS = ("rnn", "lstm", "gru")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this stage's subcommands to the `rnnrepro` parser."""
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+
+    p = sub.add_parser("increment-permutation", formatter_class=fmt,
+                       help="write the fixed 'complicated' digit order of one (K, N)")
+    _task_args(p)
+    p.add_argument("--settings", type=load_settings, required=True,
+                   help="increment config section (needs permutation_seed)")
+    p.add_argument("--output", type=Path, required=True, help="permutation.json to write")
+    p.set_defaults(func=_guard(cmd_permutation))
+
+    p = sub.add_parser("increment-holdout", formatter_class=fmt,
+                       help="write the hold-out numbers of one (K, N)")
+    _task_args(p)
+    p.add_argument("--settings", type=load_settings, required=True,
+                   help="increment config section (needs holdout_size, holdout_seed, "
+                        "interesting_probability)")
+    p.add_argument("--output", type=Path, required=True, help="holdout.npz to write")
+    p.set_defaults(func=_guard(cmd_holdout))
+
+    p = sub.add_parser("increment-train", formatter_class=fmt,
+                       help="train one model variant and record its hold-out accuracy curve")
+    _task_args(p)
+    p.add_argument("--order", choices=ORDERS, required=True)
+    p.add_argument("--cell", choices=CELLS, required=True)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--settings", type=load_settings, required=True,
+                   help="increment config section (training keys)")
+    p.add_argument("--holdout", type=Path, required=True, help="holdout.npz of this (K, N)")
+    p.add_argument("--permutation", type=Path,
+                   help="permutation.json of this (K, N); required for --order complicated")
+    p.add_argument("--history", type=Path, required=True, help="history.csv to write")
+    p.add_argument("--metrics", type=Path, required=True, help="metrics.json to write")
+    p.add_argument("--checkpoint", type=Path,
+                   help="checkpoint file (default: checkpoint.pt beside --history)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:i]")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads (0: torch's default)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("increment-summary", formatter_class=fmt,
+                       help="one CSV of every job's final hold-out accuracies")
+    p.add_argument("--metrics", type=Path, nargs="+", required=True, help="jobs' metrics.json")
+    p.add_argument("--output", type=Path, required=True, help="summary CSV to write")
+    p.set_defaults(func=_guard(cmd_summary))
+
+    p = sub.add_parser("increment-figure", formatter_class=fmt,
+                       help="hold-out accuracy vs minibatch of one (K, N) (Figs. 5-7)")
+    _task_args(p)
+    p.add_argument("--history", type=Path, nargs="+", required=True, help="jobs' history.csv")
+    p.add_argument("--metrics", type=Path, nargs="+", required=True,
+                   help="the same jobs' metrics.json, in the same order")
+    p.add_argument("--output", type=Path, required=True,
+                   help="figure .pdf to write (a .png is written beside it)")
+    p.set_defaults(func=_guard(cmd_figure))
+
+
+def _task_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--base", type=int, required=True, help="K, the number base (2..36)")
+    parser.add_argument("--digits", type=int, required=True, help="N, digits per number")
+
+
+def _guard(handler: Callable[[argparse.Namespace], Any]) -> Callable[[argparse.Namespace], Any]:
+    """Report bad inputs (files, settings, values) as user errors, without a traceback."""
+    def run(args: argparse.Namespace) -> Any:
+        try:
+            return handler(args)
+        except (ValueError, FileNotFoundError) as err:
+            raise UserError(str(err)) from err
+    return run
+
+
+def cmd_permutation(args: argparse.Namespace) -> None:
+    from rnnrepro.increment.numbers import check_task
+    from rnnrepro.increment.sequences import make_permutation, write_permutation
+    from rnnrepro.increment.settings import check_keys, require
+
+    check_task(args.base, args.digits)
+    check_keys(args.settings)
+    seed = require(args.settings, "permutation_seed", int, minimum=0)
+    permutation = make_permutation(args.base, args.digits, seed)
+    write_permutation(args.output, permutation, args.base, args.digits, seed)
+    log.info("K=%d N=%d permutation %s -> %s", args.base, args.digits, permutation.tolist(),
+             args.output)
+
+
+def cmd_holdout(args: argparse.Namespace) -> None:
+    from rnnrepro.increment.holdout import build_holdout, write_holdout
+    from rnnrepro.increment.settings import check_keys, require
+
+    check_keys(args.settings)
+    holdout = build_holdout(
+        args.base, args.digits,
+        size=require(args.settings, "holdout_size", int, minimum=1),
+        seed=require(args.settings, "holdout_seed", int, minimum=0),
+        interesting_probability=require(args.settings, "interesting_probability", float,
+                                        minimum=0, maximum=1))
+    write_holdout(args.output, holdout)
+    log.info("K=%d N=%d hold-out: %d numbers (%s) -> %s", args.base, args.digits,
+             len(holdout.numbers), "all of them" if holdout.exhaustive else "drawn",
+             args.output)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    import torch
+
+    from rnnrepro.increment.holdout import read_holdout
+    from rnnrepro.increment.sequences import read_permutation
+    from rnnrepro.increment.settings import TrainSettings
+    from rnnrepro.increment.train import Job, train_job
+    from rnnrepro.runtime import pick_device
+
+    if args.order == "complicated" and args.permutation is None:
+        raise UserError("--order complicated needs --permutation (the task's permutation.json)")
+    if args.order == "simple" and args.permutation is not None:
+        raise UserError("--order simple takes no --permutation (digits stay in order)")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:  # inputs only: an error during training keeps its traceback
+        settings = TrainSettings.from_mapping(args.settings)
+        holdout = read_holdout(args.holdout, args.base, args.digits)
+        permutation = (read_permutation(args.permutation, args.base, args.digits)
+                       if args.permutation is not None else None)
+        device = pick_device(args.device)
+    except (ValueError, FileNotFoundError, RuntimeError) as err:
+        raise UserError(str(err)) from err
+    job = Job(args.base, args.digits, args.order, args.cell, args.seed)
+    metrics = train_job(job, settings, holdout, permutation, device,
+                        history_path=args.history, metrics_path=args.metrics,
+                        checkpoint_path=args.checkpoint or args.history.with_name("checkpoint.pt"))
+    log.info("%s: final digit accuracy %.4f, exact match %.4f after %d minibatches", job.label,
+             metrics["final_digit_acc"], metrics["final_number_acc"], metrics["minibatches"])
+
+
+def cmd_summary(args: argparse.Namespace) -> None:
+    from rnnrepro.files import write_csv
+    from rnnrepro.increment.summary import SUMMARY_COLUMNS, summary_rows
+
+    rows = summary_rows(args.metrics)
+    write_csv(args.output, rows, columns=SUMMARY_COLUMNS)
+    log.info("%d jobs -> %s", len(rows), args.output)
+
+
+def cmd_figure(args: argparse.Namespace) -> None:
+    from rnnrepro.files import read_json
+    from rnnrepro.increment.figures import plot_task, read_history
+
+    if len(args.history) != len(args.metrics):
+        raise UserError(f"{len(args.history)} --history files but {len(args.metrics)} "
+                        "--metrics files; give one of each per job, in the same order")
+    runs = []
+    for history, metrics in zip(args.history, args.metrics, strict=True):
+        if history.parent != metrics.parent:
+            raise UserError(f"{history} and {metrics} are not from the same job folder")
+        runs.append((read_json(metrics), read_history(history)))
+    plot_task(runs, args.base, args.digits, args.output)
+    log.info("K=%d N=%d: %d runs -> %s", args.base, args.digits, len(runs), args.output)

@@ -1,9 +1,187 @@
-"""Command-line commands of the memory stage."""
+"""Command-line commands of the memory stage (Kolesau et al., sec. 3.2)."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from rnnrepro.cli import UserError, load_settings
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this stage's subcommands to the `rnnrepro` parser."""
+    p = sub.add_parser("memory-train", help="train the IRNN on one MNIST representation",
+                       description="Train one (representation, learning rate, seed) run; "
+                       "resumes from its checkpoint after an interruption.")
+    p.add_argument("--data", required=True, type=Path,
+                   help="processed MNIST folder or its manifest.json")
+    p.add_argument("--permutations", type=Path,
+                   help="permutations.json of the data stage (permuted representations only)")
+    p.add_argument("--representation", required=True, help="e.g. transposed-perm1")
+    p.add_argument("--learning-rate", required=True, type=float)
+    p.add_argument("--seed", required=True, type=int)
+    p.add_argument("--settings", type=load_settings, default={},
+                   help="config.yaml memory section (JSON/YAML inline or file)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
+    p.add_argument("--history", required=True, type=Path)
+    p.add_argument("--metrics", required=True, type=Path)
+    p.add_argument("--latency", required=True, type=Path)
+    p.add_argument("--checkpoint", type=Path,
+                   help="checkpoint file (default: checkpoint.pt beside --metrics)")
+    p.set_defaults(func=train_command)
+
+    p = sub.add_parser("memory-summary", help="Tables 2-4 and Fig. 9 data from all runs")
+    p.add_argument("--metrics", required=True, nargs="+", type=Path,
+                   help="metrics.json of every run (history.csv beside each)")
+    for name in ("table2", "table3", "table4", "curves", "notes"):
+        p.add_argument(f"--{name}", required=True, type=Path)
+    p.add_argument("--settings", type=load_settings, default={},
+                   help="recorded in notes.json (preset, sweep)")
+    p.set_defaults(func=summary_command)
+
+    p = sub.add_parser("memory-figure-curves", help="Fig. 9: validation accuracy per epoch")
+    p.add_argument("--curves", required=True, type=Path, help="curves.csv of memory-summary")
+    p.add_argument("--output", required=True, type=Path, help="PDF (a PNG is written beside)")
+    p.set_defaults(func=curves_command)
+
+    p = sub.add_parser("memory-figure-gallery",
+                       help="Table 1: one test digit in every representation")
+    p.add_argument("--data", required=True, type=Path)
+    p.add_argument("--permutations", type=Path)
+    p.add_argument("--settings", type=load_settings, default={},
+                   help="{representations: [...], gallery_index: i}")
+    p.add_argument("--output", required=True, type=Path)
+    p.set_defaults(func=gallery_command)
+
+    p = sub.add_parser("memory-figure-samples", help="Fig. 8: sample MNIST digits")
+    p.add_argument("--data", required=True, type=Path)
+    p.add_argument("--settings", type=load_settings, default={}, help="{sample_digits: n}")
+    p.add_argument("--output", required=True, type=Path)
+    p.set_defaults(func=samples_command)
+
+
+def _dataset(path: Path) -> Any:
+    from rnnrepro.data.processed import ProcessedDataset
+
+    root = path.parent if path.name == "manifest.json" else path
+    try:
+        return ProcessedDataset(root)
+    except FileNotFoundError as err:
+        raise UserError(str(err)) from err
+
+
+def _permutations(path: Path | None, names: list[str]) -> Mapping[str, Any] | None:
+    from rnnrepro.memory.representations import needs_permutations
+
+    if not any(needs_permutations(n) for n in names):
+        return None
+    if path is None:
+        raise UserError(f"{', '.join(names)}: permuted representations need --permutations "
+                        "(results/data/permutations.json)")
+    if not path.exists():
+        raise UserError(f"{path} missing; run `snakemake {path}` (data stage)")
+    from rnnrepro.data.errors import DataError
+    from rnnrepro.data.permutations import load_permutations
+
+    try:
+        return load_permutations(path)
+    except (DataError, ValueError) as err:
+        raise UserError(str(err)) from err
+
+
+def _check_names(names: list[str]) -> None:
+    from rnnrepro.memory.representations import parse
+
+    for name in names:
+        try:
+            parse(name)
+        except ValueError as err:
+            raise UserError(str(err)) from err
+
+
+def train_command(args: argparse.Namespace) -> None:
+    import torch
+
+    from rnnrepro.memory.train import RunPaths, TrainSettings, train_memory
+    from rnnrepro.runtime import pick_device
+
+    _check_names([args.representation])
+    if not args.learning_rate > 0:
+        raise UserError(f"--learning-rate must be positive, got {args.learning_rate}")
+    try:
+        settings = TrainSettings.from_mapping(args.settings)
+    except (TypeError, ValueError) as err:
+        raise UserError(f"--settings: {err}") from err
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        device = pick_device(args.device)
+    except RuntimeError as err:
+        raise UserError(str(err)) from err
+    permutations = _permutations(args.permutations, [args.representation])
+    paths = RunPaths.beside(args.history, args.metrics, args.latency, args.checkpoint)
+    try:
+        train_memory(data_dir=_dataset(args.data).root, representation=args.representation,
+                     learning_rate=args.learning_rate, seed=args.seed, settings=settings,
+                     paths=paths, device=device, permutations=permutations)
+    except ValueError as err:  # bad permutations or settings, reported with their source
+        raise UserError(str(err)) from err
+
+
+def summary_command(args: argparse.Namespace) -> None:
+    from rnnrepro.memory.summary import write_summary
+
+    try:
+        write_summary(args.metrics, table2_path=args.table2, table3_path=args.table3,
+                      table4_path=args.table4, curves_path=args.curves, notes_path=args.notes,
+                      settings=args.settings)
+    except (FileNotFoundError, ValueError) as err:
+        raise UserError(str(err)) from err
+
+
+def curves_command(args: argparse.Namespace) -> None:
+    from rnnrepro.memory.figures import plot_curves
+
+    if not args.curves.exists():
+        raise UserError(f"{args.curves} missing; run memory-summary first")
+    try:
+        plot_curves(args.curves, args.output)
+    except ValueError as err:
+        raise UserError(str(err)) from err
+
+
+def gallery_command(args: argparse.Namespace) -> None:
+    from rnnrepro.memory.figures import dataset_images, plot_gallery
+    from rnnrepro.memory.representations import pixel_order
+
+    names = list(args.settings.get("representations") or [])
+    if not names:
+        raise UserError("--settings: give the representations to draw")
+    _check_names(names)
+    permutations = _permutations(args.permutations, names)
+    try:
+        orders = {name: pixel_order(name, permutations) for name in names}
+        images, _ = dataset_images(_dataset(args.data), "test",
+                                   [int(args.settings.get("gallery_index", 0))])
+    except ValueError as err:
+        raise UserError(str(err)) from err
+    plot_gallery(images[0], orders, args.output)
+
+
+def samples_command(args: argparse.Namespace) -> None:
+    from rnnrepro.memory.figures import dataset_images, plot_samples
+
+    count = int(args.settings.get("sample_digits", 20))
+    if count < 1:
+        raise UserError(f"--settings: sample_digits must be positive, got {count}")
+    try:
+        images, labels = dataset_images(_dataset(args.data), "train", range(count))
+    except ValueError as err:
+        raise UserError(str(err)) from err
+    plot_samples(images, labels, args.output)

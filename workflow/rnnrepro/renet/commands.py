@@ -1,9 +1,89 @@
-"""Command-line commands of the renet stage."""
+"""Command-line commands of the renet stage (Visin et al., 2015)."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+from pathlib import Path
+
+from rnnrepro.cli import UserError, load_settings
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this stage's subcommands to the `rnnrepro` parser."""
+    p = sub.add_parser("renet-train", help="train one ReNet (dataset, seed)",
+                       description="Train one ReNet of Table 1 with early stopping and evaluate "
+                       "its best-validation weights on the test set; resumes from its "
+                       "checkpoint after an interruption.")
+    p.add_argument("--data", required=True, type=Path,
+                   help="processed dataset folder or its manifest.json")
+    p.add_argument("--dataset", required=True, choices=("mnist", "cifar10", "svhn"))
+    p.add_argument("--seed", required=True, type=int)
+    p.add_argument("--settings", required=True, type=load_settings,
+                   help="{model: renet.models.<dataset>, training: renet.training, "
+                   "train_subset: n|null} (JSON/YAML inline or file)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
+    p.add_argument("--history", required=True, type=Path)
+    p.add_argument("--metrics", required=True, type=Path)
+    p.add_argument("--checkpoint", type=Path,
+                   help="checkpoint file (default: checkpoint.pt beside --metrics)")
+    p.add_argument("--best", type=Path,
+                   help="best-validation weights (default: best.pt beside --metrics)")
+    p.set_defaults(func=train_command)
+
+    p = sub.add_parser("renet-summary", help="one row per ReNet run: test error etc. (Table 2)")
+    p.add_argument("--metrics", required=True, nargs="+", type=Path,
+                   help="metrics.json of every run")
+    p.add_argument("--output", required=True, type=Path, help="summary CSV")
+    p.set_defaults(func=summary_command)
+
+    p = sub.add_parser("renet-figure", help="learning curves: train/validation error per epoch")
+    p.add_argument("--metrics", required=True, nargs="+", type=Path,
+                   help="metrics.json of every run (history.csv beside each)")
+    p.add_argument("--output", required=True, type=Path, help="PDF (a PNG is written beside)")
+    p.set_defaults(func=figure_command)
+
+
+def train_command(args: argparse.Namespace) -> None:
+    import torch
+
+    from rnnrepro.renet.train import Job, train
+    from rnnrepro.runtime import pick_device
+
+    try:
+        job = Job.from_settings(args.dataset, args.seed, args.settings)
+    except (TypeError, ValueError) as err:
+        raise UserError(f"--settings: {err}") from err
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        device = pick_device(args.device)
+    except RuntimeError as err:
+        raise UserError(str(err)) from err
+    root = args.data.parent if args.data.name == "manifest.json" else args.data
+    try:
+        train(job, data_root=root, history_path=args.history, metrics_path=args.metrics,
+              checkpoint_path=args.checkpoint, best_path=args.best, device=device)
+    except (FileNotFoundError, ValueError, FloatingPointError) as err:
+        raise UserError(str(err)) from err
+
+
+def summary_command(args: argparse.Namespace) -> None:
+    from rnnrepro.renet.summary import write_summary
+
+    try:
+        write_summary(args.metrics, args.output)
+    except (FileNotFoundError, ValueError) as err:
+        raise UserError(str(err)) from err
+
+
+def figure_command(args: argparse.Namespace) -> None:
+    from rnnrepro.renet.figures import plot_curves
+
+    try:
+        plot_curves(args.metrics, args.output)
+    except (FileNotFoundError, ValueError) as err:
+        raise UserError(str(err)) from err

@@ -1,0 +1,215 @@
+"""Increment task model, batched hold-out evaluation, resumable training jobs, summary, figure."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from rnnrepro import cli
+from rnnrepro.files import read_json
+from rnnrepro.increment import train as train_module
+from rnnrepro.increment.evaluation import HoldoutEvaluator
+from rnnrepro.increment.holdout import build_holdout
+from rnnrepro.increment.models import IncrementModel, sequence_loss
+from rnnrepro.increment.sequences import increment, make_permutation, make_sequences
+from rnnrepro.increment.settings import SettingsError, TrainSettings
+from rnnrepro.runtime import StopRequested
+
+BASE, DIGITS = 3, 3
+TINY = {"hidden_size": 16, "batch_size": 16, "learning_rate": 3.0e-4,
+        "rmsprop": {"rho": 0.9, "eps": 1.0e-7}, "epochs": 2, "batches_per_epoch": 20,
+        "interesting_probability": 0.1, "eval_every": 5, "eval_batch_size": 10,
+        "checkpoint_every": 10}
+
+
+@pytest.fixture(scope="module")
+def task_files(tmp_path_factory):
+    """Permutation and hold-out files of the tiny task, made by the CLI."""
+    folder = tmp_path_factory.mktemp("task")
+    settings = json.dumps({"permutation_seed": 2018, "holdout_size": 1000, "holdout_seed": 7,
+                           "interesting_probability": 0.1})
+    for command, name in (("increment-permutation", "permutation.json"),
+                          ("increment-holdout", "holdout.npz")):
+        assert cli.main([command, "--base", str(BASE), "--digits", str(DIGITS), "--settings",
+                         settings, "--output", str(folder / name)]) == 0
+    return folder
+
+
+def train_args(task_files, run_dir, order="complicated", cell="gru", settings=None):
+    args = ["increment-train", "--base", str(BASE), "--digits", str(DIGITS), "--order", order,
+            "--cell", cell, "--seed", "3", "--settings", json.dumps(settings or TINY),
+            "--holdout", str(task_files / "holdout.npz"),
+            "--history", str(run_dir / "history.csv"), "--metrics", str(run_dir / "metrics.json"),
+            "--device", "cpu"]
+    if order == "complicated":
+        args += ["--permutation", str(task_files / "permutation.json")]
+    return args
+
+
+class Oracle(nn.Module):
+    """Answers the simple-order task perfectly (the target is a function of the input)."""
+
+    def __init__(self, base: int, digits: int):
+        super().__init__()
+        self.base, self.digits = base, digits
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        numbers = inputs[:, :self.digits].numpy()
+        _, targets = make_sequences(numbers, self.base)
+        return torch.nn.functional.one_hot(torch.from_numpy(targets).long(), self.base).float()
+
+
+class Echo(nn.Module):
+    """Repeats its input digit at every step: right on the first half, wrong on every number."""
+
+    def __init__(self, base: int):
+        super().__init__()
+        self.base = base
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.one_hot(inputs.long(), self.base).float()
+
+
+def test_model_outputs_and_loss():
+    torch.manual_seed(0)
+    model = IncrementModel("lstm", 10, 16)
+    inputs, targets = make_sequences(np.array([[1, 2, 3], [9, 9, 9]], dtype=np.uint8), 10)
+    logits = model(torch.from_numpy(inputs))
+    assert logits.shape == (2, 6, 10)
+    target = torch.from_numpy(targets).long()
+    manual = -torch.log_softmax(logits, -1).gather(-1, target[..., None]).mean()
+    assert torch.allclose(sequence_loss(logits, target), manual)
+    assert sum(p.numel() for p in model.recurrent.parameters()) == 4 * 16 * (10 + 16 + 2)
+
+
+def test_irnn_cell_is_identity_initialised():
+    model = IncrementModel("rnn", 4, 16)
+    assert torch.equal(model.recurrent.weight_hh_l0, torch.eye(16))
+    assert model.recurrent.nonlinearity == "relu"
+
+
+@pytest.mark.parametrize("batch_size", [7, 100_000])
+def test_evaluation_scores_oracle_and_echo(batch_size):
+    holdout = build_holdout(4, 5, size=300, seed=7, interesting_probability=0.1)
+    evaluator = HoldoutEvaluator(holdout, None, torch.device("cpu"), batch_size)
+    perfect = evaluator(Oracle(4, 5))
+    assert perfect.digit == 1.0 and perfect.number == 1.0
+    echo = evaluator(Echo(4))
+    unchanged = (increment(holdout.numbers, 4) == holdout.numbers).sum()
+    total = holdout.numbers.size
+    assert echo.digit == pytest.approx((total + unchanged) / (2 * total))
+    assert echo.number == 0.0
+
+
+def test_evaluation_does_not_depend_on_batch_size():
+    holdout = build_holdout(2, 12, size=3000, seed=7, interesting_probability=0.1)
+    permutation = make_permutation(2, 12, 0)
+    torch.manual_seed(1)
+    model = IncrementModel("gru", 2, 16)
+    scores = {size: HoldoutEvaluator(holdout, permutation, torch.device("cpu"), size)(model)
+              for size in (64, 1000, 5000)}
+    assert len(set(scores.values())) == 1
+
+
+def test_settings_errors_name_the_key():
+    with pytest.raises(SettingsError, match="increment.eval_every"):
+        TrainSettings.from_mapping({k: v for k, v in TINY.items() if k != "eval_every"})
+    with pytest.raises(SettingsError, match="unknown.*'eval_evry'"):
+        TrainSettings.from_mapping({**TINY, "eval_evry": 3})
+    with pytest.raises(SettingsError, match="increment.rmsprop.rho"):
+        TrainSettings.from_mapping({**TINY, "rmsprop": {"rho": 2, "eps": 1e-7}})
+    assert TrainSettings.from_mapping({**TINY, "eval_every": 4, "checkpoint_every": 10}
+                                      ).unit_size == 8
+
+
+def test_training_job_resumes_with_identical_history(task_files, tmp_path, monkeypatch):
+    """A SIGTERM mid-unit stops the job (exit 75, checkpoint kept); the rerun resumes and ends
+    with the same history as an uninterrupted run (wall_time aside)."""
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    assert cli.main(train_args(task_files, whole)) == 0
+
+    calls = {"n": 0}
+    real_draw = train_module.draw_numbers
+
+    def draw_then_stop(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 23:  # inside the third unit (minibatches 21-30)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_draw(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "draw_numbers", draw_then_stop)
+    assert cli.main(train_args(task_files, resumed)) == StopRequested.exit_code
+    assert (resumed / "checkpoint.pt").exists() and (resumed / "history.partial.csv").exists()
+    assert not (resumed / "history.csv").exists() and not (resumed / "metrics.json").exists()
+    partial = pd.read_csv(resumed / "history.partial.csv")
+    assert partial["minibatch"].tolist() == [0, 5, 10, 15, 20]
+    monkeypatch.setattr(train_module, "draw_numbers", real_draw)
+    assert cli.main(train_args(task_files, resumed)) == 0
+
+    a = pd.read_csv(whole / "history.csv")
+    b = pd.read_csv(resumed / "history.csv")
+    assert a["minibatch"].tolist() == list(range(0, 41, 5))
+    pd.testing.assert_frame_equal(a.drop(columns="wall_time"), b.drop(columns="wall_time"))
+    assert sorted(p.name for p in resumed.iterdir()) == ["history.csv", "metrics.json"]
+    metrics = read_json(whole / "metrics.json")
+    assert metrics["final_digit_acc"] == a["digit_acc"].iloc[-1]
+    assert metrics["best_number_acc"] == a["number_acc"].max()
+    assert metrics["minibatches"] == 40 and metrics["holdout"]["exhaustive"]
+    assert metrics["permutation"] == make_permutation(BASE, DIGITS, 2018).tolist()
+
+
+def test_training_learns_and_summary_and_figure(task_files, tmp_path):
+    """With a larger learning rate a few hundred minibatches teach every cell the simple task
+    well above chance; the summary and the figure read the jobs' files."""
+    fast = {**TINY, "learning_rate": 0.01, "epochs": 1, "batches_per_epoch": 300,
+            "eval_every": 100, "checkpoint_every": 300, "eval_batch_size": 1000}
+    runs = []
+    for order in ("simple", "complicated"):
+        for cell in ("rnn", "lstm", "gru"):
+            run_dir = tmp_path / order / cell
+            assert cli.main(train_args(task_files, run_dir, order, cell, fast)) == 0
+            runs.append(run_dir)
+    history = pd.read_csv(tmp_path / "simple" / "lstm" / "history.csv")
+    assert history["digit_acc"].iloc[-1] > 0.8 > 1 / BASE + 0.1 > history["digit_acc"].iloc[0]
+
+    summary = tmp_path / "summary.csv"
+    assert cli.main(["increment-summary", "--metrics",
+                     *[str(r / "metrics.json") for r in runs], "--output", str(summary)]) == 0
+    table = pd.read_csv(summary)
+    assert list(table.columns) == ["base", "digits", "order", "cell", "seed", "minibatches",
+                                   "final_digit_acc", "final_number_acc"]
+    assert len(table) == 6 and set(table["minibatches"]) == {300}
+    row = table[(table["order"] == "simple") & (table["cell"] == "lstm")].iloc[0]
+    assert row["final_digit_acc"] == history["digit_acc"].iloc[-1]
+
+    figure = tmp_path / "fig" / "increment-K3-N3.pdf"
+    assert cli.main(["increment-figure", "--base", str(BASE), "--digits", str(DIGITS),
+                     "--history", *[str(r / "history.csv") for r in runs],
+                     "--metrics", *[str(r / "metrics.json") for r in runs],
+                     "--output", str(figure)]) == 0
+    assert figure.read_bytes().startswith(b"%PDF") and figure.with_suffix(".png").stat().st_size
+    assert sorted(p.name for p in figure.parent.iterdir()) == ["increment-K3-N3.pdf",
+                                                               "increment-K3-N3.png"]
+
+
+def test_cli_reports_bad_inputs(task_files, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    args = train_args(task_files, run_dir, order="complicated")
+    without = args[:args.index("--permutation")]
+    assert cli.main(without) == 2
+    assert "needs --permutation" in capsys.readouterr().err
+    wrong_task = list(args)
+    wrong_task[args.index("--digits") + 1] = str(DIGITS + 1)
+    assert cli.main(wrong_task) == 2
+    assert "holdout.npz: written for K=3, N=3" in capsys.readouterr().err
+    bad = train_args(task_files, run_dir, settings={**TINY, "batch_size": 0})
+    assert cli.main(bad) == 2
+    assert "increment.batch_size" in capsys.readouterr().err
+    assert not run_dir.exists()

@@ -1,0 +1,93 @@
+"""The IRNN classifier and its optimizer match the authors' Keras setup."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from rnnrepro.memory.irnn import IRNNClassifier, count_parameters, trainable
+from rnnrepro.memory.train import TrainSettings, rmsprop
+
+
+@pytest.mark.parametrize("features", [28, 1])
+def test_initial_weights_match_the_spec(features):
+    torch.manual_seed(0)
+    model = IRNNClassifier(features, hidden_size=128, input_std=0.001)
+    rnn = model.rnn
+    assert rnn.nonlinearity == "relu" and rnn.num_layers == 1 and rnn.batch_first
+    torch.testing.assert_close(rnn.weight_hh_l0, torch.eye(128), rtol=0, atol=0)
+    w_ih = rnn.weight_ih_l0.detach()
+    assert w_ih.shape == (128, features)
+    # N(0, 0.001^2): sample std within 4 standard errors (128*features draws).
+    n = w_ih.numel()
+    assert abs(w_ih.std().item() - 0.001) < 4 * 0.001 / math.sqrt(2 * n)
+    assert abs(w_ih.mean().item()) < 4 * 0.001 / math.sqrt(n)
+    for bias in (rnn.bias_ih_l0, rnn.bias_hh_l0, model.output.bias):
+        assert torch.count_nonzero(bias) == 0
+    # Keras Dense default: Glorot uniform, limit sqrt(6 / (fan_in + fan_out)).
+    limit = math.sqrt(6 / (128 + 10))
+    w = model.output.weight.detach()
+    assert w.shape == (10, 128) and w.abs().max() <= limit
+    assert abs(w.std().item() - limit / math.sqrt(3)) < 0.1 * limit / math.sqrt(3)
+
+
+def test_parameter_count_equals_keras():
+    # Keras: SimpleRNN(128) has F*128 + 128*128 + 128 weights, Dense(10) 128*10 + 10.
+    for features in (28, 1):
+        model = IRNNClassifier(features)
+        assert count_parameters(model) == features * 128 + 128 * 128 + 128 + 1290
+    assert count_parameters(IRNNClassifier(28)) == 21386
+
+
+def test_step_logits_end_with_the_model_output():
+    torch.manual_seed(1)
+    model = IRNNClassifier(3, hidden_size=8, input_std=0.5)
+    x = torch.rand(4, 6, 3)
+    steps = model.step_logits(x)
+    assert steps.shape == (4, 6, 10)
+    torch.testing.assert_close(steps[:, -1], model(x))
+    # Step t only sees the first t inputs.
+    torch.testing.assert_close(model.step_logits(x[:, :3]), steps[:, :3])
+
+
+def test_rmsprop_is_the_keras_update_and_the_second_bias_stays_frozen():
+    torch.manual_seed(2)
+    settings = TrainSettings(rho=0.9, eps=1e-7)
+    model = IRNNClassifier(3, hidden_size=4)
+    opt = rmsprop(model, 0.01, settings)
+    params = trainable(model)
+    assert all(p is not model.rnn.bias_hh_l0 for p in params)
+    weights = [p.detach().double().numpy().copy() for p in params]
+    accum = [np.zeros_like(w) for w in weights]
+    rng = np.random.default_rng(0)
+    for step in range(6):
+        scale = 1e-6 if step % 2 else 1.0  # tiny gradients make eps placement matter
+        grads = [rng.normal(size=w.shape) * scale for w in weights]
+        for p, g in zip(params, grads, strict=True):
+            p.grad = torch.tensor(g, dtype=p.dtype)
+        opt.step()
+        for i, g in enumerate(grads):  # Keras: a = rho a + (1-rho) g^2; w -= lr g/(sqrt(a)+eps)
+            accum[i] = 0.9 * accum[i] + 0.1 * g * g
+            weights[i] = weights[i] - 0.01 * g / (np.sqrt(accum[i]) + 1e-7)
+    for p, w in zip(params, weights, strict=True):
+        np.testing.assert_allclose(p.detach().double().numpy(), w, rtol=1e-5, atol=1e-6)
+    # A real training step leaves the frozen recurrent bias at zero.
+    loss = F.cross_entropy(model(torch.rand(5, 7, 3)), torch.arange(5))
+    loss.backward()
+    opt.step()
+    assert torch.count_nonzero(model.rnn.bias_hh_l0) == 0
+
+
+def test_784_step_batch_is_one_aten_rnn_call():
+    """The whole sequence goes through one ATen RNN kernel (no Python loop over steps)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    model = IRNNClassifier(1)
+    x = torch.rand(4, 784, 1)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        model(x)
+    counts = {e.key: e.count for e in prof.key_averages()}
+    assert counts.get("aten::rnn_relu", 0) + counts.get("aten::_cudnn_rnn", 0) == 1

@@ -1,0 +1,128 @@
+"""Paper stage, end to end on the quick preset: generated tables against the real results,
+single-target rebuilds (through `snakemake -n`), and the compiled PDF."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import QUICK, copy_repo, run_snakemake
+from test_paper_tables import check_all, lr_label, parse_tables
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+PAPER_FIGURES = ["increment-K2-N32", "increment-K10-N7", "increment-K4-N15", "memory-curves",
+                 "memory-representations", "memory-samples", "renet-curves"]
+TABLE_LABELS = ["tab:renet-architectures", "tab:renet-errors", "tab:memory-latency",
+                "tab:memory-runs", "tab:memory-best", "tab:increment-final"]
+
+
+def merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Snakemake's --configfile merge: nested mappings update key by key."""
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = (merged(out[key], value) if isinstance(value, dict)
+                    and isinstance(out.get(key), dict) else value)
+    return out
+
+
+def quick_config(repo: Path) -> dict[str, Any]:
+    return merged(yaml.safe_load((repo / "config.yaml").read_text()),
+                  yaml.safe_load((repo / QUICK).read_text()))
+
+
+def planned_jobs(workdir: Path, *targets: str) -> list[tuple[str, list[str]]]:
+    """(rule, outputs) of every job `snakemake -n` plans for ``targets`` (quick preset)."""
+    proc = run_snakemake(workdir, "-n", "--configfile", QUICK, *targets)
+    jobs: list[tuple[str, list[str]]] = []
+    for line in proc.stdout.splitlines():
+        match = re.match(r"^(?:local)?(?:rule|checkpoint) (\S+):$", line)
+        if match:
+            jobs.append((match.group(1), []))
+        elif jobs and line.strip().startswith("output:"):
+            jobs[-1][1].extend(p.strip() for p in line.split(":", 1)[1].split(","))
+    return jobs
+
+
+def test_quick_tables_match_the_results(quick_run):
+    config = quick_config(quick_run)
+    results = {
+        "renet": pd.read_csv(quick_run / "results/renet/summary.csv"),
+        "latency": pd.read_csv(quick_run / "results/memory/summary/table2_latency.csv"),
+        "runs": pd.read_csv(quick_run / "results/memory/summary/table3_runs.csv"),
+        "increment": pd.read_csv(quick_run / "results/increment/summary.csv"),
+    }
+    settings = {"preset": config["preset"], "renet": config["renet"],
+                "increment": config["increment"]}
+    published = yaml.safe_load((quick_run / "paper/published.yaml").read_text())
+    check_all(quick_run / "paper/tables.tex", quick_run / "paper/increment-table.tex",
+              published, results, settings)
+
+
+def test_quick_best_runs_agree_with_the_memory_stage(quick_run):
+    """One seed: our best variant per group is the memory stage's table4_best.csv row."""
+    best = pd.read_csv(quick_run / "results/memory/summary/table4_best.csv")
+    if best.groupby("group")["seed"].count().max() != 1 or len(quick_config(quick_run)
+                                                              ["memory"]["seeds"]) != 1:
+        pytest.skip("several seeds: table4_best.csv holds single runs, Table 4 seed means")
+    rows = {row[0]: row for row in parse_tables((quick_run / "paper/tables.tex").read_text())
+            ["tab:memory-best"].rows}
+    for record in best.to_dict("records"):
+        row = rows[record["group"]]
+        assert row[6] == f"{record['representation']}, lr {lr_label(record['learning_rate'])}"
+        assert float(row[10]) == pytest.approx(record["vacc"], abs=5e-4)
+
+
+def test_quick_run_is_complete(quick_run):
+    proc = run_snakemake(quick_run, "-n", "--configfile", QUICK)
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+    for name in PAPER_FIGURES:
+        for suffix in (".pdf", ".png"):
+            assert (quick_run / "paper/figures" / (name + suffix)).stat().st_size > 0
+
+
+@pytest.mark.parametrize("figure", PAPER_FIGURES)
+def test_a_deleted_figure_is_rebuilt_alone(quick_run, figure, tmp_path):
+    target = f"paper/figures/{figure}.pdf"
+    kept = tmp_path / f"{figure}.pdf"
+    shutil.move(quick_run / target, kept)
+    try:
+        jobs = planned_jobs(quick_run, target)
+    finally:
+        shutil.move(kept, quick_run / target)
+    assert len(jobs) == 1, jobs
+    assert target in jobs[0][1], jobs
+
+
+def test_tables_need_no_figure_or_increment_job(tmp_path):
+    workdir = copy_repo(tmp_path / "repo")
+    jobs = planned_jobs(workdir, "paper/tables.tex")
+    rules = {rule for rule, _ in jobs}
+    outputs = [path for _, paths in jobs for path in paths]
+    assert "paper_tables" in rules and "memory_train" in rules
+    assert not [p for p in outputs if p.startswith("paper/figures/")], outputs
+    assert not [r for r in rules if r.startswith("increment")], rules
+    assert not [p for p in outputs if p.startswith("results/increment")], outputs
+
+
+@pytest.mark.skipif(shutil.which("latexmk") is None or shutil.which("pdftotext") is None,
+                    reason="latexmk or pdftotext (poppler-utils) not installed")
+def test_quick_pdf_has_every_table_and_no_undefined_reference(quick_run):
+    pdf = quick_run / "paper/main.pdf"
+    assert pdf.stat().st_size > 50_000
+    log = (quick_run / "paper/main.log").read_text(errors="replace")
+    assert not re.search(r"undefined|Rerun to get", log), "LaTeX log reports a problem"
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    assert "??" not in text
+    for number in range(1, len(TABLE_LABELS) + 1):
+        assert f"Table {number}:" in text
+    preset = quick_config(quick_run)["preset"]
+    assert f"preset {preset}" in text or f"preset: {preset}" in text

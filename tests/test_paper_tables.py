@@ -1,0 +1,626 @@
+"""Paper stage, fast: tables.tex from synthetic results, parsed back and checked cell by cell.
+
+Every reproduced number in the generated LaTeX must equal (to its printed precision) the value
+recomputed here from the result files, every published number must equal paper/published.yaml,
+rows that did not run must read "—", and several seeds must give mean ± sample std and n.
+The checkers below are reused by tests/test_paper_pipeline.py on the real quick-run output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+import shutil
+import statistics
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from rnnrepro.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+PUBLISHED = REPO / "paper" / "published.yaml"
+RENET_DATASETS = ("mnist", "cifar10", "svhn")
+MISSING = "—"
+
+# --------------------------------------------------------------------------------------------
+# Parsing the generated LaTeX back
+
+
+@dataclass
+class ParsedTable:
+    label: str
+    caption: str
+    columns: list[str]            # last header row, multicolumns expanded
+    rows: list[list[str]]         # body rows (cleaned cells); section rows have one cell
+
+
+_CLEAN = [(r"$\pm$", "±"), (r"$-$", "−"), (r"$^{*}$", "*"), (r"$\times$", "×"),
+          (r"$\Delta$", "Δ"), ("---", "—"), ("--", "–"), (r"\_", "_"), (r"\%", "%"),
+          (r"$<$", "<"), (r"$>$", ">")]
+
+
+def clean(cell: str) -> str:
+    """LaTeX cell -> the plain text the generator started from."""
+    cell = cell.strip()
+    while True:
+        match = re.fullmatch(r"\\(?:textbf|emph|texttt)\{(.*)\}", cell)
+        if not match:
+            break
+        cell = match.group(1)
+    for latex, text in _CLEAN:
+        cell = cell.replace(latex, text)
+    return cell
+
+
+def split_row(line: str) -> list[tuple[str, int]]:
+    """Cells of one tabular row as (cleaned text, span)."""
+    line = line.strip()
+    assert line.endswith(r"\\"), line
+    out = []
+    for raw in re.split(r"(?<!\\)&", line[:-2]):
+        raw = raw.strip()
+        match = re.fullmatch(r"\\multicolumn\{(\d+)\}\{[^}]*\}\{(.*)\}", raw)
+        if match:
+            out.append((clean(match.group(2)), int(match.group(1))))
+        else:
+            out.append((clean(raw), 1))
+    return out
+
+
+def parse_tables(text: str) -> dict[str, ParsedTable]:
+    """Every table of a generated file, by label."""
+    tables = {}
+    for block in re.findall(r"\\begin\{table\*?\}(.*?)\\end\{table\*?\}", text, re.S):
+        label = re.search(r"\\label\{([^}]*)\}", block).group(1)
+        caption = re.search(r"\\caption\{(.*)\}\n\\label", block, re.S).group(1)
+        tabular = re.search(r"\\toprule\n(.*?)\\bottomrule", block, re.S).group(1)
+        head, body = tabular.split("\\midrule\n", 1)
+        header = [split_row(line) for line in head.splitlines()
+                  if line.strip() and not line.startswith(r"\cmidrule")]
+        columns = [text for text, span in header[-1] for text in [text] + [""] * (span - 1)]
+        rows = []
+        for line in body.splitlines():
+            if not line.strip() or line.strip() == r"\midrule":
+                continue
+            cells = split_row(line)
+            assert sum(span for _, span in cells) == len(columns), (label, line)
+            rows.append([text for text, _ in cells])
+        tables[label] = ParsedTable(label, caption, columns, rows)
+    return tables
+
+
+def number(text: str) -> float:
+    return float(text.replace("−", "-").replace("+", ""))
+
+
+def decimals(text: str) -> int:
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+def assert_close(printed: str, expected: float, what: str) -> None:
+    """``printed`` is ``expected`` rounded to the printed number of decimals."""
+    assert printed != MISSING, f"{what}: printed — but a value exists ({expected})"
+    tolerance = 0.5 * 10 ** -decimals(printed) + 1e-9
+    assert abs(number(printed) - expected) <= tolerance, f"{what}: {printed} != {expected}"
+
+
+def assert_summary(mean_cell: str, n_cell: str | None, values: Sequence[float],
+                   what: str) -> None:
+    """"mean ± std" (or the plain value for one) and n, recomputed from ``values``."""
+    values = [float(v) for v in values]
+    if not values:
+        assert mean_cell == MISSING, f"{what}: expected —, got {mean_cell}"
+        if n_cell is not None:
+            assert n_cell == MISSING, what
+        return
+    if n_cell is not None:
+        assert n_cell == str(len(values)), f"{what}: n {n_cell} != {len(values)}"
+    if len(values) == 1:
+        assert "±" not in mean_cell, what
+        assert_close(mean_cell, values[0], what)
+    else:
+        mean, std = (part.strip() for part in mean_cell.split("±"))
+        assert_close(mean, statistics.fmean(values), what + " mean")
+        assert_close(std, statistics.stdev(values), what + " std")
+
+
+def assert_difference(cell: str, reproduced: Sequence[float], published: float | None,
+                      what: str) -> None:
+    if not reproduced or published is None:
+        assert cell == MISSING, f"{what}: Δ should be —, got {cell}"
+        return
+    assert cell[0] in "+−", f"{what}: Δ {cell} has no sign"
+    assert_close(cell, statistics.fmean(float(v) for v in reproduced) - published, what + " Δ")
+
+
+def lr_label(lr: float) -> str:
+    return f"{float(lr):g}"
+
+
+# --------------------------------------------------------------------------------------------
+# Checkers (shared with the quick-run test)
+
+
+def check_renet_architectures(table: ParsedTable, published: Mapping[str, Any],
+                              renet: Mapping[str, Any]) -> None:
+    arch = published["renet"]["architectures"]["datasets"]
+    rows = {row[0]: row[1:] for row in table.rows}
+    run = set(renet["datasets"])
+    for i, name in enumerate(RENET_DATASETS):
+        expect_paper = arch[name]
+        paper = {k: v[2 * i] for k, v in rows.items()}
+        ours = {k: v[2 * i + 1] for k, v in rows.items()}
+        assert paper["$N_{\\mathrm{RE}}$"] == str(expect_paper["renet_layers"])
+        assert paper["$d_{\\mathrm{RE}}$"] == "–".join(map(str, expect_paper["hidden"]))
+        assert paper["$d_{\\mathrm{FC}}$"] == "–".join(map(str, expect_paper["fc"]))
+        assert paper["$N_{\\mathrm{FC}}$"] == str(len(expect_paper["fc"]))
+        assert paper["Recurrent unit"] == expect_paper["cell"].upper()
+        assert paper["Flipping"] == ("yes" if expect_paper["flip"] else "no")
+        if name not in run:
+            assert set(ours.values()) == {MISSING}, name
+            continue
+        model = renet["models"][name]
+        assert ours["$N_{\\mathrm{RE}}$"] == str(len(model["layers"]))
+        assert ours["$d_{\\mathrm{RE}}$"] == "–".join(str(layer["hidden"])
+                                                     for layer in model["layers"])
+        assert ours["$w_p \\times h_p$"] == "–".join(
+            f"[{layer['patch'][1]}×{layer['patch'][0]}]" for layer in model["layers"])
+        assert ours["$d_{\\mathrm{FC}}$"] == "–".join(map(str, model["fc"]))
+        assert ours["Recurrent unit"] == model["cell"].upper()
+        assert ours["Flipping"] == ("yes" if model["flip"] else "no")
+        assert ours["Shifting"] == ("yes" if model["shift"] else "no")
+
+
+def check_renet_errors(table: ParsedTable, published: Mapping[str, Any],
+                       summary: pd.DataFrame) -> None:
+    assert table.columns == ["Model", "Test error (%)", "n", "Δ (pp)"]
+    sections: dict[str, list[list[str]]] = {}
+    current = None
+    for row in table.rows:
+        if len(row) == 1:
+            current = row[0]
+            sections[current] = []
+        else:
+            sections[current].append(row)
+    assert list(sections) == ["(a) MNIST", "(b) CIFAR-10", "(c) SVHN"]
+    for name, rows in zip(RENET_DATASETS, sections.values(), strict=True):
+        block = published["renet"]["test_errors"]["datasets"][name]["rows"]
+        errors = (summary.loc[summary["dataset"] == name, "test_error"] * 100).tolist()
+        paper_renet = next(r for r in block if r.get("renet"))["error"]
+        printed = iter(rows)
+        for entry in block:
+            row = next(printed)
+            if entry.get("renet"):
+                assert row[0] == "ReNet (paper)"
+                assert number(row[1]) == pytest.approx(entry["error"], abs=1e-12)
+                ours = next(printed)
+                assert ours[0].startswith("ReNet (reproduced")
+                assert_summary(ours[1], ours[2], errors, f"ReNet {name}")
+                assert_difference(ours[3], errors, paper_renet, f"ReNet {name}")
+            else:
+                assert row[0] == entry["model"] + ("*" if entry["cnn"] else ""), row
+                assert number(row[1]) == pytest.approx(entry["error"], abs=1e-12), row
+                assert row[2:] == ["", ""]
+        assert next(printed, None) is None, f"{name}: extra rows"
+
+
+def check_latency(table: ParsedTable, published: Mapping[str, Any],
+                  frame: pd.DataFrame) -> None:
+    paper = {r["model"]: r["values"] for r in published["memory"]["latency"]["rows"]}
+    groups: dict[str, list[list[str]]] = {}
+    current = None
+    for row in table.rows:
+        if row[0] and row[0] != "mean":
+            current = row[0]
+            groups[current] = []
+        groups[current].append(row)
+    assert set(paper) <= set(groups), "every published group has rows"
+    assert set(frame["group"]) <= set(groups), "every reproduced group has rows"
+    for group, rows in groups.items():
+        *runs, mean_row = rows
+        assert mean_row[0] == "mean"
+        values = paper.get(group, [])
+        printed = [r[1] for r in runs if r[1] not in ("", MISSING)]
+        assert [number(v) for v in printed] == pytest.approx(values, abs=0), group
+        ours = frame[frame["group"] == group]
+        assert_summary(mean_row[4], mean_row[5], ours["latency_mean"].tolist(), group)
+        if values:
+            assert_summary(mean_row[1], mean_row[2], values, group + " published")
+        assert_difference(mean_row[6], ours["latency_mean"].tolist(),
+                          statistics.fmean(values) if values else None, group)
+        expected_labels = {f"{rep}, lr {lr_label(lr)}"
+                           for rep, lr in zip(ours["representation"], ours["learning_rate"],
+                                              strict=True)}
+        labels = {r[3] for r in runs if r[3] not in ("", MISSING)}
+        assert labels == expected_labels, group
+        for row in runs:
+            if row[3] in ("", MISSING):
+                continue
+            rep, lr = row[3].split(", lr ")
+            sel = ours[(ours["representation"] == rep)
+                       & (ours["learning_rate"].map(lr_label) == lr)]
+            assert_summary(row[4], row[5], sel["latency_mean"].tolist(), row[3])
+
+
+RUN_COLUMNS = ["epoch", "acc", "vacc", "loss", "vloss"]
+OUR_COLUMNS = ["epoch", "acc", "vacc", "test_acc", "loss", "vloss"]
+
+
+def _check_reproduced(cells: Sequence[str], n_cell: str, sel: pd.DataFrame, what: str) -> None:
+    for column, cell in zip(OUR_COLUMNS, cells, strict=True):
+        assert_summary(cell, n_cell, sel[column].tolist(), f"{what} {column}")
+
+
+def check_runs(table: ParsedTable, published: Mapping[str, Any], frame: pd.DataFrame) -> None:
+    assert table.columns == ["Representation", "lr", *RUN_COLUMNS, "n", "epoch", "acc", "vacc",
+                             "test acc", "loss", "vloss", "Δ vacc"]
+    paper_rows = published["memory"]["runs"]["rows"]
+    assert len(table.rows) >= len(paper_rows)
+    seen = set()
+    for i, row in enumerate(table.rows):
+        rep, lr = row[0], row[1]
+        seen.add((rep, lr))
+        if i < len(paper_rows):
+            entry = paper_rows[i]
+            name = entry["model"].split("@")[0]
+            m = re.fullmatch(r"(.+) random permute (\d)", name)
+            assert rep == (f"{m[1]}-perm{m[2]}" if m else name), (rep, entry["model"])
+            assert lr == entry["model"].split("@")[-1]
+            for column, cell in zip(RUN_COLUMNS, row[2:7], strict=True):
+                assert number(cell) == pytest.approx(entry[column], abs=0), (rep, column)
+        else:
+            entry = None
+            assert row[2:7] == [MISSING] * 5
+        sel = frame[(frame["representation"] == rep)
+                    & (frame["learning_rate"].map(lr_label) == lr)]
+        _check_reproduced(row[8:14], row[7], sel, f"{rep}@{lr}")
+        assert_difference(row[14], sel["vacc"].tolist(), entry and entry["vacc"], rep)
+    expected = {(r, lr_label(lr)) for r, lr in zip(frame["representation"],
+                                                    frame["learning_rate"], strict=True)}
+    assert expected <= seen
+
+
+def check_best(table: ParsedTable, published: Mapping[str, Any], frame: pd.DataFrame) -> None:
+    paper = {r["model"]: r for r in published["memory"]["best"]["rows"]}
+    assert table.columns[0] == "Group" and table.columns[6] == "best run"
+    groups = [row[0] for row in table.rows]
+    assert groups[:len(paper)] == list(paper), "the paper's groups first, in its order"
+    assert set(frame["group"]) <= set(groups)
+    for row in table.rows:
+        entry = paper.get(row[0])
+        for column, cell in zip(RUN_COLUMNS, row[1:6], strict=True):
+            if entry:
+                assert number(cell) == pytest.approx(entry[column], abs=0), (row[0], column)
+            else:
+                assert cell == MISSING
+        ours = frame[frame["group"] == row[0]]
+        if ours.empty:
+            assert row[6:] == [MISSING] * 9
+            continue
+        means = ours.groupby(["representation", ours["learning_rate"].map(lr_label)])["vacc"]
+        (rep, lr) = means.mean().idxmax()
+        assert row[6] == f"{rep}, lr {lr}", row[0]
+        sel = ours[(ours["representation"] == rep) & (ours["learning_rate"].map(lr_label) == lr)]
+        _check_reproduced(row[8:14], row[7], sel, row[0])
+        assert_difference(row[14], sel["vacc"].tolist(), entry and entry["vacc"], row[0])
+
+
+def check_increment(table: ParsedTable, frame: pd.DataFrame,
+                    increment: Mapping[str, Any]) -> None:
+    assert table.columns == ["Task", "Cell", "minibatches", "n", "digit acc", "number acc",
+                             "n", "digit acc", "number acc", "Δ number"]
+    task = None
+    rows_seen = 0
+    for row in table.rows:
+        if row[0]:
+            task = tuple(int(x) for x in re.fullmatch(r"K = (\d+), N = (\d+)", row[0]).groups())
+        cell = row[1].lower()
+        sel = frame[(frame["base"] == task[0]) & (frame["digits"] == task[1])
+                    & (frame["cell"] == cell)]
+        what = f"K={task[0]} N={task[1]} {cell}"
+        if sel.empty:
+            assert row[2] == MISSING
+        else:
+            assert row[2] == str(int(sel["minibatches"].max()))
+        numbers = {}
+        for order, offset in (("simple", 3), ("complicated", 6)):
+            part = sel[sel["order"] == order]
+            assert_summary(row[offset + 1], row[offset], part["final_digit_acc"].tolist(),
+                           f"{what} {order} digit")
+            assert_summary(row[offset + 2], row[offset], part["final_number_acc"].tolist(),
+                           f"{what} {order} number")
+            numbers[order] = part["final_number_acc"].tolist()
+        if numbers["simple"] and numbers["complicated"]:
+            assert_close(row[9], statistics.fmean(numbers["complicated"])
+                         - statistics.fmean(numbers["simple"]), what + " Δ")
+        else:
+            assert row[9] == MISSING
+        rows_seen += 1
+    expected = len(increment["tasks"]) * len(increment["cells"])
+    assert rows_seen >= expected
+
+
+def check_generated_header(text: str, output: str, rule: str) -> None:
+    first = text.splitlines()[0]
+    assert first.startswith(f"% {output}: GENERATED"), first
+    assert f"rule {rule}" in text.split("\n\n")[0]
+
+
+def check_all(tables_tex: Path, increment_tex: Path, published: Mapping[str, Any],
+              results: Mapping[str, pd.DataFrame], settings: Mapping[str, Any]) -> None:
+    """Every table of the two generated files against the result frames and published.yaml."""
+    text = tables_tex.read_text()
+    check_generated_header(text, str(tables_tex.relative_to(tables_tex.parents[1])),
+                           "paper_tables")
+    tables = parse_tables(text)
+    assert set(tables) == {"tab:renet-architectures", "tab:renet-errors", "tab:memory-latency",
+                           "tab:memory-runs", "tab:memory-best"}
+    for table in tables.values():
+        assert f"preset \\texttt{{{settings['preset']}}}" in table.caption, table.label
+    check_renet_architectures(tables["tab:renet-architectures"], published, settings["renet"])
+    check_renet_errors(tables["tab:renet-errors"], published, results["renet"])
+    check_latency(tables["tab:memory-latency"], published, results["latency"])
+    check_runs(tables["tab:memory-runs"], published, results["runs"])
+    check_best(tables["tab:memory-best"], published, results["runs"])
+    inc_text = increment_tex.read_text()
+    check_generated_header(inc_text, str(increment_tex.relative_to(increment_tex.parents[1])),
+                           "paper_increment_table")
+    inc = parse_tables(inc_text)
+    assert list(inc) == ["tab:increment-final"]
+    assert "Not a table of the paper" in inc["tab:increment-final"].caption
+    check_increment(inc["tab:increment-final"], results["increment"], settings["increment"])
+
+
+# --------------------------------------------------------------------------------------------
+# Synthetic results
+
+REPRESENTATIONS = ["original", "transposed", *[f"{b}-perm{k}" for b in ("original", "transposed")
+                                               for k in range(3)],
+                   "flattened", "transposed-flattened", *[f"flattened-perm{k}" for k in range(3)]]
+
+
+def group_of(rep: str) -> str:
+    base, _, perm = rep.partition("-perm")
+    return base + (" random permute" if perm else "")
+
+
+def variant_of(rep: str, lr: float) -> str:
+    base, _, perm = rep.partition("-perm")
+    name = f"{base} random permute {perm}" if perm else base
+    return f"{name}@16@128@{lr:g}"
+
+
+def synthetic_results(rng: np.random.Generator) -> dict[str, pd.DataFrame]:
+    """Results in the stages' formats, with several seeds, one seed, and missing rows."""
+    latency, runs = [], []
+    for rep in REPRESENTATIONS:
+        if rep == "flattened-perm2":
+            continue                                    # not run: its rows must read "—"
+        for lr in (3e-5, 1e-6):
+            seeds = (0, 1, 2) if rep.startswith("transposed") else (0,)
+            for seed in seeds:
+                common = {"variant": variant_of(rep, lr), "representation": rep,
+                          "group": group_of(rep), "learning_rate": lr, "seed": seed}
+                steps = 784 if "flattened" in rep else 28
+                latency.append({**common, "steps": steps,
+                                "latency_mean": rng.uniform(1, steps)})
+                runs.append({**common, "epoch": int(rng.integers(1, 240)),
+                             **{k: rng.uniform(0.3, 1.0) for k in ("acc", "vacc", "test_acc")},
+                             **{k: rng.uniform(0.0, 1.5) for k in ("loss", "vloss",
+                                                                   "test_loss")}})
+    runs_frame = pd.DataFrame(runs).sort_values("vacc", ascending=False)
+    renet = pd.DataFrame([{"dataset": "mnist", "seed": s, "test_error": rng.uniform(0.003, 0.05),
+                           "val_error": 0.01, "best_epoch": 3, "epochs_run": 5,
+                           "parameters": 12345} for s in (0, 1, 2)]
+                         + [{"dataset": "cifar10", "seed": 0, "test_error": 0.1312,
+                             "val_error": 0.12, "best_epoch": 40, "epochs_run": 50,
+                             "parameters": 99}])
+    increment = []
+    for base, digits in ((2, 32), (10, 7), (4, 15)):
+        for order in ("simple", "complicated"):
+            for cell in ("rnn", "lstm", "gru"):
+                if (base, cell, order) == (4, "gru", "complicated"):
+                    continue                            # not run
+                for seed in ((0, 1) if cell == "lstm" else (0,)):
+                    increment.append({"base": base, "digits": digits, "order": order,
+                                      "cell": cell, "seed": seed, "minibatches": 300,
+                                      "final_digit_acc": rng.uniform(),
+                                      "final_number_acc": rng.uniform()})
+    return {"latency": pd.DataFrame(latency), "runs": runs_frame, "renet": renet,
+            "increment": pd.DataFrame(increment)}
+
+
+SETTINGS = {
+    "preset": "synthetic",
+    "renet": {"datasets": ["mnist", "cifar10"],
+              "models": {"mnist": {"cell": "gru", "fc": [256], "flip": False, "shift": True,
+                                   "layers": [{"patch": [2, 2], "hidden": 32},
+                                              {"patch": [2, 2], "hidden": 32}]},
+                         "cifar10": {"cell": "gru", "fc": [4096], "flip": True, "shift": True,
+                                     "layers": [{"patch": [2, 2], "hidden": 320}] * 3},
+                         "svhn": {"cell": "lstm", "fc": [4096, 4096], "flip": False,
+                                  "shift": True, "layers": [{"patch": [2, 2], "hidden": 256}]
+                                  * 3}}},
+    "increment": {"tasks": [{"base": 2, "digits": 32}, {"base": 10, "digits": 7},
+                            {"base": 4, "digits": 15}], "cells": ["rnn", "lstm", "gru"]},
+}
+
+
+def generate(workdir: Path, results: Mapping[str, pd.DataFrame],
+             settings: Mapping[str, Any] = SETTINGS) -> tuple[Path, Path]:
+    """Write the result files, run both commands in ``workdir`` with relative paths (as the
+    rules do), and return the two generated .tex paths."""
+    import json
+
+    (workdir / "results").mkdir(parents=True, exist_ok=True)
+    (workdir / "paper").mkdir(exist_ok=True)
+    shutil.copy(PUBLISHED, workdir / "paper" / "published.yaml")
+    for name, frame in results.items():
+        frame.to_csv(workdir / "results" / f"{name}.csv", index=False)
+    with contextlib.chdir(workdir):
+        assert main(["paper-tables", "--published", "paper/published.yaml",
+                     "--renet-summary", "results/renet.csv",
+                     "--memory-latency", "results/latency.csv",
+                     "--memory-runs", "results/runs.csv",
+                     "--settings", json.dumps({k: settings[k] for k in ("preset", "renet")}),
+                     "--output", "paper/tables.tex", "--html", "results/tables.html"]) == 0
+        assert main(["paper-increment-table", "--summary", "results/increment.csv",
+                     "--settings",
+                     json.dumps({k: settings[k] for k in ("preset", "increment")}),
+                     "--output", "paper/increment-table.tex",
+                     "--html", "results/increment.html"]) == 0
+    return workdir / "paper" / "tables.tex", workdir / "paper" / "increment-table.tex"
+
+
+@pytest.fixture
+def published() -> dict[str, Any]:
+    return yaml.safe_load(PUBLISHED.read_text())
+
+
+@pytest.fixture
+def generated(tmp_path: Path) -> tuple[Path, Path, dict[str, pd.DataFrame]]:
+    results = synthetic_results(np.random.default_rng(7))
+    tables, inc = generate(tmp_path, results)
+    return tables, inc, results
+
+
+# --------------------------------------------------------------------------------------------
+# Tests
+
+
+def test_every_number_matches_its_source(generated, published):
+    tables, inc, results = generated
+    check_all(tables, inc, published, results, SETTINGS)
+
+
+def test_missing_rows_and_seed_summaries_are_visible(generated):
+    tables_path, inc_path, _ = generated
+    tables = parse_tables(tables_path.read_text())
+    paper_rows = [row for row in tables["tab:renet-errors"].rows if row[0] == "ReNet (paper)"]
+    renet_rows = [row for row in tables["tab:renet-errors"].rows
+                  if row[0].startswith("ReNet (reproduced")]
+    assert [row[2] for row in renet_rows] == ["3", "1", MISSING]     # mnist 3 seeds, svhn none
+    assert "±" in renet_rows[0][1] and "±" not in renet_rows[1][1]
+    assert renet_rows[2][1:] == [MISSING] * 3
+    assert [row[1] for row in paper_rows] == ["0.45", "12.35", "2.38"]
+    runs = {(row[0], row[1]): row for row in tables["tab:memory-runs"].rows}
+    assert runs[("flattened-perm2", "3e-05")][7:] == [MISSING] * 8
+    assert runs[("transposed", "3e-05")][7] == "3" and "±" in runs[("transposed", "3e-05")][10]
+    assert runs[("original", "3e-05")][7] == "1"
+    inc = parse_tables(inc_path.read_text())["tab:increment-final"].rows
+    k4_gru = [row for row in inc if row[1] == "GRU"][-1]
+    assert k4_gru[6:] == [MISSING] * 4
+
+
+def test_published_yaml_covers_the_papers_tables(published):
+    memory = published["memory"]
+    assert len(memory["runs"]["rows"]) == 26 and len(memory["best"]["rows"]) == 7
+    config = yaml.safe_load((REPO / "config.yaml").read_text())["memory"]
+    keys = set()
+    for row in memory["runs"]["rows"]:
+        name, _, _, lr = row["model"].split("@")
+        m = re.fullmatch(r"(.+) random permute (\d)", name)
+        keys.add((f"{m[1]}-perm{m[2]}" if m else name, lr))
+    assert keys == {(rep, lr_label(lr)) for rep in config["representations"]
+                    for lr in config["learning_rates"]}
+    vaccs = [row["vacc"] for row in memory["runs"]["rows"]]
+    assert vaccs == sorted(vaccs, reverse=True), "Table 3 is sorted by vacc"
+    metrics = ("epoch", "acc", "vacc", "loss", "vloss")
+    for best in memory["best"]["rows"]:     # Table 4 repeats the best Table 3 row of its group
+        members = [row for row in memory["runs"]["rows"]
+                   if re.sub(r" \d$", "", row["model"].split("@")[0]) == best["model"]]
+        assert [members[0][k] for k in metrics] == [best[k] for k in metrics], best["model"]
+    assert [len(r["values"]) for r in memory["latency"]["rows"]] == [2, 2, 6, 6]
+    for name in RENET_DATASETS:
+        rows = published["renet"]["test_errors"]["datasets"][name]["rows"]
+        assert [r["row"] for r in rows] == list(range(1, len(rows) + 1))
+        errors = [r["error"] for r in rows]
+        assert errors == sorted(errors)
+    assert published["increment"]["figures"]["end_points_readable"] is False
+
+
+def test_tables_are_byte_identical_on_rerun(tmp_path):
+    results = synthetic_results(np.random.default_rng(1))
+    first = [p.read_bytes() for p in generate(tmp_path / "a", results)]
+    second = [p.read_bytes() for p in generate(tmp_path / "b", results)]
+    assert first == second
+
+
+def test_html_view_has_every_table(generated):
+    tables, _, _ = generated
+    page = (tables.parents[1] / "results" / "tables.html").read_text()
+    assert page.count("<table>") == 5
+    assert "0.45" in page and "—" in page and "±" in page
+
+
+def test_missing_input_is_a_clear_error(tmp_path, capsys):
+    code = main(["paper-tables", "--published", str(PUBLISHED), "--renet-summary", "nope.csv",
+                 "--memory-latency", "x.csv", "--memory-runs", "y.csv", "--settings",
+                 '{"preset": "x"}', "--output", str(tmp_path / "t.tex"), "--html",
+                 str(tmp_path / "t.html")])
+    assert code == 2
+    assert "nope.csv: not found" in capsys.readouterr().err
+    assert not (tmp_path / "t.tex").exists()
+
+
+def test_malformed_summary_names_the_file(tmp_path, capsys):
+    results = synthetic_results(np.random.default_rng(2))
+    results["runs"] = results["runs"].drop(columns=["vacc"])
+    with pytest.raises(AssertionError):
+        generate(tmp_path, results)
+    assert "runs.csv: missing column(s) ['vacc']" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("latexmk") is None, reason="latexmk not installed")
+def test_main_tex_compiles_without_undefined_references(generated, tmp_path):
+    tables, inc, _ = generated
+    build = tmp_path / "build"
+    (build / "figures").mkdir(parents=True)
+    shutil.copy(REPO / "paper" / "main.tex", build)
+    shutil.copy(tables, build)
+    shutil.copy(inc, build)
+    figures = re.findall(r"\\includegraphics(?:\[[^]]*\])?\{([^}]*)\}",
+                         (REPO / "paper" / "main.tex").read_text())
+    assert len(figures) == 7
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for name in figures:
+        fig, ax = plt.subplots(figsize=(3, 2))
+        ax.plot([0, 1], [0, 1])
+        fig.savefig(build / "figures" / name)
+        plt.close(fig)
+    proc = subprocess.run(["latexmk", "-pdf", "-g", "-interaction=nonstopmode",
+                           "-halt-on-error", "-Werror", "main.tex"], cwd=build,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    log = (build / "main.log").read_text(errors="replace")
+    assert "undefined" not in log.lower()
+    assert (build / "main.pdf").stat().st_size > 10_000
+
+
+def test_number_formats():
+    from rnnrepro.paper.stats import fixed, mean_std, shortest, signed, summarize
+
+    s = summarize([1.0, 2.0, 4.0])
+    assert s.n == 3 and math.isclose(s.std, statistics.stdev([1.0, 2.0, 4.0]))
+    assert mean_std(s, 2) == "2.33 ± 1.53"
+    assert mean_std(summarize([0.5]), 3) == "0.500"
+    assert mean_std(None, 3) == MISSING
+    assert signed(-0.0004, 3) == "+0.000" and signed(-0.012, 3) == "−0.012"
+    assert signed(0.0126, 2) == "+0.01"
+    assert fixed(-0.0001, 2) == "0.00"
+    assert shortest(22.114) == "22.114" and shortest(11.0) == "11"
+    with pytest.raises(ValueError, match="non-finite"):
+        summarize([1.0, float("nan")])

@@ -1,0 +1,210 @@
+"""The ReNet layer against a straightforward reference with explicit loops over columns, rows and
+time steps and hand-written GRU/LSTM/tanh equations (PyTorch's gate layout), same weights."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rnnrepro.renet.models import ModelSpec, ReNet, count_parameters
+from rnnrepro.renet.sweeps import ReNetLayer
+
+torch.set_num_threads(1)
+
+
+# --- reference -------------------------------------------------------------------------------
+
+def gru_step(x, state, w_ih, w_hh, b_ih, b_hh):
+    h = state
+    i_r, i_z, i_n = (x @ w_ih.T + b_ih).chunk(3, dim=-1)
+    h_r, h_z, h_n = (h @ w_hh.T + b_hh).chunk(3, dim=-1)
+    r = torch.sigmoid(i_r + h_r)
+    z = torch.sigmoid(i_z + h_z)
+    n = torch.tanh(i_n + r * h_n)
+    h = (1 - z) * n + z * h
+    return h, h
+
+
+def lstm_step(x, state, w_ih, w_hh, b_ih, b_hh):
+    h, c = state
+    i, f, g, o = (x @ w_ih.T + b_ih + h @ w_hh.T + b_hh).chunk(4, dim=-1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    h = torch.sigmoid(o) * torch.tanh(c)
+    return h, (h, c)
+
+
+def tanh_step(x, state, w_ih, w_hh, b_ih, b_hh):
+    h = torch.tanh(x @ w_ih.T + b_ih + state @ w_hh.T + b_hh)
+    return h, h
+
+
+STEPS = {"gru": gru_step, "lstm": lstm_step, "tanh": tanh_step}
+
+
+def weights(rnn, reverse):
+    suffix = "_l0_reverse" if reverse else "_l0"
+    return [getattr(rnn, f"{name}{suffix}")
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+
+
+def run_sequence(cell, rnn, inputs, reverse, realign=True):
+    """One direction of ``rnn`` over a list of (B, F) inputs; outputs listed by position
+    (or, with ``realign=False``, the reverse direction's outputs in processing order)."""
+    step = STEPS[cell]
+    w = weights(rnn, reverse)
+    zeros = inputs[0].new_zeros(len(inputs[0]), rnn.hidden_size)
+    state = (zeros, zeros) if cell == "lstm" else zeros
+    order = range(len(inputs) - 1, -1, -1) if reverse else range(len(inputs))
+    outputs = [None] * len(inputs)
+    for k, t in enumerate(order):
+        h, state = step(inputs[t], state, *w)
+        outputs[t if realign else k] = h
+    return outputs
+
+
+def reference_layer(layer, x, *, horizontal_first=False, realign=True):
+    """ReNet layer by the paper's equations, looping over columns, rows and steps."""
+    b, c, height, width = x.shape
+    ph, pw = layer.patch
+    rows, cols = height // ph, width // pw
+    patch = [[x[:, :, i * ph:(i + 1) * ph, j * pw:(j + 1) * pw].reshape(b, -1)
+              for j in range(cols)] for i in range(rows)]
+
+    def sweep(grid, rnn, along_columns):
+        n_rows, n_cols = len(grid), len(grid[0])
+        out = [[None] * n_cols for _ in range(n_rows)]
+        lines = range(n_cols) if along_columns else range(n_rows)
+        for line in lines:
+            seq = ([grid[i][line] for i in range(n_rows)] if along_columns
+                   else [grid[line][j] for j in range(n_cols)])
+            fwd = run_sequence(layer.cell, rnn, seq, reverse=False)
+            rev = run_sequence(layer.cell, rnn, seq, reverse=True, realign=realign)
+            for t in range(len(seq)):
+                i, j = (t, line) if along_columns else (line, t)
+                out[i][j] = torch.cat([fwd[t], rev[t]], dim=-1)
+        return out
+
+    if horizontal_first:
+        first = sweep(patch, layer.vertical, along_columns=False)
+        grid = sweep(first, layer.horizontal, along_columns=True)
+    else:
+        first = sweep(patch, layer.vertical, along_columns=True)
+        grid = sweep(first, layer.horizontal, along_columns=False)
+    out = torch.stack([torch.stack(row, dim=1) for row in grid], dim=1)  # (B, rows, cols, 2d)
+    return out.permute(0, 3, 1, 2)
+
+
+# --- tests -----------------------------------------------------------------------------------
+
+CASES = [
+    ("gru", (1, 1), (2, 2, 5, 3)),
+    ("gru", (2, 2), (3, 3, 6, 4)),
+    ("lstm", (1, 1), (2, 2, 3, 5)),
+    ("lstm", (2, 2), (3, 3, 4, 8)),
+    ("tanh", (1, 1), (2, 1, 4, 3)),
+    ("tanh", (2, 2), (2, 3, 8, 6)),
+    ("gru", (1, 2), (2, 2, 3, 4)),
+]
+
+
+def make_layer(cell, patch, channels, hidden=5, seed=0):
+    torch.manual_seed(seed)
+    layer = ReNetLayer(channels, patch, hidden, cell, dropout=0.0).eval()
+    with torch.no_grad():  # non-zero biases everywhere, so a misplaced bias shows
+        for name, p in layer.named_parameters():
+            if name.split(".")[-1].startswith("bias"):
+                p.uniform_(-0.5, 0.5)
+    return layer
+
+
+@pytest.mark.parametrize(("cell", "patch", "shape"), CASES)
+def test_layer_matches_loop_reference(cell, patch, shape):
+    layer = make_layer(cell, patch, shape[1])
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        got = layer(x)
+        want = reference_layer(layer, x)
+    rows, cols = shape[2] // patch[0], shape[3] // patch[1]
+    assert got.shape == (shape[0], 2 * layer.hidden, rows, cols)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm", "tanh"])
+def test_wrong_variants_fail_the_comparison(cell):
+    """The reference is strict: sweeping horizontally first, or leaving the backward outputs in
+    processing order, gives clearly different maps."""
+    layer = make_layer(cell, (2, 2), 2)
+    x = torch.randn((2, 2, 6, 8), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        got = layer(x)
+        for wrong in (reference_layer(layer, x, horizontal_first=True),
+                      reference_layer(layer, x, realign=False)):
+            assert (got - wrong).abs().max() > 1e-2
+
+
+def test_each_sweep_is_one_rnn_call_over_all_columns_or_rows():
+    layer = make_layer("gru", (2, 2), 3, hidden=4)
+    calls = []
+    for name in ("vertical", "horizontal"):
+        getattr(layer, name).register_forward_hook(
+            lambda _m, inputs, _out, name=name: calls.append((name, tuple(inputs[0].shape))))
+    layer(torch.randn(5, 3, 6, 10))  # 3 rows x 5 columns of patches
+    assert calls == [("vertical", (5 * 5, 3, 12)), ("horizontal", (5 * 3, 5, 8))]
+
+
+def test_gradients_match_reference():
+    layer = make_layer("gru", (2, 2), 2, hidden=3)
+    x = torch.randn(2, 2, 4, 6)
+    layer(x).square().sum().backward()
+    got = [p.grad.clone() for p in layer.parameters()]
+    layer.zero_grad()
+    reference_layer(layer, x).square().sum().backward()
+    for g, p in zip(got, layer.parameters(), strict=True):
+        torch.testing.assert_close(g, p.grad, atol=1e-4, rtol=1e-4)
+
+
+def test_orthogonal_recurrent_blocks():
+    layer = ReNetLayer(3, (2, 2), 6, "lstm", recurrent_init="orthogonal")
+    for rnn in (layer.vertical, layer.horizontal):
+        for name, p in rnn.named_parameters():
+            if name.startswith("weight_hh"):
+                for block in p.detach().split(6):
+                    torch.testing.assert_close(block @ block.T, torch.eye(6), atol=1e-5,
+                                               rtol=0)
+
+
+def test_indivisible_input_is_a_clear_error():
+    layer = ReNetLayer(1, (2, 2), 4)
+    with pytest.raises(ValueError, match="not divisible"):
+        layer(torch.randn(1, 1, 5, 4))
+
+
+def test_paper_models_shapes_and_parameter_count():
+    """Table 1 MNIST model: parameter count equals the count from layer sizes."""
+    spec = ModelSpec.from_config({"cell": "gru", "layers": [{"patch": [2, 2], "hidden": 8},
+                                                            {"patch": [2, 2], "hidden": 8}],
+                                  "fc": [16, 16], "flip": False, "shift": True})
+    model = ReNet(spec, (1, 28, 28), dropout=0.2)
+
+    def gru(inp, d):  # two directions, 3 gates, weights + 2 biases
+        return 2 * 3 * (d * inp + d * d + 2 * d)
+
+    expected = (gru(4, 8) + gru(16, 8) + gru(4 * 16, 8) + gru(16, 8)
+                + (7 * 7 * 16 + 1) * 16 + (16 + 1) * 16 + (16 + 1) * 10)
+    assert count_parameters(model) == expected
+    assert model.feature_shape == (16, 7, 7)
+    x = torch.randn(3, 1, 28, 28)
+    model.eval()
+    torch.testing.assert_close(model(x), model(x))
+    model.train()  # dropout active: two passes differ
+    assert not torch.equal(model(x), model(x))
+    assert model(x).shape == (3, 10)
+
+
+def test_bad_model_config_names_the_key():
+    with pytest.raises(ValueError, match=r"renet.models.mnist.cell"):
+        ModelSpec.from_config({"cell": "gruu", "layers": [{"patch": [2, 2], "hidden": 4}],
+                               "fc": [], "flip": False, "shift": False}, "renet.models.mnist")
+    with pytest.raises(ValueError, match=r"layers\[0\]"):
+        ModelSpec.from_config({"cell": "gru", "layers": [{"patch": [2], "hidden": 4}],
+                               "fc": [], "flip": False, "shift": False})

@@ -1,0 +1,11 @@
+"""The error every data-stage failure raises: a problem with a file the user can fix."""
+
+from __future__ import annotations
+
+
+class DataError(Exception):
+    """A raw or processed data file is missing, corrupt, unsafe or does not match the config.
+
+    The message names the file and says what to do; the command line prints it without a
+    traceback.
+    """

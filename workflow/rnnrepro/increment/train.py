@@ -1,0 +1,149 @@
+"""One increment training job: (K, N) x order x cell x seed, hold-out accuracy after every
+``eval_every`` minibatches, resumable through :func:`rnnrepro.checkpoint.run_resumable`.
+
+Training numbers are drawn fresh for every minibatch by a generator seeded with (seed, K, N), and
+the model is initialised from ``seed``: for one seed, every order and cell of a task sees the same
+numbers, so simple vs complicated is a paired comparison.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rnnrepro.checkpoint import Checkpointer, RunState, run_resumable
+from rnnrepro.files import write_json
+from rnnrepro.increment.evaluation import HoldoutEvaluator
+from rnnrepro.increment.holdout import Holdout
+from rnnrepro.increment.models import IncrementModel, sequence_loss
+from rnnrepro.increment.numbers import draw_numbers
+from rnnrepro.increment.sequences import make_sequences
+from rnnrepro.increment.settings import TrainSettings
+from rnnrepro.runtime import Progress, check_finite, fingerprint, seed_everything
+
+log = logging.getLogger(__name__)
+
+HISTORY_COLUMNS = ("minibatch", "epoch", "train_loss", "digit_acc", "number_acc", "wall_time")
+TARGET_NUMBER_ACC = 0.99  # metrics report the first minibatch reaching this exact-match rate
+
+
+@dataclass(frozen=True)
+class Job:
+    """Which model variant a training job trains."""
+
+    base: int
+    digits: int
+    order: str   # simple | complicated
+    cell: str    # rnn | lstm | gru
+    seed: int
+
+    @property
+    def label(self) -> str:
+        return f"K{self.base}-N{self.digits} {self.order} {self.cell} seed{self.seed}"
+
+
+def train_job(job: Job, settings: TrainSettings, holdout: Holdout,
+              permutation: np.ndarray | None, device: torch.device, *,
+              history_path: str | Path, metrics_path: str | Path,
+              checkpoint_path: str | Path) -> dict[str, Any]:
+    """Train, write ``history_path`` and ``metrics_path``, remove the checkpoint; return metrics."""
+    if (job.order == "complicated") != (permutation is not None):
+        raise ValueError(f"order {job.order!r} needs "
+                         f"{'a' if job.order == 'complicated' else 'no'} permutation")
+    seed_everything(job.seed)
+    model = IncrementModel(job.cell, job.base, settings.hidden_size).to(device)
+    optimizer = torch.optim.RMSprop(model.parameters(), lr=settings.learning_rate,
+                                    alpha=settings.rho, eps=settings.eps)
+    data_rng = np.random.default_rng([job.seed, job.base, job.digits])
+    evaluator = HoldoutEvaluator(holdout, permutation, device, settings.eval_batch_size)
+    total = settings.minibatches
+    block = settings.unit_size
+    checkpointer = Checkpointer(checkpoint_path, fingerprint({
+        "job": asdict(job), "settings": settings.result_dict(), "holdout": holdout.digest(),
+        "permutation": None if permutation is None else permutation.tolist()}))
+    progress = Progress(total, job.label)
+
+    def evaluation_row(minibatch: int, train_loss: float, run: RunState,
+                       unit_start: float) -> dict[str, Any]:
+        accuracy = evaluator(model)
+        return {"minibatch": minibatch,
+                "epoch": round(minibatch / settings.batches_per_epoch, 6),
+                "train_loss": train_loss, "digit_acc": accuracy.digit,
+                "number_acc": accuracy.number,
+                "wall_time": round(run.elapsed + time.monotonic() - unit_start, 3)}
+
+    def run_unit(index: int, run: RunState, check_stop: Callable[[], None]) -> list[dict]:
+        unit_start = time.monotonic()
+        rows = [evaluation_row(0, math.nan, run, unit_start)] if index == 0 else []
+        loss_sum = torch.zeros((), device=device)
+        losses = 0
+        for minibatch in range(index * block + 1, min(total, (index + 1) * block) + 1):
+            check_stop()
+            numbers = draw_numbers(data_rng, settings.batch_size, job.base, job.digits,
+                                   settings.interesting_probability)
+            inputs, targets = make_sequences(numbers, job.base, permutation)
+            loss = sequence_loss(model(torch.from_numpy(inputs).to(device)),
+                                 torch.from_numpy(targets).to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.detach()
+            losses += 1
+            if minibatch % settings.eval_every == 0 or minibatch == total:
+                train_loss = loss_sum.item() / losses
+                check_finite(train_loss, f"{job.label}: training loss at minibatch {minibatch}")
+                rows.append(evaluation_row(minibatch, train_loss, run, unit_start))
+                loss_sum.zero_()
+                losses = 0
+                progress.update(minibatch, loss=train_loss, digit_acc=rows[-1]["digit_acc"],
+                                number_acc=rows[-1]["number_acc"])
+        return rows
+
+    log.info("%s: %d minibatches, evaluation every %d on %d hold-out numbers, device %s",
+             job.label, total, settings.eval_every, len(evaluator), device)
+    run = run_resumable(checkpointer=checkpointer, model=model, optimizer=optimizer,
+                        units=math.ceil(total / block), run_unit=run_unit,
+                        history_path=history_path, generators={"data": data_rng})
+    metrics = summarize_history(run.history, job, settings, holdout, permutation, device,
+                                run.elapsed)
+    write_json(metrics_path, metrics)
+    checkpointer.remove()
+    return metrics
+
+
+def summarize_history(history: list[dict[str, Any]], job: Job, settings: TrainSettings,
+                      holdout: Holdout, permutation: np.ndarray | None, device: torch.device,
+                      wall_time: float) -> dict[str, Any]:
+    """metrics.json: the job, final and best hold-out accuracies, and what produced them."""
+    final = history[-1]
+    best_digit = max(history, key=lambda row: row["digit_acc"])
+    best_number = max(history, key=lambda row: row["number_acc"])
+    reached = [row["minibatch"] for row in history if row["number_acc"] >= TARGET_NUMBER_ACC]
+    return {
+        **asdict(job),
+        "minibatches": final["minibatch"],
+        "epochs": final["epoch"],
+        "evaluations": len(history),
+        "final_train_loss": final["train_loss"],
+        "final_digit_acc": final["digit_acc"],
+        "final_number_acc": final["number_acc"],
+        "best_digit_acc": best_digit["digit_acc"],
+        "best_digit_acc_minibatch": best_digit["minibatch"],
+        "best_number_acc": best_number["number_acc"],
+        "best_number_acc_minibatch": best_number["minibatch"],
+        f"minibatches_to_number_acc_{TARGET_NUMBER_ACC:g}": reached[0] if reached else None,
+        "wall_time": round(wall_time, 3),
+        "device": str(device),
+        "holdout": {"size": len(holdout.numbers), "exhaustive": holdout.exhaustive,
+                    "digest": holdout.digest()},
+        "permutation": None if permutation is None else permutation.tolist(),
+        "settings": settings.as_dict(),
+    }

@@ -1,0 +1,130 @@
+"""Tables 2-4 and the Fig. 9 curves of the memory-capacity experiment, from the runs' files.
+
+Reads only each run's ``metrics.json`` and the ``history.csv`` beside it, and writes tidy CSVs
+the paper stage renders:
+
+* ``table2_latency.csv``: latency mean of every run (the paper lists the 28-step groups);
+* ``table3_runs.csv``: each run's best epoch by validation accuracy, sorted by it;
+* ``table4_best.csv``: the best run of each group (the paper's Table 4 rows);
+* ``curves.csv``: per-epoch history of the runs in Table 4 (Fig. 9);
+* ``notes.json``: what the numbers mean and where they differ from the paper's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from rnnrepro.files import read_json, write_csv, write_json
+from rnnrepro.memory.representations import GROUP_ORDER
+
+TABLE2_COLUMNS = ["variant", "representation", "group", "learning_rate", "seed", "steps",
+                  "latency_mean"]
+TABLE3_COLUMNS = ["variant", "representation", "group", "learning_rate", "seed", "epoch", "acc",
+                  "vacc", "loss", "vloss", "test_acc", "test_loss"]
+CURVE_COLUMNS = ["group", "variant", "representation", "learning_rate", "seed", "epoch", "acc",
+                 "val_acc", "test_acc", "loss", "val_loss", "test_loss"]
+HISTORY_COLUMNS = {"epoch", "loss", "acc", "val_loss", "val_acc", "test_loss", "test_acc"}
+METRIC_KEYS = {"variant", "representation", "group", "learning_rate", "seed", "steps", "best",
+               "latency_mean"}
+
+NOTES = {
+    "validation": (
+        "The authors' 'vacc' and 'vloss' (Tables 3-4, Fig. 9) were measured on the MNIST test "
+        "set: their code passed the test set as Keras validation_data and picked the best "
+        "epoch by it. Ours are measured on a held-out validation split cut from the end of "
+        "the training images (data.mnist.splits: 10,000 in the full run), which also selects "
+        "the best epoch; test accuracy and loss of that epoch are reported separately "
+        "(test_acc, test_loss) and never used for selection."),
+    "train_metrics": (
+        "acc and loss are running means over the epoch's minibatches, as Keras reports them."),
+    "latency": (
+        "Latency of a test sample: the 1-based step from which the per-step prediction (output "
+        "layer applied at every step) equals the final prediction and stays equal to the last "
+        "step; compared with the final answer, not the label. latency_mean averages it over "
+        "the test set, using the weights of the best epoch by validation accuracy. The paper's "
+        "Table 2 lists the 28-step groups only; table2_latency.csv has every run."),
+    "epoch": "Epochs are counted from 1 (epoch 1 = after the first pass over the training set).",
+    "variant": ("Table 3 names: representation (permutation number) @ batch size @ hidden size "
+                "@ learning rate, e.g. 'transposed random permute 2@16@128@3e-05'."),
+}
+
+
+def load_runs(metrics_paths: Sequence[str | Path]) -> list[dict[str, Any]]:
+    """Each run's metrics plus its history (``history.csv`` beside ``metrics.json``)."""
+    if not metrics_paths:
+        raise ValueError("no runs given: pass at least one metrics.json")
+    runs = []
+    for path in map(Path, metrics_paths):
+        metrics = read_json(path)
+        missing = METRIC_KEYS - set(metrics)
+        if missing:
+            raise ValueError(f"{path}: missing key(s) {sorted(missing)}; rerun its memory_train "
+                             "job")
+        history_path = path.parent / "history.csv"
+        if not history_path.exists():
+            raise FileNotFoundError(f"{history_path} missing (expected beside {path.name})")
+        history = pd.read_csv(history_path)
+        missing = HISTORY_COLUMNS - set(history.columns)
+        if missing or history.empty:
+            raise ValueError(f"{history_path}: empty or missing column(s) {sorted(missing)}")
+        runs.append({**metrics, "history": history, "path": str(path)})
+    return runs
+
+
+def _run_fields(run: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: run[k] for k in ("variant", "representation", "group", "learning_rate", "seed")}
+
+
+def table2(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Latency mean per run, in the order given."""
+    return [{**_run_fields(r), "steps": r["steps"], "latency_mean": r["latency_mean"]}
+            for r in runs]
+
+
+def table3(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Best epoch of each run by validation accuracy, sorted by it (descending)."""
+    rows = [{**_run_fields(r), **{k: r["best"][k] for k in TABLE3_COLUMNS[5:]}} for r in runs]
+    return sorted(rows, key=lambda row: (-row["vacc"], row["variant"], row["seed"]))
+
+
+def table4(table3_rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The best run of each group (first in Table 3's order), sorted by validation accuracy."""
+    best: dict[str, Mapping[str, Any]] = {}
+    for row in table3_rows:
+        best.setdefault(row["group"], row)
+    unknown = set(best) - set(GROUP_ORDER)
+    if unknown:
+        raise ValueError(f"unknown group(s) {sorted(unknown)} in the runs' metrics")
+    return [dict(row) for row in table3_rows if best[row["group"]] is row]
+
+
+def curves(runs: Sequence[Mapping[str, Any]], table4_rows: Sequence[Mapping[str, Any]]
+           ) -> list[dict[str, Any]]:
+    """Per-epoch history of each Table 4 run, in Table 4's order."""
+    by_key = {(r["variant"], r["seed"]): r for r in runs}
+    rows = []
+    for best in table4_rows:
+        run = by_key[(best["variant"], best["seed"])]
+        for record in run["history"].to_dict("records"):
+            rows.append({**_run_fields(run), **{k: record[k] for k in CURVE_COLUMNS[5:]}})
+    return rows
+
+
+def write_summary(metrics_paths: Sequence[str | Path], *, table2_path: str | Path,
+                  table3_path: str | Path, table4_path: str | Path, curves_path: str | Path,
+                  notes_path: str | Path, settings: Mapping[str, Any] | None = None) -> None:
+    """Write every summary file (each atomically)."""
+    runs = load_runs(metrics_paths)
+    rows3 = table3(runs)
+    rows4 = table4(rows3)
+    write_csv(table2_path, table2(runs), columns=TABLE2_COLUMNS)
+    write_csv(table3_path, rows3, columns=TABLE3_COLUMNS)
+    write_csv(table4_path, rows4, columns=TABLE3_COLUMNS)
+    write_csv(curves_path, curves(runs, rows4), columns=CURVE_COLUMNS)
+    write_json(notes_path, {**NOTES, "runs": len(runs),
+                            "epochs": sorted({int(r["history"]["epoch"].max()) for r in runs}),
+                            "settings": dict(settings or {})})

@@ -1,0 +1,57 @@
+"""Learning curves of the ReNet runs: training and validation error per epoch, one panel per
+dataset (``paper/figures/renet-curves.pdf``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from rnnrepro.renet.summary import load_metrics
+
+DATASET_NAMES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "svhn": "SVHN"}
+HISTORY_COLUMNS = ("epoch", "train_error", "val_error")
+
+
+def load_history(metrics_path: Path) -> pd.DataFrame:
+    path = metrics_path.parent / "history.csv"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} missing (expected beside {metrics_path}); rerun the "
+                                "run's renet_train job")
+    frame = pd.read_csv(path)
+    missing = set(HISTORY_COLUMNS) - set(frame.columns)
+    if missing or frame.empty:
+        raise ValueError(f"{path}: empty or missing column(s) {sorted(missing)}")
+    return frame
+
+
+def plot_curves(metrics_paths: Sequence[str | Path], output: str | Path) -> None:
+    """Train (dashed) and validation (solid) error in % per epoch; a dot marks the best epoch."""
+    import matplotlib.pyplot as plt
+
+    from rnnrepro.plotting import COLUMN_WIDTH, FULL_WIDTH, save_figure, setup_style
+
+    runs = load_metrics(metrics_paths)
+    datasets = list(dict.fromkeys(run["dataset"] for run in runs))
+    setup_style()
+    width = COLUMN_WIDTH if len(datasets) == 1 else FULL_WIDTH
+    fig, axes = plt.subplots(1, len(datasets), figsize=(width, 2.3), squeeze=False)
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, dataset in zip(axes[0], datasets, strict=True):
+        for i, run in enumerate(r for r in runs if r["dataset"] == dataset):
+            history = load_history(run["path"])
+            color = palette[i % len(palette)]
+            label = f"seed {run['seed']}"
+            ax.plot(history["epoch"], history["val_error"] * 100, color=color,
+                    linestyle="-", label=f"validation, {label}")
+            ax.plot(history["epoch"], history["train_error"] * 100, color=color,
+                    linestyle="--", label=f"training, {label}")
+            best = history.loc[history["epoch"] == run["best_epoch"]]
+            ax.plot(best["epoch"], best["val_error"] * 100, "o", color=color, markersize=3)
+        ax.set_title(DATASET_NAMES.get(dataset, dataset))
+        ax.set_xlabel("epoch")
+        ax.set_yscale("log")
+        ax.legend(loc="upper right", frameon=False)
+    axes[0][0].set_ylabel("error (%)")
+    save_figure(fig, output)

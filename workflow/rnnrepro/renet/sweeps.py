@@ -1,0 +1,88 @@
+"""The ReNet layer (Visin et al., 2015, sec. 2): a vertical then a horizontal bidirectional sweep.
+
+The input map (B, C, H, W) is cut into non-overlapping ``ph x pw`` patches, each flattened in
+(C, ph, pw) order (the order of ``torch.nn.functional.unfold``). The vertical sweep reads every
+column of patches top to bottom and bottom to top; at each position the two hidden states are
+concatenated (forward first, the reverse output re-aligned to its position), giving 2d features.
+The horizontal sweep then reads every row of that map left to right and right to left, again
+concatenated: the output map is (B, 2d, H/ph, W/pw).
+
+Each sweep is ONE bidirectional RNN call over all columns (or rows) of all images, batched as
+(B*columns, rows, features) or (B*rows, columns, 2d); patches come from reshape/permute. There is
+no Python loop over columns, rows or time steps.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from rnnrepro.cells import make_recurrent
+
+RENET_CELLS = ("gru", "lstm", "tanh")
+_GATES = {"gru": 3, "lstm": 4, "tanh": 1}
+
+
+def orthogonal_recurrent_(rnn: nn.RNNBase) -> nn.RNNBase:
+    """Orthogonal init of every recurrent matrix, one d x d block per gate (Saxe et al., 2014)."""
+    with torch.no_grad():
+        for name, param in rnn.named_parameters():
+            if name.startswith("weight_hh"):
+                for block in param.split(param.shape[1], dim=0):
+                    nn.init.orthogonal_(block)
+    return rnn
+
+
+class ReNetLayer(nn.Module):
+    """One ReNet layer: patches, vertical bidirectional sweep, horizontal bidirectional sweep.
+
+    ``patch`` is (height, width). Dropout (rate ``dropout``, training only) follows each sweep.
+    """
+
+    def __init__(self, in_channels: int, patch: tuple[int, int], hidden: int, cell: str = "gru",
+                 dropout: float = 0.0, recurrent_init: str = "orthogonal"):
+        super().__init__()
+        if cell not in RENET_CELLS:
+            raise ValueError(f"ReNet cell {cell!r} unknown; expected one of {RENET_CELLS}")
+        if recurrent_init not in ("orthogonal", "default"):
+            raise ValueError(f"recurrent_init {recurrent_init!r}: expected orthogonal or default")
+        self.patch = (int(patch[0]), int(patch[1]))
+        self.hidden = hidden
+        self.cell = cell
+        self.dropout = dropout
+        self.in_features = in_channels * self.patch[0] * self.patch[1]
+        self.vertical = make_recurrent(cell, self.in_features, hidden, bidirectional=True)
+        self.horizontal = make_recurrent(cell, 2 * hidden, hidden, bidirectional=True)
+        if recurrent_init == "orthogonal":
+            orthogonal_recurrent_(self.vertical)
+            orthogonal_recurrent_(self.horizontal)
+
+    @property
+    def out_channels(self) -> int:
+        return 2 * self.hidden
+
+    def grid(self, height: int, width: int) -> tuple[int, int]:
+        """(rows, columns) of patches for an input of this size; errors if it does not divide."""
+        ph, pw = self.patch
+        if height % ph or width % pw:
+            raise ValueError(f"input {height}x{width} is not divisible into {ph}x{pw} patches")
+        return height // ph, width // pw
+
+    def column_sequences(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) -> (B*columns, rows, C*ph*pw): every column of patches, top to bottom."""
+        b, c, h, w = x.shape
+        (ph, pw), (rows, cols) = self.patch, self.grid(h, w)
+        patches = x.reshape(b, c, rows, ph, cols, pw).permute(0, 4, 2, 1, 3, 5)
+        return patches.reshape(b * cols, rows, c * ph * pw)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = x.shape
+        rows, cols = self.grid(h, w)
+        v, _ = self.vertical(self.column_sequences(x))            # (B*cols, rows, 2d)
+        v = F.dropout(v, self.dropout, self.training)
+        # Re-batch the map by rows: (B, cols, rows, 2d) -> (B*rows, cols, 2d).
+        v = v.reshape(b, cols, rows, -1).transpose(1, 2).reshape(b * rows, cols, -1)
+        out, _ = self.horizontal(v)                                # (B*rows, cols, 2d)
+        out = F.dropout(out, self.dropout, self.training)
+        return out.reshape(b, rows, cols, -1).permute(0, 3, 1, 2)  # (B, 2d, rows, cols) view

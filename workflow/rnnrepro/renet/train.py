@@ -1,0 +1,285 @@
+"""Training one ReNet (one dataset, one seed) as the paper describes (sec. 4.3).
+
+Adam; dropout after every sweep and FC layer; input masking, flipping and shifting on the training
+batches; early stopping on validation error; the best-validation weights (``best.pt``) are
+evaluated once on the test set; no retraining on train + validation. One resumable unit per epoch
+(:func:`rnnrepro.checkpoint.run_resumable`): a killed job continues from its last epoch.
+
+History rows: epoch, train_loss, train_error (running means over the epoch's augmented, dropped-out
+minibatches), val_loss, val_error, wall_time. Errors are fractions in [0, 1].
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from rnnrepro.checkpoint import Checkpointer, RunState, run_resumable
+from rnnrepro.data.processed import ProcessedDataset
+from rnnrepro.files import atomic_path, write_json
+from rnnrepro.renet.augment import augment
+from rnnrepro.renet.models import ModelSpec, ReNet, count_parameters
+from rnnrepro.runtime import Progress, check_finite, fingerprint, pick_device, seed_everything
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """``renet.training`` of config.yaml (every key required: config.yaml holds the defaults)."""
+
+    learning_rate: float
+    batch_size: int
+    dropout: float
+    input_mask: float
+    max_epochs: int
+    patience: int
+    recurrent_init: str
+    weight_decay: float
+    bf16: bool
+    eval_batch_size: int
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any], where: str = "renet.training") -> TrainSettings:
+        names = {f.name for f in fields(cls)}
+        missing, unknown = names - set(cfg), set(cfg) - names
+        if missing:
+            raise ValueError(f"{where}: missing key(s) {sorted(missing)}")
+        if unknown:
+            raise ValueError(f"{where}: unknown key(s) {sorted(unknown)}")
+        settings = cls(**{f.name: cfg[f.name] for f in fields(cls)})
+        for name in ("learning_rate", "batch_size", "max_epochs", "patience", "eval_batch_size"):
+            if not getattr(settings, name) > 0:
+                raise ValueError(f"{where}.{name} = {getattr(settings, name)!r}: must be > 0")
+        for name in ("dropout", "input_mask"):
+            if not 0 <= getattr(settings, name) < 1:
+                raise ValueError(f"{where}.{name} = {getattr(settings, name)!r}: must be in [0, 1)")
+        return settings
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything one training job needs besides the data."""
+
+    dataset: str
+    seed: int
+    spec: ModelSpec
+    settings: TrainSettings
+    train_subset: int | None
+
+    @classmethod
+    def from_settings(cls, dataset: str, seed: int, settings: Mapping[str, Any]) -> Job:
+        """From the command's ``--settings``: {model: {...}, training: {...}, train_subset}."""
+        for key in ("model", "training"):
+            if key not in settings:
+                raise ValueError(f"--settings lacks {key!r} (expected renet.models.{dataset} "
+                                 "and renet.training of config.yaml)")
+        subset = settings.get("train_subset")
+        if subset is not None and (not isinstance(subset, int) or subset < 1):
+            raise ValueError(f"renet.train_subset = {subset!r}: expected null or a positive int")
+        return cls(dataset=dataset, seed=int(seed),
+                   spec=ModelSpec.from_config(settings["model"], f"renet.models.{dataset}"),
+                   settings=TrainSettings.from_config(settings["training"]), train_subset=subset)
+
+    def fingerprint_data(self) -> dict[str, Any]:
+        return {"dataset": self.dataset, "seed": self.seed, "model": asdict(self.spec),
+                "training": asdict(self.settings), "train_subset": self.train_subset}
+
+
+class Split:
+    """Images (memory-mapped, normalized per batch) and labels of one split."""
+
+    def __init__(self, data: ProcessedDataset, split: str, limit: int | None = None):
+        self.data, self.name = data, split
+        self.images = data.images(split)
+        self.labels = data.labels(split)
+        if len(self.images) != len(self.labels):
+            raise ValueError(f"{data.root}: {split} has {len(self.images)} images but "
+                             f"{len(self.labels)} labels; rerun the dataset's prepare rule")
+        if limit is not None:
+            if limit > len(self.labels):
+                log.warning("train_subset %d exceeds the %d %s images; using all", limit,
+                            len(self.labels), split)
+            self.images, self.labels = self.images[:limit], self.labels[:limit]
+        if len(self.labels) == 0:
+            raise ValueError(f"{data.root}: split {split!r} is empty")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def batch(self, index: np.ndarray | slice, device: torch.device
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.from_numpy(self.data.normalize(self.images[index]))
+        y = torch.from_numpy(np.asarray(self.labels[index], dtype=np.int64))
+        return x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+
+
+def autocast_context(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA when asked; CPU runs stay in float32 (bit-exact resumes)."""
+    if bf16 and device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.no_grad()
+def evaluate(model: ReNet, split: Split, batch_size: int, device: torch.device,
+             bf16: bool = False) -> tuple[float, float]:
+    """Mean cross-entropy and error rate (fraction) of ``model`` on a whole split."""
+    model.eval()
+    loss_sum, wrong = 0.0, 0
+    for start in range(0, len(split), batch_size):
+        x, y = split.batch(slice(start, start + batch_size), device)
+        with autocast_context(device, bf16):
+            logits = model(x).float()
+        loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
+        wrong += (logits.argmax(1) != y).sum().item()
+    return loss_sum / len(split), wrong / len(split)
+
+
+def make_optimizer(model: ReNet, settings: TrainSettings) -> torch.optim.Adam:
+    """Adam; the fused kernel (CPU and CUDA) makes one pass over the ~10^8 FC parameters."""
+    return torch.optim.Adam(model.parameters(), lr=settings.learning_rate,
+                            weight_decay=settings.weight_decay, fused=True)
+
+
+def minibatches(order: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
+    for start in range(0, len(order), batch_size):
+        yield order[start:start + batch_size]
+
+
+def train(job: Job, *, data_root: str | Path, history_path: str | Path,
+          metrics_path: str | Path, checkpoint_path: str | Path | None = None,
+          best_path: str | Path | None = None, device: str | torch.device = "auto"
+          ) -> dict[str, Any]:
+    """Train (or resume) one job and write its history CSV, best.pt and metrics.json."""
+    metrics_path = Path(metrics_path)
+    folder = metrics_path.parent
+    checkpoint_path = Path(checkpoint_path or folder / "checkpoint.pt")
+    best_path = Path(best_path or folder / "best.pt")
+    data = ProcessedDataset(data_root)
+    train_split = Split(data, "train", job.train_subset)
+    val_split, test_split = Split(data, "validation"), Split(data, "test")
+    dev = device if isinstance(device, torch.device) else pick_device(device)
+    settings, spec = job.settings, job.spec
+
+    seed_everything(job.seed)
+    model = ReNet(spec, train_split.images.shape[1:], dropout=settings.dropout,
+                  recurrent_init=settings.recurrent_init).to(dev)
+    optimizer = make_optimizer(model, settings)
+    parameters = count_parameters(model)
+    shuffle_rng = np.random.default_rng([job.seed, 1])
+    augment_gen = torch.Generator().manual_seed(job.seed * 7919 + 17)
+    fp = fingerprint({**job.fingerprint_data(), "data": _data_fingerprint(data)})
+    checkpointer = Checkpointer(checkpoint_path, fp)
+    log.info("ReNet %s seed %d: %d parameters, %d train / %d validation / %d test images, %s",
+             job.dataset, job.seed, parameters, len(train_split), len(val_split),
+             len(test_split), dev)
+
+    def run_epoch(index: int, run: RunState, check_stop: Any) -> dict[str, Any]:
+        model.train()
+        order = shuffle_rng.permutation(len(train_split))
+        n_batches = math.ceil(len(order) / settings.batch_size)
+        progress = Progress(n_batches, f"epoch {index + 1}")
+        loss_sum, wrong, seen = 0.0, 0, 0
+        for b, idx in enumerate(minibatches(order, settings.batch_size)):
+            check_stop()
+            x, y = train_split.batch(idx, dev)
+            x = augment(x, augment_gen, flipping=spec.flip, shifting=spec.shift,
+                        input_mask=settings.input_mask)
+            with autocast_context(dev, settings.bf16):
+                logits = model(x).float()
+            loss = F.cross_entropy(logits, y)
+            value = loss.item()
+            check_finite(value, f"{job.dataset} seed {job.seed}: training loss at epoch "
+                                f"{index + 1}, batch {b + 1}")
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            loss_sum += value * len(y)
+            wrong += (logits.detach().argmax(1) != y).sum().item()
+            seen += len(y)
+            progress.update(b + 1, loss=loss_sum / seen, error=wrong / seen)
+        val_loss, val_error = evaluate(model, val_split, settings.eval_batch_size, dev,
+                                       settings.bf16)
+        check_finite(val_loss, f"{job.dataset} seed {job.seed}: validation loss at epoch "
+                               f"{index + 1}")
+        epoch = index + 1
+        if val_error < run.extra.get("best_val_error", math.inf):
+            save_best(best_path, model, epoch, fp)
+            run.extra.update(best_val_error=val_error, best_val_loss=val_loss, best_epoch=epoch)
+        return {"epoch": epoch, "train_loss": loss_sum / seen, "train_error": wrong / seen,
+                "val_loss": val_loss, "val_error": val_error}
+
+    def should_stop(run: RunState) -> bool:
+        return run.units_done - run.extra["best_epoch"] >= settings.patience
+
+    run = run_resumable(checkpointer=checkpointer, model=model, optimizer=optimizer,
+                        units=settings.max_epochs, run_unit=run_epoch, history_path=history_path,
+                        generators={"shuffle": shuffle_rng, "augment": augment_gen},
+                        should_stop=should_stop)
+
+    best_epoch = load_best(best_path, model, run.extra["best_epoch"], fp)
+    test_loss, test_error = evaluate(model, test_split, settings.eval_batch_size, dev,
+                                     settings.bf16)
+    metrics = {
+        "dataset": job.dataset,
+        "seed": job.seed,
+        "best_epoch": best_epoch,
+        "val_error": run.extra["best_val_error"],
+        "val_loss": run.extra["best_val_loss"],
+        "test_error": test_error,
+        "test_loss": test_loss,
+        "parameters": parameters,
+        "epochs_run": run.units_done,
+        "stopped_early": run.units_done < settings.max_epochs,
+        "train_images": len(train_split),
+        "wall_time": round(run.elapsed, 3),
+        "device": str(dev),
+        "architecture": {**spec.describe(), "input_shape": list(model.input_shape)},
+        "training": asdict(settings),
+    }
+    write_json(metrics_path, metrics)
+    checkpointer.remove()
+    log.info("%s seed %d: best epoch %d, validation error %.4f, test error %.4f", job.dataset,
+             job.seed, best_epoch, metrics["val_error"], test_error)
+    return metrics
+
+
+def save_best(path: Path, model: ReNet, epoch: int, fp: str) -> None:
+    """Keep the best-validation weights (atomically), tagged with their epoch and settings."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    with atomic_path(path, suffix=".pt") as tmp:
+        torch.save({"epoch": epoch, "fingerprint": fp, "model": state}, tmp)
+
+
+def load_best(path: Path, model: ReNet, expected_epoch: int, fp: str) -> int:
+    """Load best.pt into ``model``; refuse weights from another run or another epoch."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path} missing: the best-validation weights are gone; delete "
+                                "the job's checkpoint.pt and rerun it")
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if payload["fingerprint"] != fp or payload["epoch"] != expected_epoch:
+        raise ValueError(
+            f"{path} holds epoch {payload['epoch']} of run {payload['fingerprint']}, but the "
+            f"run's best epoch is {expected_epoch} (run {fp}); a killed job rerun differently. "
+            "Delete the folder's checkpoint.pt and best.pt and rerun the job")
+    model.load_state_dict(payload["model"])
+    return int(payload["epoch"])
+
+
+def _data_fingerprint(data: ProcessedDataset) -> Any:
+    """Checksums of the processed arrays, so a checkpoint never resumes on changed data."""
+    try:
+        splits = data.manifest["splits"]
+    except FileNotFoundError:
+        return None
+    return {name: [s.get("images_sha256"), s.get("labels_sha256")] for name, s in splits.items()}
