@@ -13,7 +13,6 @@ import argparse
 import time
 
 import torch
-
 from rnnrepro.increment.evaluation import HoldoutEvaluator
 from rnnrepro.increment.holdout import build_holdout
 from rnnrepro.increment.models import IncrementModel
@@ -31,7 +30,8 @@ def main() -> None:
     parser.add_argument("--cells", nargs="+", default=["rnn", "lstm", "gru"])
     parser.add_argument("--complicated", action="store_true", help="permuted digit order")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (0: torch's default); jobs run with 1")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
 

@@ -9,7 +9,6 @@ import sys
 
 import numpy as np
 import pytest
-
 from rnnrepro import cli
 from rnnrepro.increment.holdout import build_holdout, read_holdout, write_holdout
 from rnnrepro.increment.numbers import (
@@ -156,8 +155,8 @@ def test_holdout_file_checks(tmp_path):
     write_holdout(path, build_holdout(2, 8, 100, 7, 0.1))
     with pytest.raises(ValueError, match=r"h\.npz.*K=2, N=8"):
         read_holdout(path, 3, 8)
-    with pytest.raises(FileNotFoundError, match="missing.npz"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.npz"):
         read_holdout(tmp_path / "missing.npz", 2, 8)
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="bad.npz"):
+    with pytest.raises(ValueError, match=r"bad\.npz"):
         read_holdout(tmp_path / "bad.npz", 2, 8)

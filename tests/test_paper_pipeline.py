@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import QUICK, copy_repo, run_snakemake
-from test_paper_tables import check_all, lr_label, parse_tables
+from test_paper_tables import assert_close, check_all, lr_label, parse_tables
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +40,8 @@ def quick_config(repo: Path) -> dict[str, Any]:
 
 def planned_jobs(workdir: Path, *targets: str) -> list[tuple[str, list[str]]]:
     """(rule, outputs) of every job `snakemake -n` plans for ``targets`` (quick preset)."""
-    proc = run_snakemake(workdir, "-n", "--configfile", QUICK, *targets)
+    # Targets first: --configfile takes every following word as another config file.
+    proc = run_snakemake(workdir, "-n", *targets, "--configfile", QUICK)
     jobs: list[tuple[str, list[str]]] = []
     for line in proc.stdout.splitlines():
         match = re.match(r"^(?:local)?(?:rule|checkpoint) (\S+):$", line)
@@ -76,8 +77,8 @@ def test_quick_best_runs_agree_with_the_memory_stage(quick_run):
             ["tab:memory-best"].rows}
     for record in best.to_dict("records"):
         row = rows[record["group"]]
-        assert row[6] == f"{record['representation']}, lr {lr_label(record['learning_rate'])}"
-        assert float(row[10]) == pytest.approx(record["vacc"], abs=5e-4)
+        assert row[6] == f"{record['representation']}@{lr_label(record['learning_rate'])}"
+        assert_close(row[10], record["vacc"], record["group"])
 
 
 def test_quick_run_is_complete(quick_run):
@@ -126,3 +127,15 @@ def test_quick_pdf_has_every_table_and_no_undefined_reference(quick_run):
         assert f"Table {number}:" in text
     preset = quick_config(quick_run)["preset"]
     assert f"preset {preset}" in text or f"preset: {preset}" in text
+
+
+def test_quick_report_is_self_contained_with_every_figure_and_table(quick_run, tmp_path):
+    report = tmp_path / "report.html"
+    run_snakemake(quick_run, "--report", str(report), "--configfile", QUICK)
+    html = report.read_text()
+    for name in PAPER_FIGURES:
+        assert f'"{name}.png"' in html or f'"{name}.pdf"' in html, f"{name}: no report item"
+    for name in ("tables.html", "increment-table.html", "main.pdf"):
+        assert f'"{name}"' in html, f"{name} is not a report item"
+    assert html.count("data:text/html;") >= 2 and "data:application/pdf;" in html
+    assert 'src="http' not in html and "href=\"http" not in html.split("<body", 1)[0]

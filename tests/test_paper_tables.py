@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
 from rnnrepro.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -237,7 +236,7 @@ def check_latency(table: ParsedTable, published: Mapping[str, Any],
             assert_summary(mean_row[1], mean_row[2], values, group + " published")
         assert_difference(mean_row[6], ours["latency_mean"].tolist(),
                           statistics.fmean(values) if values else None, group)
-        expected_labels = {f"{rep}, lr {lr_label(lr)}"
+        expected_labels = {f"{rep}@{lr_label(lr)}"
                            for rep, lr in zip(ours["representation"], ours["learning_rate"],
                                               strict=True)}
         labels = {r[3] for r in runs if r[3] not in ("", MISSING)}
@@ -245,7 +244,7 @@ def check_latency(table: ParsedTable, published: Mapping[str, Any],
         for row in runs:
             if row[3] in ("", MISSING):
                 continue
-            rep, lr = row[3].split(", lr ")
+            rep, lr = row[3].split("@")
             sel = ours[(ours["representation"] == rep)
                        & (ours["learning_rate"].map(lr_label) == lr)]
             assert_summary(row[4], row[5], sel["latency_mean"].tolist(), row[3])
@@ -308,7 +307,7 @@ def check_best(table: ParsedTable, published: Mapping[str, Any], frame: pd.DataF
             continue
         means = ours.groupby(["representation", ours["learning_rate"].map(lr_label)])["vacc"]
         (rep, lr) = means.mean().idxmax()
-        assert row[6] == f"{rep}, lr {lr}", row[0]
+        assert row[6] == f"{rep}@{lr}", row[0]
         sel = ours[(ours["representation"] == rep) & (ours["learning_rate"].map(lr_label) == lr)]
         _check_reproduced(row[8:14], row[7], sel, row[0])
         assert_difference(row[14], sel["vacc"].tolist(), entry and entry["vacc"], row[0])

@@ -103,7 +103,12 @@ rule paper_pdf:
         increment="paper/increment-table.tex",
         figures=expand("paper/figures/{name}.pdf", name=PAPER_FIGURES),
     output:
-        report("paper/main.pdf", caption="../report/paper.rst", category="Paper"),
+        report(
+            "paper/main.pdf",
+            caption="../report/paper.rst",
+            category="Paper",
+            labels={"document": "paper/main.pdf"},
+        ),
     log:
         f"{RESULTS}/logs/paper/paper_pdf.log",
     conda:

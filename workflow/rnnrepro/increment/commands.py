@@ -60,8 +60,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", type=Path,
                    help="checkpoint file (default: checkpoint.pt beside --history)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:i]")
-    p.add_argument("--threads", type=int, default=0,
-                   help="torch CPU threads (0: torch's default)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (0: torch's default); a 16-unit model gains nothing "
+                        "from more, and they fight over shared cores")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("increment-summary", formatter_class=fmt,

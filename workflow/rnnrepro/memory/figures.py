@@ -3,6 +3,7 @@ Fig. 8 (sample digits) and Fig. 9 (validation-accuracy curves of each group's be
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -10,10 +11,11 @@ import numpy as np
 import pandas as pd
 
 from rnnrepro.data.processed import ProcessedDataset
-from rnnrepro.memory.representations import display_name, to_sequence
+from rnnrepro.memory.representations import display_name, parse, to_sequence
 from rnnrepro.plotting import COLUMN_WIDTH, FULL_WIDTH, line_styles, save_figure, setup_style
 
 CMAP = "gray_r"  # ink dark on white paper
+logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting chatter
 
 
 def plot_curves(curves_csv: str | Path, pdf_path: str | Path) -> None:
@@ -57,7 +59,8 @@ def plot_gallery(image: np.ndarray, orders: Mapping[str, np.ndarray], pdf_path: 
         ax = fig.add_subplot(grid[0, i])
         ax.imshow(to_sequence(image[None], orders[name])[0], cmap=CMAP, vmin=0, vmax=1,
                   interpolation="nearest")
-        ax.set_title(display_name(name), fontsize=6.5)
+        base, perm = parse(name)
+        ax.set_title(base if perm is None else f"{base}\nperm. {perm}", fontsize=6.5)
         ax.set_xticks([])
         ax.set_yticks([])
         if i == 0:

@@ -47,6 +47,14 @@ NOTES = {
         "step; compared with the final answer, not the label. latency_mean averages it over "
         "the test set, using the weights of the best epoch by validation accuracy. The paper's "
         "Table 2 lists the 28-step groups only; table2_latency.csv has every run."),
+    "model": (
+        "IRNN as in the authors' Keras code: 128 ReLU units, identity recurrent weights, "
+        "N(0, 0.001^2) input weights, zero bias (PyTorch's second recurrent bias is frozen at "
+        "zero, so parameter counts and RMSprop updates match Keras), Glorot-uniform output "
+        "layer with zero bias (Keras' Dense default), RMSprop (rho 0.9, eps 1e-7 outside the "
+        "square root), batch 16, cross-entropy on the last output, no clipping. Keras clips "
+        "probabilities to [1e-7, 1 - 1e-7] inside its cross-entropy; we use the exact "
+        "log-softmax."),
     "epoch": "Epochs are counted from 1 (epoch 1 = after the first pass over the training set).",
     "variant": ("Table 3 names: representation (permutation number) @ batch size @ hidden size "
                 "@ learning rate, e.g. 'transposed random permute 2@16@128@3e-05'."),

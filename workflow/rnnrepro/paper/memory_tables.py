@@ -49,7 +49,7 @@ class Run:
 
     @property
     def label(self) -> str:
-        return f"{self.representation}, lr {self.lr}"
+        return f"{self.representation}@{self.lr}"
 
 
 def read_csv(path: str, columns: Sequence[str]) -> pd.DataFrame:

@@ -151,6 +151,23 @@ def make_optimizer(model: ReNet, settings: TrainSettings) -> torch.optim.Adam:
                             weight_decay=settings.weight_decay, fused=True)
 
 
+def training_step(model: ReNet, optimizer: torch.optim.Optimizer, x: torch.Tensor,
+                  y: torch.Tensor, generator: torch.Generator, spec: ModelSpec,
+                  settings: TrainSettings, what: str = "training loss") -> tuple[float, int]:
+    """Augment one batch, one Adam update; returns (mean loss, misclassified count)."""
+    x = augment(x, generator, flipping=spec.flip, shifting=spec.shift,
+                input_mask=settings.input_mask)
+    with autocast_context(x.device, settings.bf16):
+        logits = model(x).float()
+    loss = F.cross_entropy(logits, y)
+    value = loss.item()
+    check_finite(value, what)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return value, int((logits.detach().argmax(1) != y).sum().item())
+
+
 def minibatches(order: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
     for start in range(0, len(order), batch_size):
         yield order[start:start + batch_size]
@@ -193,19 +210,12 @@ def train(job: Job, *, data_root: str | Path, history_path: str | Path,
         for b, idx in enumerate(minibatches(order, settings.batch_size)):
             check_stop()
             x, y = train_split.batch(idx, dev)
-            x = augment(x, augment_gen, flipping=spec.flip, shifting=spec.shift,
-                        input_mask=settings.input_mask)
-            with autocast_context(dev, settings.bf16):
-                logits = model(x).float()
-            loss = F.cross_entropy(logits, y)
-            value = loss.item()
-            check_finite(value, f"{job.dataset} seed {job.seed}: training loss at epoch "
-                                f"{index + 1}, batch {b + 1}")
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            value, batch_wrong = training_step(
+                model, optimizer, x, y, augment_gen, spec, settings,
+                what=f"{job.dataset} seed {job.seed}: training loss at epoch {index + 1}, "
+                     f"batch {b + 1}")
             loss_sum += value * len(y)
-            wrong += (logits.detach().argmax(1) != y).sum().item()
+            wrong += batch_wrong
             seen += len(y)
             progress.update(b + 1, loss=loss_sum / seen, error=wrong / seen)
         val_loss, val_error = evaluate(model, val_split, settings.eval_batch_size, dev,
