@@ -587,8 +587,8 @@ def test_main_tex_compiles_without_undefined_references(generated, tmp_path):
     shutil.copy(REPO / "paper" / "main.tex", build)
     shutil.copy(tables, build)
     shutil.copy(inc, build)
-    figures = re.findall(r"\\includegraphics(?:\[[^]]*\])?\{([^}]*)\}",
-                         (REPO / "paper" / "main.tex").read_text())
+    figures = re.findall(r"^\\rnnfigure\{([^}]*)\}", (REPO / "paper" / "main.tex").read_text(),
+                         re.M)
     assert len(figures) == 7
     import matplotlib
 
@@ -623,3 +623,14 @@ def test_number_formats():
     assert shortest(22.114) == "22.114" and shortest(11.0) == "11"
     with pytest.raises(ValueError, match="non-finite"):
         summarize([1.0, float("nan")])
+
+
+def test_main_tex_includes_exactly_the_figures_the_pdf_rule_needs():
+    included = re.findall(r"^\\rnnfigure\{([^}]*)\.pdf\}", (REPO / "paper/main.tex").read_text(),
+                          re.M)
+    rules = (REPO / "workflow/rules/paper.smk").read_text()
+    listed = re.findall(r'^\s+"([\w-]+)",$', rules.split("PAPER_FIGURES = [", 1)[1]
+                        .split("]", 1)[0], re.M)
+    assert sorted(included) == sorted(listed) and len(listed) == 7
+    for name in ("tables", "increment-table"):
+        assert f"\\input{{{name}}}" in (REPO / "paper/main.tex").read_text()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from rnnrepro.renet.models import ModelSpec, ReNet, count_parameters
 from rnnrepro.renet.sweeps import ReNetLayer
 
@@ -64,11 +63,12 @@ def run_sequence(cell, rnn, inputs, reverse, realign=True):
 
 def reference_layer(layer, x, *, horizontal_first=False, realign=True):
     """ReNet layer by the paper's equations, looping over columns, rows and steps."""
-    b, c, height, width = x.shape
+    b, _, height, width = x.shape
     ph, pw = layer.patch
     rows, cols = height // ph, width // pw
-    patch = [[x[:, :, i * ph:(i + 1) * ph, j * pw:(j + 1) * pw].reshape(b, -1)
-              for j in range(cols)] for i in range(rows)]
+    # Patch (i, j) flattened in (ph, pw, C) order, as the layer documents.
+    patch = [[x[:, :, i * ph:(i + 1) * ph, j * pw:(j + 1) * pw].permute(0, 2, 3, 1)
+              .reshape(b, -1) for j in range(cols)] for i in range(rows)]
 
     def sweep(grid, rnn, along_columns):
         n_rows, n_cols = len(grid), len(grid[0])
@@ -148,8 +148,8 @@ def test_each_sweep_is_one_rnn_call_over_all_columns_or_rows():
     for name in ("vertical", "horizontal"):
         getattr(layer, name).register_forward_hook(
             lambda _m, inputs, _out, name=name: calls.append((name, tuple(inputs[0].shape))))
-    layer(torch.randn(5, 3, 6, 10))  # 3 rows x 5 columns of patches
-    assert calls == [("vertical", (5 * 5, 3, 12)), ("horizontal", (5 * 3, 5, 8))]
+    layer(torch.randn(5, 3, 6, 10))  # 3 rows x 5 columns of patches; time-major sequences
+    assert calls == [("vertical", (3, 5 * 5, 12)), ("horizontal", (5, 5 * 3, 8))]
 
 
 def test_gradients_match_reference():
@@ -208,3 +208,38 @@ def test_bad_model_config_names_the_key():
     with pytest.raises(ValueError, match=r"layers\[0\]"):
         ModelSpec.from_config({"cell": "gru", "layers": [{"patch": [2], "hidden": 4}],
                                "fc": [], "flip": False, "shift": False})
+
+
+def test_dropout_rate_scaling_and_eval():
+    from rnnrepro.renet.dropout import dropout
+
+    x = torch.full((400, 1000), 2.0)
+    torch.manual_seed(0)
+    out = dropout(x, 0.2, True)
+    assert (out == 0).float().mean().item() == pytest.approx(0.2, abs=0.003)
+    assert torch.all((out == 0) | (out == 2.0 / 0.8))
+    assert dropout(x, 0.2, False) is x
+
+
+def test_dropout_follows_every_sweep_and_fc_layer(monkeypatch):
+    """Dropout is applied to the vertical sweep's output, the horizontal sweep's output and
+    every FC ReLU layer's output, in that order, and not to the logits."""
+    import rnnrepro.renet.models as models_module
+    import rnnrepro.renet.sweeps as sweeps_module
+
+    seen = []
+
+    def record(x, p, training):
+        seen.append((tuple(x.shape), p, training))
+        return x
+
+    monkeypatch.setattr(sweeps_module, "dropout", record)
+    monkeypatch.setattr(models_module, "dropout", record)
+    spec = ModelSpec("gru", (((2, 2), 3), ((1, 2), 4)), (7, 5), False, False)
+    model = ReNet(spec, (1, 4, 8), dropout=0.3).train()
+    model(torch.randn(2, 1, 4, 8))
+    assert seen == [((2, 2 * 4, 6), 0.3, True),   # layer 1 vertical: (rows, B*cols, 2d)
+                    ((4, 2 * 2, 6), 0.3, True),   # layer 1 horizontal: (cols, B*rows, 2d)
+                    ((2, 2 * 2, 8), 0.3, True),   # layer 2 vertical
+                    ((2, 2 * 2, 8), 0.3, True),   # layer 2 horizontal
+                    ((2, 7), 0.3, True), ((2, 5), 0.3, True)]

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from rnnrepro.data.processed import save_array, write_manifest, write_normalization
 from rnnrepro.renet.train import Job, train
 
@@ -118,7 +117,7 @@ def test_bad_settings_name_the_key():
     with pytest.raises(ValueError, match=r"renet.training: missing key\(s\) \['patience'\]"):
         Job.from_settings("mnist", 0, {"model": MODEL, "training": {
             k: v for k, v in TRAINING.items() if k != "patience"}})
-    with pytest.raises(ValueError, match="renet.training.dropout"):
+    with pytest.raises(ValueError, match=r"renet\.training\.dropout"):
         Job.from_settings("mnist", 0, settings(dropout=1.5))
 
 

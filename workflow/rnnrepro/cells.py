@@ -23,13 +23,15 @@ def init_irnn_(rnn: nn.RNN, input_std: float = 0.001) -> nn.RNN:
 
 
 def make_recurrent(cell: str, input_size: int, hidden_size: int, *, bidirectional: bool = False,
-                   irnn_input_std: float = 0.001) -> nn.RNNBase:
+                   irnn_input_std: float = 0.001, batch_first: bool = True) -> nn.RNNBase:
     """One batch-first recurrent layer run by a single cuDNN/ATen call per sequence batch.
 
     ``rnn`` is the IRNN (ReLU, identity init) of the memory-capacity paper; ``tanh`` is a plain
     tanh RNN with PyTorch's default initialisation; ``lstm``/``gru`` use PyTorch defaults.
+    ``batch_first=False`` takes time-major (steps, batch, features) input, ATen's native layout
+    (no transposed copies inside the call).
     """
-    kwargs = {"batch_first": True, "bidirectional": bidirectional}
+    kwargs = {"batch_first": batch_first, "bidirectional": bidirectional}
     if cell == "rnn":
         return init_irnn_(nn.RNN(input_size, hidden_size, nonlinearity="relu", **kwargs),
                           irnn_input_std)

@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--version", action="version", version=f"rnnrepro {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="CPU threads for torch (rules pass their `threads`); "
+                             "default: torch's own choice")
     sub = parser.add_subparsers(dest="command", required=True, metavar="<command>")
     import importlib
 
@@ -68,6 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(logging.DEBUG if args.verbose else logging.INFO)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     try:
         result = args.func(args)
     except StopRequested as stop:

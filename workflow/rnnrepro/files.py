@@ -27,6 +27,9 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
                                dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp_path.chmod(0o666 & ~umask)  # mkstemp makes 0600; results are ordinary files
     try:
         yield tmp_path
         os.replace(tmp_path, target)

@@ -37,12 +37,23 @@ def processed_arrays(dataset):
 def raw_identity(dataset):
     """What each raw file is (checksum, gzip_payload); a change here re-downloads it."""
     return {
-        name: {"checksum": entry["checksum"], "gzip_payload": entry["gzip_payload"]}
+        name: {"checksum": entry["checksum"], "gzip_payload": entry.get("gzip_payload", False)}
         for name, entry in config["data"]["files"][dataset].items()
     }
 
 
+def raw_entry(wildcards):
+    """The config entry of one raw file (checksum, gzip_payload, sources)."""
+    entry = config["data"]["files"].get(wildcards.dataset, {}).get(wildcards.filename)
+    if entry is None:
+        raise ValueError(
+            f"no raw file data.files.{wildcards.dataset}.{wildcards.filename} in the config"
+        )
+    return entry
+
+
 def download_identity(wildcards):
+    raw_entry(wildcards)  # a clear error for a file the config does not list
     return settings_json(raw_identity(wildcards.dataset)[wildcards.filename])
 
 
@@ -51,9 +62,9 @@ def download_fetch_settings(wildcards, output):
     # as an argument makes Snakemake treat this parameter as derived from the output, so
     # editing sources or data.local_dir does not re-trigger downloads and everything after.
     data = config["data"]
-    entry = data["files"][wildcards.dataset][wildcards.filename]
     return settings_json(
-        {"sources": entry["sources"], "local_dir": data["local_dir"], **data["download"]}
+        {"sources": raw_entry(wildcards)["sources"], "local_dir": data["local_dir"],
+         **data["download"]}
     )
 
 

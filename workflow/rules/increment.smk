@@ -9,9 +9,9 @@ import shlex
 INCREMENT = config["increment"]
 INCREMENT_DIR = f"{RESULTS}/increment"
 INCREMENT_LOGS = f"{RESULTS}/logs/increment"
+INCREMENT_TASK_WILDCARDS = {"base": r"\d+", "digits": r"\d+"}
 INCREMENT_WILDCARDS = {
-    "base": r"\d+",
-    "digits": r"\d+",
+    **INCREMENT_TASK_WILDCARDS,
     "order": "simple|complicated",
     "cell": "rnn|lstm|gru",
     "seed": r"\d+",
@@ -49,7 +49,7 @@ rule increment_permutation:
     log:
         f"{INCREMENT_LOGS}/K{{base}}-N{{digits}}/permutation.log",
     wildcard_constraints:
-        **INCREMENT_WILDCARDS,
+        **INCREMENT_TASK_WILDCARDS,
     conda:
         ENV
     shell:
@@ -66,7 +66,7 @@ rule increment_holdout:
     log:
         f"{INCREMENT_LOGS}/K{{base}}-N{{digits}}/holdout.log",
     wildcard_constraints:
-        **INCREMENT_WILDCARDS,
+        **INCREMENT_TASK_WILDCARDS,
     conda:
         ENV
     shell:
@@ -139,8 +139,7 @@ rule increment_figure:
     log:
         f"{INCREMENT_LOGS}/K{{base}}-N{{digits}}/figure.log",
     wildcard_constraints:
-        base=r"\d+",
-        digits=r"\d+",
+        **INCREMENT_TASK_WILDCARDS,
     conda:
         ENV
     shell:

@@ -82,4 +82,8 @@ def verify_inputs(paths: list[str | Path], files: dict[str, dict]) -> None:
         if entry is None or "checksum" not in entry:
             raise DataError(f"{path}: no checksum for {path.name!r} in the settings' 'files' "
                             f"(known: {sorted(files)}); refusing to parse an unverified file")
-        verify_file(path, entry["checksum"], bool(entry.get("gzip_payload", False)))
+        try:
+            verify_file(path, entry["checksum"], bool(entry.get("gzip_payload", False)))
+        except ChecksumError as err:
+            raise ChecksumError(f"{err}. Delete the file and rerun its download rule (or "
+                                "check data.files in the config)") from err

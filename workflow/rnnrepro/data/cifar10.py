@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from rnnrepro.data.archive import read_members
-from rnnrepro.data.checksums import verify_file
+from rnnrepro.data.checksums import verify_inputs
 from rnnrepro.data.errors import DataError
 from rnnrepro.data.moments import PixelMoments
 from rnnrepro.data.npyfile import NpyWriter
@@ -61,7 +61,7 @@ def _key(batch: dict[Any, Any], key: str, name: str) -> Any:
 def load_cifar10(archive: str | Path, checksum: str
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Training (50,000) and test (10,000) images and labels, after verifying ``checksum``."""
-    verify_file(archive, checksum)  # before any unpickling
+    verify_inputs([archive], {Path(archive).name: {"checksum": checksum}})  # before unpickling
     members = read_members(archive, (*TRAIN_BATCHES, TEST_BATCH))
     parts = [parse_batch(members.pop(name), f"{archive}:{name}") for name in TRAIN_BATCHES]
     train_images = np.concatenate([images for images, _ in parts])

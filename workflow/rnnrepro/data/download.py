@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from rnnrepro import __version__
 from rnnrepro.data.checksums import Checksum, ChecksumError, file_checksum
 from rnnrepro.data.errors import DataError
 from rnnrepro.runtime import Progress
@@ -27,7 +28,7 @@ from rnnrepro.runtime import Progress
 log = logging.getLogger("rnnrepro")
 
 CHUNK = 1 << 20
-USER_AGENT = "rnnrepro-download/1 (+https://github.com/)"
+USER_AGENT = f"rnnrepro/{__version__} (dataset download)"
 
 
 class DownloadError(DataError):

@@ -7,6 +7,7 @@ grayscale. With several seeds the line is their mean and a band spans min to max
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ def plot_task(runs: Sequence[tuple[dict[str, Any], pd.DataFrame]], base: int, di
     """Draw one (K, N) figure from (metrics, history) pairs and save it as PDF + PNG."""
     import matplotlib.pyplot as plt
 
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting chatter
     frames = []
     for metrics, history in runs:
         if (metrics["base"], metrics["digits"]) != (base, digits):
@@ -53,10 +55,18 @@ def plot_task(runs: Sequence[tuple[dict[str, Any], pd.DataFrame]], base: int, di
     cells = [c for c in CELL_ORDER if c in set(data["cell"])]
 
     setup_style()
-    fig, axes = plt.subplots(1, len(cells), figsize=(FULL_WIDTH, 2.3), sharey=True,
-                             squeeze=False)
+    # A bottom row of its own holds the legend, so the layout save_figure tightens keeps it.
+    fig, grid = plt.subplots(2, len(cells), figsize=(FULL_WIDTH, 2.5), squeeze=False,
+                             gridspec_kw={"height_ratios": [1, 0.1]})
+    axes = grid[0]
+    for ax in axes[1:]:
+        ax.sharey(axes[0])
+        ax.tick_params(labelleft=False)
+    legend_ax = fig.add_subplot(grid[1, 0].get_gridspec()[1, :])
+    for ax in (*grid[1], legend_ax):
+        ax.axis("off")
     styles = dict(zip(ORDERS, line_styles(), strict=False))
-    for ax, cell in zip(axes[0], cells, strict=True):
+    for ax, cell in zip(axes, cells, strict=True):
         for order in ORDERS:
             subset = data[(data["cell"] == cell) & (data["order"] == order)]
             if subset.empty:
@@ -76,9 +86,7 @@ def plot_task(runs: Sequence[tuple[dict[str, Any], pd.DataFrame]], base: int, di
         ax.set_xlabel("minibatch")
         ax.set_ylim(0, 1.02)
         ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
-    axes[0][0].set_ylabel(f"hold-out accuracy (K={base}, N={digits})")
-    # Under the middle panel: an axes legend is part of the layout save_figure tightens.
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    axes[0][len(cells) // 2].legend(handles, labels, loc="upper center", ncol=len(labels),
-                                    frameon=False, bbox_to_anchor=(0.5, -0.28))
+    axes[0].set_ylabel(f"hold-out accuracy (K={base}, N={digits})")
+    handles, labels = axes[0].get_legend_handles_labels()
+    legend_ax.legend(handles, labels, loc="center", ncol=len(labels), frameon=False)
     save_figure(fig, output)

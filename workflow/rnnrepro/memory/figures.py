@@ -26,14 +26,15 @@ def plot_curves(curves_csv: str | Path, pdf_path: str | Path) -> None:
     if data.empty:
         raise ValueError(f"{curves_csv}: no rows")
     setup_style()
-    fig, ax = plt.subplots(figsize=(COLUMN_WIDTH, 2.6))
+    fig, ax = plt.subplots(figsize=(COLUMN_WIDTH, 2.9))
     styles = line_styles()
     for group, rows in data.groupby("group", sort=False):
         rows = rows.sort_values("epoch")
         ax.plot(rows["epoch"], rows["val_acc"], label=group, **next(styles))
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation accuracy")
-    ax.legend(loc="lower right", frameon=True)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.42, -0.27), ncol=2, frameon=False,
+              fontsize=6, handlelength=2.2, columnspacing=0.8)
     if data["epoch"].max() <= 10:
         ax.set_xticks(sorted(data["epoch"].unique()))
     save_figure(fig, pdf_path)

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from rnnrepro.renet.dropout import dropout
 from rnnrepro.renet.sweeps import RENET_CELLS, ReNetLayer
 
 CLASSES = 10
@@ -101,7 +102,7 @@ class ReNet(nn.Module):
             x = layer(x)
         x = x.flatten(1)
         for fc in self.fc:
-            x = F.dropout(F.relu(fc(x)), self.dropout, self.training)
+            x = dropout(F.relu(fc(x)), self.dropout, self.training)
         return self.classifier(x)
 
 

@@ -1,7 +1,9 @@
 """The ReNet layer (Visin et al., 2015, sec. 2): a vertical then a horizontal bidirectional sweep.
 
 The input map (B, C, H, W) is cut into non-overlapping ``ph x pw`` patches, each flattened in
-(C, ph, pw) order (the order of ``torch.nn.functional.unfold``). The vertical sweep reads every
+(ph, pw, C) order: pixel rows, then pixels, channels innermost (any fixed order is the same model
+up to a permutation of the input weights; this one makes the patch copy read contiguous runs of
+channels from the previous layer's output). The vertical sweep reads every
 column of patches top to bottom and bottom to top; at each position the two hidden states are
 concatenated (forward first, the reverse output re-aligned to its position), giving 2d features.
 The horizontal sweep then reads every row of that map left to right and right to left, again
@@ -9,16 +11,19 @@ concatenated: the output map is (B, 2d, H/ph, W/pw).
 
 Each sweep is ONE bidirectional RNN call over all columns (or rows) of all images, batched as
 (B*columns, rows, features) or (B*rows, columns, 2d); patches come from reshape/permute. There is
-no Python loop over columns, rows or time steps.
+no Python loop over columns, rows or time steps. The calls take time-major input (steps,
+sequences, features), ATen's own layout, so each sweep's input is built by exactly one copy and
+the RNN call adds no transposes; the output map is a permuted view of the horizontal sweep's
+(columns, B, rows, 2d) result.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from rnnrepro.cells import make_recurrent
+from rnnrepro.renet.dropout import dropout
 
 RENET_CELLS = ("gru", "lstm", "tanh")
 _GATES = {"gru": 3, "lstm": 4, "tanh": 1}
@@ -52,8 +57,10 @@ class ReNetLayer(nn.Module):
         self.cell = cell
         self.dropout = dropout
         self.in_features = in_channels * self.patch[0] * self.patch[1]
-        self.vertical = make_recurrent(cell, self.in_features, hidden, bidirectional=True)
-        self.horizontal = make_recurrent(cell, 2 * hidden, hidden, bidirectional=True)
+        self.vertical = make_recurrent(cell, self.in_features, hidden, bidirectional=True,
+                                       batch_first=False)
+        self.horizontal = make_recurrent(cell, 2 * hidden, hidden, bidirectional=True,
+                                         batch_first=False)
         if recurrent_init == "orthogonal":
             orthogonal_recurrent_(self.vertical)
             orthogonal_recurrent_(self.horizontal)
@@ -70,19 +77,20 @@ class ReNetLayer(nn.Module):
         return height // ph, width // pw
 
     def column_sequences(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C, H, W) -> (B*columns, rows, C*ph*pw): every column of patches, top to bottom."""
+        """(B, C, H, W) -> (rows, B*columns, ph*pw*C): every column of patches, top to bottom,
+        time-major."""
         b, c, h, w = x.shape
         (ph, pw), (rows, cols) = self.patch, self.grid(h, w)
-        patches = x.reshape(b, c, rows, ph, cols, pw).permute(0, 4, 2, 1, 3, 5)
-        return patches.reshape(b * cols, rows, c * ph * pw)
+        patches = x.permute(0, 2, 3, 1).reshape(b, rows, ph, cols, pw, c)
+        return patches.permute(1, 0, 3, 2, 4, 5).reshape(rows, b * cols, ph * pw * c)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, _, h, w = x.shape
         rows, cols = self.grid(h, w)
-        v, _ = self.vertical(self.column_sequences(x))            # (B*cols, rows, 2d)
-        v = F.dropout(v, self.dropout, self.training)
-        # Re-batch the map by rows: (B, cols, rows, 2d) -> (B*rows, cols, 2d).
-        v = v.reshape(b, cols, rows, -1).transpose(1, 2).reshape(b * rows, cols, -1)
-        out, _ = self.horizontal(v)                                # (B*rows, cols, 2d)
-        out = F.dropout(out, self.dropout, self.training)
-        return out.reshape(b, rows, cols, -1).permute(0, 3, 1, 2)  # (B, 2d, rows, cols) view
+        v, _ = self.vertical(self.column_sequences(x))             # (rows, B*cols, 2d)
+        v = dropout(v, self.dropout, self.training)
+        # Re-batch the map by rows: (rows, B, cols, 2d) -> (cols, B*rows, 2d), one copy.
+        v = v.reshape(rows, b, cols, -1).permute(2, 1, 0, 3).reshape(cols, b * rows, -1)
+        out, _ = self.horizontal(v)                                # (cols, B*rows, 2d)
+        out = dropout(out, self.dropout, self.training)
+        return out.reshape(cols, b, rows, -1).permute(1, 3, 2, 0)  # (B, 2d, rows, cols) view
