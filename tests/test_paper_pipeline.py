@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
+
 from conftest import QUICK, copy_repo, run_snakemake
 from test_paper_tables import assert_close, check_all, lr_label, parse_tables
 

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+
 from rnnrepro.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -316,7 +317,7 @@ def check_best(table: ParsedTable, published: Mapping[str, Any], frame: pd.DataF
 def check_increment(table: ParsedTable, frame: pd.DataFrame,
                     increment: Mapping[str, Any]) -> None:
     assert table.columns == ["Task", "Cell", "minibatches", "n", "digit acc", "number acc",
-                             "n", "digit acc", "number acc", "Δ number"]
+                             "n", "digit acc", "number acc", "Δ digit", "Δ number"]
     task = None
     rows_seen = 0
     for row in table.rows:
@@ -330,7 +331,7 @@ def check_increment(table: ParsedTable, frame: pd.DataFrame,
             assert row[2] == MISSING
         else:
             assert row[2] == str(int(sel["minibatches"].max()))
-        numbers = {}
+        numbers, digits = {}, {}
         for order, offset in (("simple", 3), ("complicated", 6)):
             part = sel[sel["order"] == order]
             assert_summary(row[offset + 1], row[offset], part["final_digit_acc"].tolist(),
@@ -338,11 +339,13 @@ def check_increment(table: ParsedTable, frame: pd.DataFrame,
             assert_summary(row[offset + 2], row[offset], part["final_number_acc"].tolist(),
                            f"{what} {order} number")
             numbers[order] = part["final_number_acc"].tolist()
-        if numbers["simple"] and numbers["complicated"]:
-            assert_close(row[9], statistics.fmean(numbers["complicated"])
-                         - statistics.fmean(numbers["simple"]), what + " Δ")
-        else:
-            assert row[9] == MISSING
+            digits[order] = part["final_digit_acc"].tolist()
+        for column, values in ((9, digits), (10, numbers)):
+            if values["simple"] and values["complicated"]:
+                assert_close(row[column], statistics.fmean(values["complicated"])
+                             - statistics.fmean(values["simple"]), f"{what} Δ {column}")
+            else:
+                assert row[column] == MISSING
         rows_seen += 1
     expected = len(increment["tasks"]) * len(increment["cells"])
     assert rows_seen >= expected
@@ -517,7 +520,7 @@ def test_missing_rows_and_seed_summaries_are_visible(generated):
     assert runs[("original", "3e-05")][7] == "1"
     inc = parse_tables(inc_path.read_text())["tab:increment-final"].rows
     k4_gru = [row for row in inc if row[1] == "GRU"][-1]
-    assert k4_gru[6:] == [MISSING] * 4
+    assert k4_gru[6:] == [MISSING] * 5
 
 
 def test_published_yaml_covers_the_papers_tables(published):

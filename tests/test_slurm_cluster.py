@@ -24,6 +24,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from conftest import QUICK, copy_repo, run_snakemake
 
 PARTITION = os.environ.get("RNNREPRO_SLURM_PARTITION", "local-gpu")
@@ -42,7 +43,7 @@ def _cluster_problem() -> str | None:
         proc = subprocess.run(["sinfo", "-h", "-p", PARTITION, "-o", "%a %G"],
                               capture_output=True, text=True, timeout=30)
     except subprocess.TimeoutExpired:
-        return "sinfo timed out: slurmctld does not answer"
+        return "sinfo got no answer within 30 s: no SLURM controller reachable"
     if proc.returncode != 0:
         return (f"sinfo failed ({proc.stderr.strip()}): start the local cluster with "
                 "bash workflow/scripts/slurm-local.sh start")
@@ -241,6 +242,12 @@ def test_scancel_training_job_resumes_from_checkpoint(tmp_path: Path):
                     cancelled = running[0]["JobId"]
                     subprocess.run(["scancel", cancelled], check=True, timeout=60)
                 time.sleep(0.5)
+            # The first attempt's own log, before the retry starts and rewrites it.
+            stopped = ""
+            deadline = time.monotonic() + 60
+            while "checkpoint is kept" not in stopped and time.monotonic() < deadline:
+                time.sleep(0.2)
+                stopped = log.read_text()
             out, _ = snakemake.communicate(timeout=1200)
         finally:
             if snakemake.poll() is None:
@@ -252,6 +259,10 @@ def test_scancel_training_job_resumes_from_checkpoint(tmp_path: Path):
     # The cancelled job stopped without finishing and Snakemake submitted it again.
     first = recorder.jobs[cancelled]
     assert first["JobState"] in {"CANCELLED", "FAILED"}, first
+    assert first["ExitCode"] != "0:0", first
+    # It stopped at a safe point on SIGTERM: exit code 75, checkpoint kept.
+    assert re.search(r"received signal 15", stopped), stopped[-3000:]
+    assert "stopped by signal 15; the checkpoint is kept" in stopped, stopped[-3000:]
     retries = [job for job in jobs if int(job["JobId"]) > int(cancelled)]
     assert len(retries) == 1 and retries[0]["JobState"] == "COMPLETED", jobs
     assert retries[0]["Comment"] == first["Comment"]

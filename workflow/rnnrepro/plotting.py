@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 
 from rnnrepro.files import atomic_path
+
+logging.getLogger("fontTools").setLevel(logging.WARNING)  # silence PDF font-subsetting chatter
 
 COLUMN_WIDTH = 3.4   # inches, one column of a two-column paper
 FULL_WIDTH = 7.0     # inches, both columns

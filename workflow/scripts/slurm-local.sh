@@ -8,8 +8,9 @@
 #
 # Runs as root. Debian's slurm-wlm + munge; one node `localhost` with this machine's CPUs and
 # memory and two placeholder GPUs (GRES gpu:2 backed by /dev/fake-gpu0 and /dev/fake-gpu1),
-# one partition `local-gpu` (the tests pass it as slurm_partition), accounting storage off
-# (so job status comes from `squeue`; MinJobAge keeps finished jobs visible for an hour).
+# partitions `local-gpu` (the tests pass it as slurm_partition) and `gpu` (the shipped profile's
+# placeholder), accounting storage off (job status comes from `squeue`; MinJobAge keeps
+# finished jobs listed for an hour).
 # `start` is idempotent: with the same configuration and running daemons it only checks them.
 # State and logs live in $RNNREPRO_SLURM_DIR (default /tmp/rnnrepro-slurm); the configuration
 # goes to /etc/slurm, where every SLURM command finds it without SLURM_CONF.
@@ -55,6 +56,7 @@ start_munge() {
     chmod 0400 /etc/munge/munge.key
     install -d -o munge -g munge -m 0755 /run/munge
     install -d -o munge -g munge -m 0700 /var/lib/munge /var/log/munge
+    log "starting munged"
     runuser -u munge -- /usr/sbin/munged
     echo "started" >"$DIR/munged.started"
     for _ in $(seq 50); do munge_works && return; sleep 0.2; done
@@ -101,7 +103,10 @@ SlurmdTimeout=300
 KillWait=30
 MpiDefault=none
 NodeName=$NODE $(node_hardware) Gres=gpu:2 State=UNKNOWN
+# local-gpu: the partition the tests name (overriding the profile's, as users elsewhere do);
+# gpu: the name slurm/config.yaml ships with, so --profile slurm also works here as typed.
 PartitionName=$PARTITION Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
+PartitionName=gpu Nodes=$NODE MaxTime=INFINITE State=UP
 EOF
     cat >"$gres" <<EOF
 $MARKER
@@ -142,13 +147,18 @@ running_pid() {
     echo "$pid"
 }
 
+# Stop process $2 (named $1) and wait until it is gone.
+kill_and_wait() {
+    log "stopping $1 (pid $2)"
+    kill "$2" 2>/dev/null || return 0
+    for _ in $(seq 100); do [[ -d /proc/$2 ]] || return 0; sleep 0.1; done
+    kill -9 "$2" 2>/dev/null || true
+}
+
 stop_daemon() {
     local pid
     pid=$(running_pid "$1") || return 0
-    log "stopping $1 (pid $pid)"
-    kill "$pid"
-    for _ in $(seq 100); do [[ -d /proc/$pid ]] || return 0; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
+    kill_and_wait "$1" "$pid"
 }
 
 node_state() { timeout 10 sinfo -h -n "$NODE" -o %T 2>/dev/null | head -1; }
@@ -211,8 +221,7 @@ stop() {
         local pid
         pid=$(cat /run/munge/munged.pid 2>/dev/null || true)
         if [[ -n $pid && $(cat "/proc/$pid/comm" 2>/dev/null) == munged ]]; then
-            log "stopping munged (pid $pid)"
-            kill "$pid"
+            kill_and_wait munged "$pid"
         fi
         rm -f "$DIR/munged.started"
     fi
