@@ -13,6 +13,7 @@ import argparse
 import time
 
 import torch
+
 from rnnrepro.increment.evaluation import HoldoutEvaluator
 from rnnrepro.increment.holdout import build_holdout
 from rnnrepro.increment.models import IncrementModel

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from rnnrepro import cli
 from rnnrepro.increment.holdout import build_holdout, read_holdout, write_holdout
 from rnnrepro.increment.numbers import (

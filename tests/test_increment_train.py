@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from torch import nn
+
 from rnnrepro import cli
 from rnnrepro.files import read_json
 from rnnrepro.increment import train as train_module
@@ -19,7 +21,6 @@ from rnnrepro.increment.models import IncrementModel, sequence_loss
 from rnnrepro.increment.sequences import increment, make_permutation, make_sequences
 from rnnrepro.increment.settings import SettingsError, TrainSettings
 from rnnrepro.runtime import StopRequested
-from torch import nn
 
 BASE, DIGITS = 3, 3
 TINY = {"hidden_size": 16, "batch_size": 16, "learning_rate": 3.0e-4,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+
 from conftest import QUICK, copy_repo, run_snakemake
 from rnnrepro.files import read_json
 

@@ -105,7 +105,12 @@ rule memory_figure_curves:
         curves=f"{MEMORY_SUMMARY}/curves.csv",
     output:
         pdf="paper/figures/memory-curves.pdf",
-        png="paper/figures/memory-curves.png",
+        png=report(
+            "paper/figures/memory-curves.png",
+            caption="../report/memory-curves.rst",
+            category="Figures",
+            labels={"figure": "memory: training curves (Fig. 9)"},
+        ),
     log:
         f"{RESULTS}/logs/memory/figure-curves.log",
     conda:
@@ -121,7 +126,12 @@ rule memory_figure_gallery:
         permutations=MNIST_PERMUTATIONS,
     output:
         pdf="paper/figures/memory-representations.pdf",
-        png="paper/figures/memory-representations.png",
+        png=report(
+            "paper/figures/memory-representations.png",
+            caption="../report/memory-representations.rst",
+            category="Figures",
+            labels={"figure": "memory: representations (Table 1)"},
+        ),
     params:
         settings=lambda w: settings_json({
             "representations": MEMORY["representations"],
@@ -142,7 +152,12 @@ rule memory_figure_samples:
         data=MNIST_MANIFEST,
     output:
         pdf="paper/figures/memory-samples.pdf",
-        png="paper/figures/memory-samples.png",
+        png=report(
+            "paper/figures/memory-samples.png",
+            caption="../report/memory-samples.rst",
+            category="Figures",
+            labels={"figure": "memory: MNIST samples (Fig. 8)"},
+        ),
     params:
         settings=lambda w: settings_json({"sample_digits": MEMORY_FIGURES["sample_digits"]}),
     log:

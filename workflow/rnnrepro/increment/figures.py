@@ -7,7 +7,6 @@ grayscale. With several seeds the line is their mean and a band spans min to max
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,8 +38,8 @@ def plot_task(runs: Sequence[tuple[dict[str, Any], pd.DataFrame]], base: int, di
               output: str | Path) -> None:
     """Draw one (K, N) figure from (metrics, history) pairs and save it as PDF + PNG."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
-    logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting chatter
     frames = []
     for metrics, history in runs:
         if (metrics["base"], metrics["digits"]) != (base, digits):
@@ -85,8 +84,13 @@ def plot_task(runs: Sequence[tuple[dict[str, Any], pd.DataFrame]], base: int, di
         ax.set_title(CELL_TITLES[cell])
         ax.set_xlabel("minibatch")
         ax.set_ylim(0, 1.02)
-        ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
+        ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
     axes[0].set_ylabel(f"hold-out accuracy (K={base}, N={digits})")
     handles, labels = axes[0].get_legend_handles_labels()
     legend_ax.legend(handles, labels, loc="center", ncol=len(labels), frameon=False)
     save_figure(fig, output)
+
+
+def _thousands(value: float, _position: int) -> str:
+    """Minibatch tick labels: 0, 500, 10k, 51.2k."""
+    return f"{value / 1000:g}k" if abs(value) >= 1000 else f"{value:g}"

@@ -145,7 +145,7 @@ def latency_table(published: Mapping[str, Any], frame: pd.DataFrame, preset: str
                  "calls this Table 4). One value per run; the paper does not say which run each "
                  "of its values belongs to, so only the group means (mean ± sample std over n "
                  "runs) are compared, Δ = reproduced − published mean. Our runs: representation "
-                 "(perm k = the paper's random permute k) and learning rate; a run's n counts "
+                 "(perm k = the paper's random permute k) @ learning rate; a run's n counts "
                  f"its seeds. Reproduced with preset `{preset}` on the test set, with the "
                  "weights of the best epoch by validation accuracy. The 784-step groups are "
                  "ours only (— = not in the paper)."),
@@ -214,7 +214,7 @@ def best_table(published: Mapping[str, Any], frame: pd.DataFrame, preset: str) -
         title="Memory Table 4: best run per group",
         caption=("Memory-capacity Table 4: the best run of each group (the paper's caption: "
                  "\u201cbest models for each option\u201d; its text calls this Table 2). Ours: "
-                 "the variant (representation, learning rate) with the highest mean validation "
+                 "the variant (representation@learning rate) with the highest mean validation "
                  "accuracy over its n seeds, shown as mean ± sample std when n > 1. "
                  + VALIDATION_NOTE + f" Reproduced with preset `{preset}`; — = not run. "
                  "Δ vacc = reproduced − published vacc."),
