@@ -29,6 +29,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch
 import yaml
+
 from rnnrepro.renet.dropout import dropout
 from rnnrepro.renet.models import ModelSpec, ReNet
 from rnnrepro.renet.sweeps import _GATES, ReNetLayer

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from rnnrepro.renet.augment import augment, flip, mask_inputs, shift, shift_image
 
 N = 12000

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from rnnrepro.renet.models import ModelSpec, ReNet, count_parameters
 from rnnrepro.renet.sweeps import ReNetLayer
 

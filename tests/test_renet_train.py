@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from rnnrepro.data.processed import save_array, write_manifest, write_normalization
 from rnnrepro.renet.train import Job, train
 

@@ -1,6 +1,6 @@
 """The pipeline on a real SLURM cluster: `snakemake --profile slurm` (slurm/config.yaml).
 
-Needs a reachable cluster with a GPU GRES, e.g. the single-node one of
+Run with ``python -m pytest -m slurm``. Needs a reachable cluster with a GPU GRES, e.g. the one of
 ``bash workflow/scripts/slurm-local.sh start``; skipped when ``sinfo`` fails. The partition the
 tests submit to is the only thing they change in the shipped profile: ``$RNNREPRO_SLURM_PARTITION``
 (default ``local-gpu``, the partition of slurm-local.sh).
@@ -221,7 +221,7 @@ def test_quick_preset_on_slurm_one_gpu_job_per_model(tmp_path: Path):
 def test_scancel_training_job_resumes_from_checkpoint(tmp_path: Path):
     """scancel a running training job: it stops, the retry resumes and the history is whole."""
     workdir = copy_repo(tmp_path / "repo")
-    epochs = 40
+    epochs = 60
     (workdir / "preempt.yaml").write_text(f"memory:\n  epochs: {epochs}\n")
     run_dir = workdir / "results/memory/original/lr3e-05/seed0"
     target = str(run_dir.relative_to(workdir) / "history.csv")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -68,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # OpenMP threads wait passively between parallel regions instead of spinning: with the
+    # RNNs' many small per-step ops, spinning made a 2-thread ReNet job 5-10x slower whenever
+    # the CPU was shared (benchmarks/renet_speed.py). Read once when torch loads libgomp, so it
+    # is set before anything imports torch; a value in the environment wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(logging.DEBUG if args.verbose else logging.INFO)

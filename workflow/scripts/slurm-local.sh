@@ -202,7 +202,7 @@ start() {
         state=$(node_state || true)
         case $state in
             idle*|mixed*|allocated*) break ;;
-            down*|drain*|drained*|fail*)
+            down*|drain*|fail*)
                 scontrol update nodename="$NODE" state=resume 2>/dev/null || true ;;
         esac
         sleep 0.5

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from pathlib import Path
 
 from rnnrepro.cli import UserError, load_settings
@@ -49,10 +48,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def train_command(args: argparse.Namespace) -> None:
-    # The sweeps run many small per-step ops; libgomp's default spin-waiting between them made a
-    # 2-thread job 14x slower on a CPU shared with other processes (passive: no measurable cost
-    # alone, see benchmarks/renet_speed.py). Must precede loading torch; a user's setting wins.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import torch
 
     from rnnrepro.renet.train import Job, train

@@ -3,6 +3,7 @@ dataset (``paper/figures/renet-curves.pdf``)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,9 +27,18 @@ def load_history(metrics_path: Path) -> pd.DataFrame:
     return frame
 
 
+def _label_2_and_5(value: float, _pos: int) -> str:
+    """Minor log-axis labels at 2x and 5x a power of ten only (1x are the major ticks)."""
+    if value <= 0:
+        return ""
+    leading = round(value / 10 ** math.floor(math.log10(value)))
+    return f"{value:g}" if leading in (2, 5) else ""
+
+
 def plot_curves(metrics_paths: Sequence[str | Path], output: str | Path) -> None:
     """Train (dashed) and validation (solid) error in % per epoch; a dot marks the best epoch."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     from rnnrepro.plotting import COLUMN_WIDTH, FULL_WIDTH, save_figure, setup_style
 
@@ -48,10 +58,14 @@ def plot_curves(metrics_paths: Sequence[str | Path], output: str | Path) -> None
             ax.plot(history["epoch"], history["train_error"] * 100, color=color,
                     linestyle="--", label=f"training, {label}")
             best = history.loc[history["epoch"] == run["best_epoch"]]
-            ax.plot(best["epoch"], best["val_error"] * 100, "o", color=color, markersize=3)
+            ax.plot(best["epoch"], best["val_error"] * 100, "o", color=color, markersize=3,
+                    label="best validation epoch" if i == 0 else None)
         ax.set_title(DATASET_NAMES.get(dataset, dataset))
         ax.set_xlabel("epoch")
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:g}"))
+        ax.yaxis.set_minor_formatter(FuncFormatter(_label_2_and_5))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(loc="upper right", frameon=False)
     axes[0][0].set_ylabel("error (%)")
     save_figure(fig, output)
