@@ -36,7 +36,11 @@ from rnnrepro.renet.sweeps import _GATES, ReNetLayer
 from rnnrepro.renet.train import TrainSettings, make_optimizer, training_step
 
 INPUT_SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32), "svhn": (3, 32, 32)}
-CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = REPO / "config.yaml"
+# The narrow MNIST model of the quick preset (and of the documented full-MNIST CPU run): there
+# the per-step overhead, not the matmuls, dominates, which is where batching all columns pays.
+NARROW = ("mnist-narrow", REPO / "workflow/presets/quick.yaml")
 
 
 # --- analytic FLOPs --------------------------------------------------------------------------
@@ -113,11 +117,13 @@ def matmul_rate(size: int = 4096, repeats: int = 5) -> float:
     return statistics.median(rates)
 
 
-def time_steps(step: Callable[[], None], warmup: int, steps: int) -> list[float]:
+def time_steps(step: Callable[[], None], warmup: int, steps: int,
+               seconds: float = 0.0) -> list[float]:
+    """Times of at least ``steps`` steps, and of more until ``seconds`` have passed."""
     for _ in range(warmup):
         step()
-    times = []
-    for _ in range(steps):
+    times: list[float] = []
+    while len(times) < steps or sum(times) < seconds:
         start = time.perf_counter()
         step()
         times.append(time.perf_counter() - start)
@@ -135,11 +141,13 @@ def make_step(model: ReNet, spec: ModelSpec, settings: TrainSettings,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=list(INPUT_SHAPES),
-                        choices=list(INPUT_SHAPES))
+    parser.add_argument("--models", nargs="+", default=[*INPUT_SHAPES, NARROW[0]],
+                        choices=[*INPUT_SHAPES, NARROW[0]])
     parser.add_argument("--config", type=Path, default=CONFIG)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=5, help="timed steps per model")
+    parser.add_argument("--seconds", type=float, default=5.0,
+                        help="time more steps until this many seconds (small models)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--column-steps", type=int, default=2,
                         help="timed steps of the per-column version (0: skip it)")
@@ -151,21 +159,24 @@ def main() -> None:
     cfg = yaml.safe_load(args.config.read_text())["renet"]
     settings = TrainSettings.from_config(cfg["training"])
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch "
-          f"{args.batch_size}, {args.steps} timed steps after {args.warmup} warm-up; "
+          f"{args.batch_size}, >= {args.steps} timed steps and >= {args.seconds:g} s after "
+          f"{args.warmup} warm-up; "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
     rates = [matmul_rate()]
     print(f"dense matmul (torch.mm 4096^2 float32): {rates[0] / 1e9:.1f} GFLOP/s")
-    header = (f"{'model':8} {'samples/s':>9} {'step s (min-max)':>17} {'GFLOP/sample':>12} "
+    header = (f"{'model':12} {'samples/s':>9} {'step s (min-max)':>17} {'GFLOP/sample':>12} "
               f"{'GFLOP/s':>8} {'matmul GFLOP/s':>14} {'share':>11} {'per-column':>12}")
     print(header)
+    narrow = yaml.safe_load(NARROW[1].read_text())["renet"]["models"]["mnist"]
     for name in args.models:
-        spec = ModelSpec.from_config(cfg["models"][name], f"renet.models.{name}")
-        shape = INPUT_SHAPES[name]
+        entry = narrow if name == NARROW[0] else cfg["models"][name]
+        spec = ModelSpec.from_config(entry, f"renet.models.{name}")
+        shape = INPUT_SHAPES[name.split("-")[0]]
         torch.manual_seed(0)
         model = ReNet(spec, shape, dropout=settings.dropout,
                       recurrent_init=settings.recurrent_init).train()
         times = time_steps(make_step(model, spec, settings, args.batch_size), args.warmup,
-                           args.steps)
+                           args.steps, args.seconds)
         del model
         rates.append(matmul_rate())
         flops = training_flops(spec, shape)
@@ -181,17 +192,17 @@ def main() -> None:
             check_same_function(slow, spec, shape, settings)
             slow.train()
             slow_times = time_steps(make_step(slow, spec, settings, args.batch_size), 1,
-                                    args.column_steps)
+                                    args.column_steps, args.seconds / 2)
             del slow
-            column = f"{statistics.median(slow_times) / median:.1f}x slower"
+            column = f"{statistics.median(slow_times) / median:.2f}x"
         print(
-            f"{name:8} {args.batch_size / median:9.1f} {step_range:>17} "
+            f"{name:12} {args.batch_size / median:9.1f} {step_range:>17} "
             f"{flops / 1e9:12.2f} {achieved / 1e9:8.1f} "
             f"{f'{mm_lo / 1e9:.0f}-{mm_hi / 1e9:.0f}':>14} "
             f"{f'{achieved / mm_hi:.0%}-{achieved / mm_lo:.0%}':>11} {column:>12}", flush=True)
     print("samples/s and GFLOP/s from the median step; share = achieved / matmul rate measured "
           "just before and after the model (range = noise); per-column = median step time "
-          "of one RNN call per column/row over the batched version's.")
+          "of one RNN call per column/row divided by the batched version's (>1: batching wins).")
 
 
 if __name__ == "__main__":
