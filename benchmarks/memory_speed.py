@@ -14,6 +14,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+
 from rnnrepro.memory.irnn import IRNNClassifier
 from rnnrepro.memory.train import TrainSettings, rmsprop
 from rnnrepro.runtime import pick_device

@@ -21,8 +21,9 @@ def copy_repo(dest: Path) -> Path:
     def ignore(folder: str, names: list[str]) -> set[str]:
         skip = {n for n in names if n in _SKIP or n.endswith(".egg-info")}
         if Path(folder).resolve() == (REPO / "paper").resolve():
-            skip |= {n for n in names if n in {"figures", "tables.tex", "increment-table.tex", "main.pdf"}
-                     or n.startswith("main.") and n != "main.tex"}
+            generated = {"figures", "tables.tex", "increment-table.tex", "main.pdf"}
+            skip |= {n for n in names
+                     if n in generated or (n.startswith("main.") and n != "main.tex")}
         return skip
 
     shutil.copytree(REPO, dest, ignore=ignore)

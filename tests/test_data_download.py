@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
 from rnnrepro.cli import main
 from rnnrepro.data.download import DownloadError, fetch, partial_path
 

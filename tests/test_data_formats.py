@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io
+
 from rnnrepro.cli import main
 from rnnrepro.data.archive import UnsafeArchiveError, read_members
 from rnnrepro.data.checksums import ChecksumError

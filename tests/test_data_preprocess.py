@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+
 from rnnrepro.cli import main
 from rnnrepro.data.cifar10 import split_cifar10, whiten_and_save
 from rnnrepro.data.errors import DataError

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+
 from rnnrepro.memory.irnn import IRNNClassifier, count_parameters, trainable
 from rnnrepro.memory.train import TrainSettings, rmsprop
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from rnnrepro.data.permutations import load_permutations, write_permutations
 from rnnrepro.memory.representations import (
     display_name,

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from rnnrepro.cli import main
 from rnnrepro.data.permutations import load_permutations, write_permutations
 from rnnrepro.data.processed import (

@@ -1,85 +1,9 @@
 # Rules of the data stage: verified downloads, preprocessing into the processed-dataset format
 # (workflow/rnnrepro/data/processed.py) and the fixed permutations of the memory experiment.
-import os
-import re
-
-DATA = f"{RESULTS}/data"
-MNIST_FILES = {
-    "train_images": "train-images-idx3-ubyte.gz",
-    "train_labels": "train-labels-idx1-ubyte.gz",
-    "test_images": "t10k-images-idx3-ubyte.gz",
-    "test_labels": "t10k-labels-idx1-ubyte.gz",
-}
-CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
-SVHN_FILES = {"train": "train_32x32.mat", "extra": "extra_32x32.mat", "test": "test_32x32.mat"}
-PROCESSED_ARRAYS = [
-    f"{split}_{kind}.npy"
-    for split in ("train", "validation", "test")
-    for kind in ("images", "labels")
-] + ["normalization.npz"]
-
 
 localrules:
     download,
     permutations,
-
-
-def raw_file(dataset, filename):
-    """Where the verified raw file lives."""
-    return f"{DATA}/raw/{dataset}/{filename}"
-
-
-def processed_arrays(dataset):
-    """Every file of a processed dataset except its manifest (which is written last)."""
-    return [f"{DATA}/{dataset}/{name}" for name in PROCESSED_ARRAYS]
-
-
-def raw_identity(dataset):
-    """What each raw file is (checksum, gzip_payload); a change here re-downloads it."""
-    return {
-        name: {"checksum": entry["checksum"], "gzip_payload": entry.get("gzip_payload", False)}
-        for name, entry in config["data"]["files"][dataset].items()
-    }
-
-
-def raw_entry(wildcards):
-    """The config entry of one raw file (checksum, gzip_payload, sources)."""
-    entry = config["data"]["files"].get(wildcards.dataset, {}).get(wildcards.filename)
-    if entry is None:
-        raise ValueError(
-            f"no raw file data.files.{wildcards.dataset}.{wildcards.filename} in the config"
-        )
-    return entry
-
-
-def download_identity(wildcards):
-    raw_entry(wildcards)  # a clear error for a file the config does not list
-    return settings_json(raw_identity(wildcards.dataset)[wildcards.filename])
-
-
-def download_fetch_settings(wildcards, output):
-    # Where a file comes from does not change what it is (the checksum does). Taking `output`
-    # as an argument makes Snakemake treat this parameter as derived from the output, so
-    # editing sources or data.local_dir does not re-trigger downloads and everything after.
-    data = config["data"]
-    return settings_json(
-        {"sources": raw_entry(wildcards)["sources"], "local_dir": data["local_dir"],
-         **data["download"]}
-    )
-
-
-def prepare_settings(dataset):
-    return lambda wildcards: settings_json(
-        {**config["data"][dataset], "files": raw_identity(dataset)}
-    )
-
-
-def data_targets():
-    """Manifests of MNIST and the ReNet datasets, and the permutations file."""
-    datasets = dict.fromkeys(["mnist", *config["renet"]["datasets"]])
-    return [f"{DATA}/{dataset}/manifest.json" for dataset in datasets] + [
-        f"{DATA}/permutations.json"
-    ]
 
 
 rule download:
