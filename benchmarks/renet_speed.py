@@ -1,17 +1,19 @@
 """Training speed of the three ReNet models of Table 1 at their real sizes, against the machine's
 dense matmul rate.
 
-    python benchmarks/renet_speed.py                      # all three models, batch 64, CPU
-    python benchmarks/renet_speed.py --models mnist --steps 10 --threads 2
+    python benchmarks/renet_speed.py                      # the three models + the narrow one
+    python benchmarks/renet_speed.py --models mnist --rounds 10 --threads 2
 
 For each model: full training steps (augmentation, input masking, forward, cross-entropy,
-backward, fused Adam: the training job's own `training_step`) on random data, after warm-up.
-It prints samples/s, the model's FLOPs per training sample counted analytically from the layer
-sizes (forward matmul FLOPs of every sweep's input and recurrent products and the FC layers;
-training = 3x forward), the FLOP/s this throughput implies, and its share of the dense matmul
-rate (torch.mm on large square float32 matrices), measured before and after every model so
-noise from other processes shows. It also times a version that runs one RNN call per column
-(and per row) instead of one call per sweep, and prints the ratio.
+backward, fused Adam: the training job's own `training_step`) on random data, batch 64, after
+warm-up. It prints samples/s, the model's FLOPs per training sample counted analytically from
+the layer sizes (forward matmul FLOPs of every sweep's input and recurrent products and the FC
+layers; training = 3x forward), the FLOP/s this throughput implies, and its share of the
+machine's dense matmul rate (torch.mm on 4096 x 4096 float32 matrices). On a shared machine both
+rates move with the load, so each model runs in rounds: a matmul probe, then training steps for
+a few seconds; the share is taken per round and reported as median (min-max). It also times, in
+the same rounds, a version that runs one RNN call per column (and per row) instead of one call
+per sweep, and prints the ratio of step times.
 """
 
 from __future__ import annotations
@@ -105,38 +107,42 @@ def check_same_function(slow: ReNet, spec: ModelSpec, shape: tuple[int, int, int
 
 # --- measurements ----------------------------------------------------------------------------
 
-def matmul_rate(size: int = 4096, repeats: int = 5) -> float:
-    """Median FLOP/s of torch.mm on two size x size float32 matrices."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    torch.mm(a, b)
-    rates = []
-    for _ in range(repeats):
+class MatmulProbe:
+    """FLOP/s of one torch.mm of two size x size float32 matrices (the machine's dense rate)."""
+
+    def __init__(self, size: int = 4096):
+        self.size = size
+        self.a, self.b = torch.randn(size, size), torch.randn(size, size)
+        torch.mm(self.a, self.b)
+
+    def __call__(self) -> float:
         start = time.perf_counter()
-        torch.mm(a, b)
-        rates.append(2 * size**3 / (time.perf_counter() - start))
-    return statistics.median(rates)
+        torch.mm(self.a, self.b)
+        return 2 * self.size**3 / (time.perf_counter() - start)
 
 
-def time_steps(step: Callable[[], None], warmup: int, steps: int,
-               seconds: float = 0.0) -> list[float]:
-    """Times of at least ``steps`` steps, and of more until ``seconds`` have passed."""
-    for _ in range(warmup):
+def timed(step: Callable[[], object], seconds: float) -> float:
+    """Seconds per step over at least one step and at least ``seconds``."""
+    n, start = 0, time.perf_counter()
+    while n == 0 or time.perf_counter() - start < seconds:
         step()
-    times: list[float] = []
-    while len(times) < steps or sum(times) < seconds:
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return times
+        n += 1
+    return (time.perf_counter() - start) / n
 
 
 def make_step(model: ReNet, spec: ModelSpec, settings: TrainSettings,
-              batch: int) -> Callable[[], None]:
+              batch: int) -> Callable[[], object]:
     optimizer = make_optimizer(model, settings)
     shape = model.input_shape
     x, y = torch.randn(batch, *shape), torch.randint(0, 10, (batch,))
     gen = torch.Generator().manual_seed(0)
     return lambda: training_step(model, optimizer, x, y, gen, spec, settings)
+
+
+def spread(values: list[float], fmt: str) -> str:
+    """``median (min-max)``."""
+    return (f"{format(statistics.median(values), fmt)} "
+            f"({format(min(values), fmt)}-{format(max(values), fmt)})")
 
 
 def main() -> None:
@@ -145,12 +151,13 @@ def main() -> None:
                         choices=[*INPUT_SHAPES, NARROW[0]])
     parser.add_argument("--config", type=Path, default=CONFIG)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=5, help="timed steps per model")
-    parser.add_argument("--seconds", type=float, default=5.0,
-                        help="time more steps until this many seconds (small models)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="rounds per model: a matmul probe, then timed training steps")
+    parser.add_argument("--seconds", type=float, default=2.0,
+                        help="minimum time of the batched (and per-column) steps per round")
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--column-steps", type=int, default=2,
-                        help="timed steps of the per-column version (0: skip it)")
+    parser.add_argument("--no-per-column", action="store_true",
+                        help="skip the one-RNN-call-per-column comparison")
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
                         help="torch threads (default: all cores)")
     args = parser.parse_args()
@@ -158,51 +165,51 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     cfg = yaml.safe_load(args.config.read_text())["renet"]
     settings = TrainSettings.from_config(cfg["training"])
+    probe = MatmulProbe()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch "
-          f"{args.batch_size}, >= {args.steps} timed steps and >= {args.seconds:g} s after "
-          f"{args.warmup} warm-up; "
+          f"{args.batch_size}, {args.rounds} rounds per model (torch.mm 4096^2 float32 probe, "
+          f"then >= {args.seconds:g} s of training steps), {args.warmup} warm-up steps; "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
-    rates = [matmul_rate()]
-    print(f"dense matmul (torch.mm 4096^2 float32): {rates[0] / 1e9:.1f} GFLOP/s")
-    header = (f"{'model':12} {'samples/s':>9} {'step s (min-max)':>17} {'GFLOP/sample':>12} "
-              f"{'GFLOP/s':>8} {'matmul GFLOP/s':>14} {'share':>11} {'per-column':>12}")
-    print(header)
+    print(f"{'model':12} {'samples/s':>18} {'GFLOP/sample':>12} {'GFLOP/s':>8} "
+          f"{'matmul GFLOP/s':>15} {'share of matmul':>16} {'per-column/batched':>18}")
     narrow = yaml.safe_load(NARROW[1].read_text())["renet"]["models"]["mnist"]
     for name in args.models:
         entry = narrow if name == NARROW[0] else cfg["models"][name]
         spec = ModelSpec.from_config(entry, f"renet.models.{name}")
         shape = INPUT_SHAPES[name.split("-")[0]]
+        flops = training_flops(spec, shape) * args.batch_size  # per step
         torch.manual_seed(0)
         model = ReNet(spec, shape, dropout=settings.dropout,
                       recurrent_init=settings.recurrent_init).train()
-        times = time_steps(make_step(model, spec, settings, args.batch_size), args.warmup,
-                           args.steps, args.seconds)
-        del model
-        rates.append(matmul_rate())
-        flops = training_flops(spec, shape)
-        best, median = min(times), statistics.median(times)
-        achieved = flops * args.batch_size / median
-        step_range = f"{median:.2f} ({best:.2f}-{max(times):.2f})"
-        mm_lo, mm_hi = min(rates[-2:]), max(rates[-2:])
-        column = ""
-        if args.column_steps:
+        step = make_step(model, spec, settings, args.batch_size)
+        slow_step = None
+        if not args.no_per_column:
             torch.manual_seed(0)
             slow = per_column(ReNet(spec, shape, dropout=settings.dropout,
                                     recurrent_init=settings.recurrent_init))
             check_same_function(slow, spec, shape, settings)
-            slow.train()
-            slow_times = time_steps(make_step(slow, spec, settings, args.batch_size), 1,
-                                    args.column_steps, args.seconds / 2)
-            del slow
-            column = f"{statistics.median(slow_times) / median:.2f}x"
-        print(
-            f"{name:12} {args.batch_size / median:9.1f} {step_range:>17} "
-            f"{flops / 1e9:12.2f} {achieved / 1e9:8.1f} "
-            f"{f'{mm_lo / 1e9:.0f}-{mm_hi / 1e9:.0f}':>14} "
-            f"{f'{achieved / mm_hi:.0%}-{achieved / mm_lo:.0%}':>11} {column:>12}", flush=True)
-    print("samples/s and GFLOP/s from the median step; share = achieved / matmul rate measured "
-          "just before and after the model (range = noise); per-column = median step time "
-          "of one RNN call per column/row divided by the batched version's (>1: batching wins).")
+            slow_step = make_step(slow.train(), spec, settings, args.batch_size)
+        for _ in range(args.warmup):
+            step()
+            if slow_step:
+                slow_step()
+        rates, step_times, shares, ratios = [], [], [], []
+        for _ in range(args.rounds):
+            rates.append(probe())
+            step_times.append(timed(step, args.seconds))
+            shares.append(flops / step_times[-1] / rates[-1])
+            if slow_step:
+                ratios.append(timed(slow_step, args.seconds) / step_times[-1])
+        del model, step, slow_step
+        samples = [args.batch_size / t for t in step_times]
+        achieved = flops / statistics.median(step_times)
+        print(f"{name:12} {spread(samples, '.1f'):>18} {flops / args.batch_size / 1e9:12.3f} "
+              f"{achieved / 1e9:8.1f} {spread([r / 1e9 for r in rates], '.0f'):>15} "
+              f"{spread([100 * s for s in shares], '.0f'):>16}% "
+              f"{spread(ratios, '.2f') if ratios else '-':>18}", flush=True)
+    print("median (min-max) over rounds; share = training FLOP/s of a round / the matmul rate "
+          "probed just before it; per-column/batched = step time of one RNN call per column "
+          "(and row) over the batched version's in the same round (>1: batching wins).")
 
 
 if __name__ == "__main__":

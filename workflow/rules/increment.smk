@@ -135,7 +135,12 @@ rule increment_figure:
         metrics=lambda w: increment_runs(w.base, w.digits, "metrics.json"),
     output:
         pdf="paper/figures/increment-K{base}-N{digits}.pdf",
-        png="paper/figures/increment-K{base}-N{digits}.png",
+        png=report(
+            "paper/figures/increment-K{base}-N{digits}.png",
+            caption="../report/increment-curves.rst",
+            category="Figures",
+            labels={"figure": "increment: K={base}, N={digits} (Figs. 5-7)"},
+        ),
     log:
         f"{INCREMENT_LOGS}/K{{base}}-N{{digits}}/figure.log",
     wildcard_constraints:

@@ -35,6 +35,7 @@ rule renet_train:
     output:
         history=f"{RESULTS}/renet/{{dataset}}/seed{{seed}}/history.csv",
         metrics=f"{RESULTS}/renet/{{dataset}}/seed{{seed}}/metrics.json",
+    priority: 10  # the longest jobs: start them first so they overlap the many short ones
     params:
         settings=renet_job_settings,
         device=config["device"],
