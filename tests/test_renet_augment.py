@@ -63,6 +63,10 @@ def test_flip_probabilities_and_movement():
     # Horizontal flip mirrors columns: pixel (i, j) goes to (i, W-1-j).
     k = names.index("horizontal")
     assert torch.equal(out[k, :, :, 0], x[k, :, :, -1])
+    assert torch.equal(out[k, :, :, 3], x[k, :, :, -4])
+    k = names.index("vertical")  # vertical flip mirrors rows: (i, j) goes to (H-1-i, j)
+    assert torch.equal(out[k, :, 0, :], x[k, :, -1, :])
+    assert torch.equal(out[k, :, 2, :], x[k, :, -3, :])
 
 
 def test_shift_probabilities_two_independent_steps():
