@@ -57,9 +57,6 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--version", action="version", version=f"rnnrepro {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    parser.add_argument("--threads", type=int, default=None, metavar="N",
-                        help="CPU threads for torch (rules pass their `threads`); "
-                             "default: torch's own choice")
     sub = parser.add_subparsers(dest="command", required=True, metavar="<command>")
     import importlib
 
@@ -77,10 +74,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(logging.DEBUG if args.verbose else logging.INFO)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
     try:
         result = args.func(args)
     except StopRequested as stop:
@@ -90,6 +83,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rnnrepro {args.command}: error: {err}", file=sys.stderr)
         return 2
     return int(result or 0)
+
+
+def training_device(requested: str, threads: int | None) -> Any:
+    """Set torch's CPU threads (when given) and return the device for a training command;
+    an unavailable device is a :class:`UserError`."""
+    import torch
+
+    from rnnrepro.runtime import pick_device
+
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        return pick_device(requested)
+    except RuntimeError as err:
+        raise UserError(str(err)) from err
 
 
 def dump_settings(settings: dict[str, Any]) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rnnrepro.cli import UserError, load_settings
+from rnnrepro.cli import UserError, load_settings, training_device
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +106,8 @@ def _check_names(names: list[str]) -> None:
 
 
 def train_command(args: argparse.Namespace) -> None:
-    import torch
 
     from rnnrepro.memory.train import RunPaths, TrainSettings, train_memory
-    from rnnrepro.runtime import pick_device
 
     _check_names([args.representation])
     if not args.learning_rate > 0:
@@ -118,12 +116,7 @@ def train_command(args: argparse.Namespace) -> None:
         settings = TrainSettings.from_mapping(args.settings)
     except (TypeError, ValueError) as err:
         raise UserError(f"--settings: {err}") from err
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    try:
-        device = pick_device(args.device)
-    except RuntimeError as err:
-        raise UserError(str(err)) from err
+    device = training_device(args.device, args.threads)
     permutations = _permutations(args.permutations, [args.representation])
     paths = RunPaths.beside(args.history, args.metrics, args.latency, args.checkpoint)
     try:

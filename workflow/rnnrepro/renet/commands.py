@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from rnnrepro.cli import UserError, load_settings
+from rnnrepro.cli import UserError, load_settings, training_device
 
 log = logging.getLogger(__name__)
 
@@ -48,21 +48,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def train_command(args: argparse.Namespace) -> None:
-    import torch
 
     from rnnrepro.renet.train import Job, train
-    from rnnrepro.runtime import pick_device
 
     try:
         job = Job.from_settings(args.dataset, args.seed, args.settings)
     except (TypeError, ValueError) as err:
         raise UserError(f"--settings: {err}") from err
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    try:
-        device = pick_device(args.device)
-    except RuntimeError as err:
-        raise UserError(str(err)) from err
+    device = training_device(args.device, args.threads)
     root = args.data.parent if args.data.name == "manifest.json" else args.data
     try:
         train(job, data_root=root, history_path=args.history, metrics_path=args.metrics,
