@@ -44,7 +44,7 @@ rule renet_train:
         seed=r"\d+",
     log:
         f"{RESULTS}/logs/renet/{{dataset}}/seed{{seed}}.log",
-    threads: 2
+    threads: RENET["threads"]
     resources:
         gpu=1,
         runtime=scaled("renet_train", "runtime"),
