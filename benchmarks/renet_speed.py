@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -210,6 +211,10 @@ def main() -> None:
     print("median (min-max) over rounds; share = training FLOP/s of a round / the matmul rate "
           "probed just before it; per-column/batched = step time of one RNN call per column "
           "(and row) over the batched version's in the same round (>1: batching wins).")
+    # ru_maxrss is in KiB on Linux. It covers the whole process (every model run and the
+    # matmul probe's 4096 x 4096 matrices), so size a job from a run with one model.
+    peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(f"peak RSS of this process: {peak_gib:.2f} GiB (config.yaml `resources.renet_train`)")
 
 
 if __name__ == "__main__":
