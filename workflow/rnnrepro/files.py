@@ -12,7 +12,10 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @contextlib.contextmanager
@@ -63,6 +66,19 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         return json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}: not valid JSON ({err}); delete it and rerun its rule") from err
+
+
+def read_csv_columns(path: str | os.PathLike[str], columns: Iterable[str],
+                     rerun: str) -> pd.DataFrame:
+    """A results CSV as a DataFrame, checked to hold ``columns``; a missing column names the file
+    and the rule to ``rerun`` that writes it."""
+    import pandas as pd  # here, not at the top: most commands never read a CSV
+
+    frame = pd.read_csv(path)
+    missing = set(columns) - set(frame.columns)
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {sorted(missing)}; rerun {rerun}")
+    return frame
 
 
 def write_csv(target: str | os.PathLike[str], rows: Iterable[Mapping[str, Any]],

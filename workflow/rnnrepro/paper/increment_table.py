@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from rnnrepro.files import read_csv_columns
 from rnnrepro.paper.layout import MIDRULE, Cell, Row, Table, cells
 from rnnrepro.paper.stats import MISSING, Summary, count, mean_std, signed, summarize
 
@@ -19,11 +20,7 @@ ACC_DECIMALS = 3
 
 def read_summary(path: str) -> pd.DataFrame:
     """``results/increment/summary.csv``, checked for the columns used here."""
-    frame = pd.read_csv(path)
-    missing = set(SUMMARY_COLUMNS) - set(frame.columns)
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {sorted(missing)}; rerun increment_summary")
-    return frame
+    return read_csv_columns(path, SUMMARY_COLUMNS, rerun="increment_summary")
 
 
 def _summaries(rows: pd.DataFrame) -> tuple[Summary | None, Summary | None]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from rnnrepro.files import read_csv_columns
 from rnnrepro.paper.layout import MIDRULE, Cell, Row, Table, cells
 from rnnrepro.paper.published import lr_label, run_key
 from rnnrepro.paper.stats import (
@@ -54,10 +55,7 @@ class Run:
 
 def read_csv(path: str, columns: Sequence[str]) -> pd.DataFrame:
     """A memory summary CSV, checked for the columns used here; adds an ``lr`` label column."""
-    frame = pd.read_csv(path)
-    missing = set(columns) - set(frame.columns)
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {sorted(missing)}; rerun memory_summary")
+    frame = read_csv_columns(path, columns, rerun="memory_summary")
     frame["lr"] = [lr_label(v) for v in frame["learning_rate"]]
     return frame
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from rnnrepro.files import read_csv_columns
 from rnnrepro.paper.layout import MIDRULE, Cell, Row, Table, cells, latex_text
 from rnnrepro.paper.published import RENET_DATASETS, renet_row
 from rnnrepro.paper.stats import MISSING, count, difference, mean_std, signed, summarize
@@ -94,11 +95,7 @@ def architectures_table(published: Mapping[str, Any], renet_settings: Mapping[st
 
 def read_summary(path: str) -> pd.DataFrame:
     """``results/renet/summary.csv``, checked for the columns used here."""
-    frame = pd.read_csv(path)
-    missing = set(SUMMARY_COLUMNS) - set(frame.columns)
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {sorted(missing)}; rerun renet_summary")
-    return frame
+    return read_csv_columns(path, SUMMARY_COLUMNS, rerun="renet_summary")
 
 
 def errors_table(published: Mapping[str, Any], summary: pd.DataFrame, preset: str) -> Table:
