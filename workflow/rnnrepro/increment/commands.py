@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rnnrepro.cli import UserError, load_settings
+from rnnrepro.cli import UserError, load_settings, training_device
 
 log = logging.getLogger(__name__)
 
@@ -129,27 +129,22 @@ def cmd_holdout(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    import torch
-
     from rnnrepro.increment.holdout import read_holdout
     from rnnrepro.increment.sequences import read_permutation
     from rnnrepro.increment.settings import TrainSettings
     from rnnrepro.increment.train import Job, train_job
-    from rnnrepro.runtime import pick_device
 
     if args.order == "complicated" and args.permutation is None:
         raise UserError("--order complicated needs --permutation (the task's permutation.json)")
     if args.order == "simple" and args.permutation is not None:
         raise UserError("--order simple takes no --permutation (digits stay in order)")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    device = training_device(args.device, args.threads)
     try:  # inputs only: an error during training keeps its traceback
         settings = TrainSettings.from_mapping(args.settings)
         holdout = read_holdout(args.holdout, args.base, args.digits)
         permutation = (read_permutation(args.permutation, args.base, args.digits)
                        if args.permutation is not None else None)
-        device = pick_device(args.device)
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
+    except (ValueError, FileNotFoundError) as err:
         raise UserError(str(err)) from err
     job = Job(args.base, args.digits, args.order, args.cell, args.seed)
     metrics = train_job(job, settings, holdout, permutation, device,
