@@ -26,6 +26,7 @@ from rnnrepro.paper.stats import (
 LATENCY_COLUMNS = ("representation", "group", "learning_rate", "seed", "latency_mean")
 RUN_COLUMNS = ("representation", "group", "learning_rate", "seed", "epoch", "acc", "vacc",
                "loss", "vloss", "test_acc")
+# Summarized per run, and the reproduced columns of Tables 3 and 4 (between n and Δ vacc).
 METRICS = ("epoch", "acc", "vacc", "test_acc", "loss", "vloss")
 PUBLISHED_METRICS = ("epoch", "acc", "vacc", "loss", "vloss")
 ACC_DECIMALS = 3
@@ -75,10 +76,14 @@ def _sorted_runs(runs: Sequence[Run]) -> list[Run]:
     return sorted(runs, key=lambda r: (r.representation, -float(r.lr)))
 
 
-def _metric_cells(run: Run | None, names: Sequence[str]) -> list[Cell]:
-    if run is None:
-        return [Cell(MISSING) for _ in names]
-    return [Cell(mean_std(run.metrics[m], _decimals(m, run.metrics[m]))) for m in names]
+def _reproduced_cells(run: Run | None, row: Mapping[str, Any] | None) -> list[Cell]:
+    """n, the run's METRICS (or — when not run) and Δ vacc against the paper's row."""
+    vacc = run.metrics["vacc"] if run else None
+    metrics = ([Cell(MISSING) for _ in METRICS] if run is None else
+               [Cell(mean_std(run.metrics[m], _decimals(m, run.metrics[m])))
+                for m in METRICS])
+    delta = signed(difference(vacc, float(row["vacc"]) if row else None), ACC_DECIMALS)
+    return [Cell(count(vacc)), *metrics, Cell(delta)]
 
 
 def _decimals(metric: str, summary: Summary | None) -> int:
@@ -165,12 +170,8 @@ def runs_table(published: Mapping[str, Any], frame: pd.DataFrame, preset: str) -
     by_key = dict(zip(keys, paper_rows, strict=True))
     for key in [*keys, *extra]:
         row, run = by_key.get(key), runs.get(key)
-        vacc = run.metrics["vacc"] if run else None
         body.append([Cell(key[0]), Cell(key[1]), *_published_cells(row),
-                     Cell(count(vacc)), *_metric_cells(run, ("epoch", "acc", "vacc", "test_acc",
-                                                             "loss", "vloss")),
-                     Cell(signed(difference(vacc, float(row["vacc"]) if row else None),
-                                 ACC_DECIMALS))])
+                     *_reproduced_cells(run, row)])
     return Table(
         macro="rnnTableMemoryRuns", label="tab:memory-runs",
         title="Memory Table 3: top score of each run",
@@ -201,12 +202,8 @@ def best_table(published: Mapping[str, Any], frame: pd.DataFrame, preset: str) -
     body: list[Row | str] = []
     for group in [*paper, *sorted(set(best) - set(paper))]:
         row, run = paper.get(group), best.get(group)
-        vacc = run.metrics["vacc"] if run else None
-        body.append([Cell(group), *_published_cells(row),
-                     Cell(run.label if run else MISSING), Cell(count(vacc)),
-                     *_metric_cells(run, ("epoch", "acc", "vacc", "test_acc", "loss", "vloss")),
-                     Cell(signed(difference(vacc, float(row["vacc"]) if row else None),
-                                 ACC_DECIMALS))])
+        body.append([Cell(group), *_published_cells(row), Cell(run.label if run else MISSING),
+                     *_reproduced_cells(run, row)])
     return Table(
         macro="rnnTableMemoryBest", label="tab:memory-best",
         title="Memory Table 4: best run per group",
