@@ -82,13 +82,55 @@ def test_rmsprop_is_the_keras_update_and_the_second_bias_stays_frozen():
     assert torch.count_nonzero(model.rnn.bias_hh_l0) == 0
 
 
-def test_784_step_batch_is_one_aten_rnn_call():
-    """The whole sequence goes through one ATen RNN kernel (no Python loop over steps)."""
+def _reference_states(x, w_ih, w_hh, bias):
+    """h_t = relu(W_ih x_t + W_hh h_{t-1} + b), step by step from the equation."""
+    h = torch.zeros(x.shape[1], w_hh.shape[0], dtype=x.dtype)
+    states = []
+    for x_t in x:
+        h = torch.relu(x_t @ w_ih.T + h @ w_hh.T + bias)
+        states.append(h)
+    return torch.stack(states)
+
+
+def test_cpu_recurrence_is_the_equation_and_atens_rnn():
+    """The hand-written CPU recurrence: same states and gradients as the equation and as
+    nn.RNN (relu) with the very same weights, whichever outputs the loss uses."""
+    from rnnrepro.memory.relu_recurrence import relu_recurrence
+
+    torch.manual_seed(3)
+    rnn = torch.nn.RNN(3, 5, nonlinearity="relu").double()
+    x = torch.randn(7, 4, 3, dtype=torch.float64, requires_grad=True)
+    weights = (rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0 + rnn.bias_hh_l0)
+    states, last = relu_recurrence(x, *weights)
+    torch.testing.assert_close(states, _reference_states(x, *weights))
+    aten_states, aten_last = rnn(x)
+    torch.testing.assert_close(states, aten_states)
+    torch.testing.assert_close(last, aten_last[0])
+    # Gradients of a loss on every state and on the last one, against ATen's.
+    probe = torch.randn_like(states)
+    for use_states, use_last in ((True, False), (False, True), (True, True)):
+        grads = []
+        for out_states, out_last in ((states, last), (aten_states, aten_last[0])):
+            loss = (out_states * probe).sum() * use_states + out_last.pow(2).sum() * use_last
+            grads.append(torch.autograd.grad(loss, [x, rnn.weight_ih_l0, rnn.weight_hh_l0,
+                                                    rnn.bias_ih_l0], retain_graph=True))
+        for ours, aten in zip(*grads, strict=True):
+            torch.testing.assert_close(ours, aten)
+    # And against finite differences.
+    small = [torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+             for shape in ((6, 2, 3), (4, 3), (4, 4), (4,))]
+    assert torch.autograd.gradcheck(lambda *a: relu_recurrence(*a), small)
+
+
+def test_model_uses_the_cpu_recurrence_with_the_rnn_weights():
+    """On the CPU the classifier runs no ATen RNN kernel, yet equals nn.RNN's output."""
     from torch.profiler import ProfilerActivity, profile
 
-    model = IRNNClassifier(1)
+    torch.manual_seed(4)
+    model = IRNNClassifier(1, hidden_size=16, input_std=0.3)
     x = torch.rand(4, 784, 1)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        model(x)
-    counts = {e.key: e.count for e in prof.key_averages()}
-    assert counts.get("aten::rnn_relu", 0) + counts.get("aten::_cudnn_rnn", 0) == 1
+        logits = model(x)
+    assert not {"aten::rnn_relu", "aten::_cudnn_rnn"} & {e.key for e in prof.key_averages()}
+    _, last = model.rnn(x)
+    torch.testing.assert_close(logits, model.output(last[-1]))
