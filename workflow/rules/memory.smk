@@ -5,6 +5,8 @@
 # memory_targets() lists everything the paper stage needs from here.
 import shlex
 
+from rnnrepro.memory.representations import steps as representation_steps
+
 MEMORY = config["memory"]
 MEMORY_SUMMARY = f"{RESULTS}/memory/summary"
 MNIST_MANIFEST = f"{RESULTS}/data/mnist/manifest.json"
@@ -12,6 +14,11 @@ MNIST_PERMUTATIONS = f"{RESULTS}/data/permutations.json"
 # Keys of the memory section one run depends on (a sweep change never reruns other runs).
 MEMORY_RUN_KEYS = ("hidden_size", "batch_size", "epochs", "input_weight_std", "rmsprop",
                    "train_subset", "eval_batch_size")
+# Settings of one run: the run keys, with memory.pixel_runs applied to the 784-step runs.
+memory_run_settings = lambda representation: settings_json({
+    **{k: MEMORY[k] for k in MEMORY_RUN_KEYS if k in MEMORY},
+    **(MEMORY.get("pixel_runs", {}) if representation_steps(representation) == 784 else {}),
+})
 MEMORY_FIGURES = {"gallery_index": 0, "sample_digits": 20, **MEMORY.get("figures", {})}
 # Folder of every configured run: results/memory/<representation>/lr<lr>/seed<seed>.
 MEMORY_RUNS = [
@@ -52,7 +59,7 @@ rule memory_train:
         metrics=f"{RESULTS}/memory/{{representation}}/lr{{lr}}/seed{{seed}}/metrics.json",
         latency=f"{RESULTS}/memory/{{representation}}/lr{{lr}}/seed{{seed}}/latency.csv",
     params:
-        settings=lambda w: settings_json({k: MEMORY[k] for k in MEMORY_RUN_KEYS if k in MEMORY}),
+        settings=lambda w: memory_run_settings(w.representation),
         permutations=lambda w, input: (
             f"--permutations {shlex.quote(input.permutations[0])}" if input.permutations else ""
         ),

@@ -57,6 +57,11 @@ def parse(name: str) -> tuple[str, int | None]:
     return match.group(1), None if match.group(2) is None else int(match.group(2))
 
 
+def steps(name: str) -> int:
+    """Sequence length of a representation: 28 (rows or columns) or 784 (pixels)."""
+    return SIDE if parse(name)[0] in ("original", "transposed") else PIXELS
+
+
 def needs_permutations(name: str) -> bool:
     """True for the randomly permuted representations."""
     return parse(name)[1] is not None
