@@ -21,6 +21,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/memory.smk"
 include: "workflow/rules/increment.smk"
 include: "workflow/rules/renet.smk"
+include: "workflow/rules/claims.smk"
 include: "workflow/rules/paper.smk"
 
 

@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 PAPER_FIGURES = ["increment-K2-N32", "increment-K10-N7", "increment-K4-N15", "memory-curves",
                  "memory-representations", "memory-samples", "renet-curves"]
 TABLE_LABELS = ["tab:renet-architectures", "tab:renet-errors", "tab:memory-latency",
-                "tab:memory-runs", "tab:memory-best", "tab:increment-final"]
+                "tab:memory-runs", "tab:memory-best", "tab:claims", "tab:increment-final"]
 
 
 def merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -60,6 +60,7 @@ def test_quick_tables_match_the_results(quick_run):
         "latency": pd.read_csv(quick_run / "results/memory/summary/table2_latency.csv"),
         "runs": pd.read_csv(quick_run / "results/memory/summary/table3_runs.csv"),
         "increment": pd.read_csv(quick_run / "results/increment/summary.csv"),
+        "verdicts": pd.read_csv(quick_run / "results/claims/verdicts.csv"),
     }
     settings = {"preset": config["preset"], "renet": config["renet"],
                 "increment": config["increment"]}

@@ -351,6 +351,34 @@ def check_increment(table: ParsedTable, frame: pd.DataFrame,
     assert rows_seen >= expected
 
 
+def check_claims(table: ParsedTable, verdicts: pd.DataFrame) -> None:
+    """Every comparison of verdicts.csv is a row: its n, verdict, and mean [interval] as
+    printed (percent for relative effects) within rounding."""
+    assert table.columns == ["Claim", "Comparison (a vs b)", "Paper", "Ours: mean [95 % CI]",
+                             "n", "Verdict"]
+    rows = [row for row in table.rows if len(row) == 6]
+    headings = [row[0] for row in table.rows if len(row) == 2]
+    assert headings == list(dict.fromkeys(verdicts["claim"]))
+    assert [row[1] for row in rows] == list(verdicts["comparison"])
+    for row, (_, record) in zip(rows, verdicts.iterrows(), strict=True):
+        what = f"claims: {record['comparison']}"
+        assert row[4] == str(int(record["n"])), what
+        assert row[5].split(" (")[0] == record["verdict"], what
+        if pd.isna(record["mean"]):
+            assert row[3] == MISSING, what
+            continue
+        scale = 100 if record["effect"] == "relative" else 1
+        match = re.fullmatch(r"([+−][0-9.]+)(?: %)?(?: \[([+−][0-9.]+), ([+−][0-9.]+)\])?",
+                             row[3])
+        assert match, (what, row[3])
+        assert_close(match.group(1), record["mean"] * scale, what)
+        if pd.isna(record["ci_low"]):
+            assert match.group(2) is None, what
+        else:
+            assert_close(match.group(2), record["ci_low"] * scale, what)
+            assert_close(match.group(3), record["ci_high"] * scale, what)
+
+
 def check_generated_header(text: str, output: str, rule: str) -> None:
     first = text.splitlines()[0]
     assert first.startswith(f"% {output}: GENERATED"), first
@@ -365,7 +393,7 @@ def check_all(tables_tex: Path, increment_tex: Path, published: Mapping[str, Any
                            "paper_tables")
     tables = parse_tables(text)
     assert set(tables) == {"tab:renet-architectures", "tab:renet-errors", "tab:memory-latency",
-                           "tab:memory-runs", "tab:memory-best"}
+                           "tab:memory-runs", "tab:memory-best", "tab:claims"}
     for table in tables.values():
         assert f"preset \\texttt{{{settings['preset']}}}" in table.caption, table.label
     check_renet_architectures(tables["tab:renet-architectures"], published, settings["renet"])
@@ -373,6 +401,7 @@ def check_all(tables_tex: Path, increment_tex: Path, published: Mapping[str, Any
     check_latency(tables["tab:memory-latency"], published, results["latency"])
     check_runs(tables["tab:memory-runs"], published, results["runs"])
     check_best(tables["tab:memory-best"], published, results["runs"])
+    check_claims(tables["tab:claims"], results["verdicts"])
     inc_text = increment_tex.read_text()
     check_generated_header(inc_text, str(increment_tex.relative_to(increment_tex.parents[1])),
                            "paper_increment_table")
@@ -438,7 +467,30 @@ def synthetic_results(rng: np.random.Generator) -> dict[str, pd.DataFrame]:
                                       "final_digit_acc": rng.uniform(),
                                       "final_number_acc": rng.uniform()})
     return {"latency": pd.DataFrame(latency), "runs": runs_frame, "renet": renet,
-            "increment": pd.DataFrame(increment)}
+            "increment": pd.DataFrame(increment), "verdicts": synthetic_verdicts(rng)}
+
+
+def synthetic_verdicts(rng: np.random.Generator) -> pd.DataFrame:
+    """verdicts.csv rows of every kind: relative and plain effects, with and without interval,
+    not run."""
+    from rnnrepro.claims.evaluate import VERDICT_COLUMNS
+
+    rows = []
+    for index, (claim, effect, n) in enumerate([("M1", "relative", 3), ("M1", "relative", 1),
+                                                ("M4", "difference", 4), ("M4", "difference", 0),
+                                                ("R1", "a − reference", 1)]):
+        mean = None if n == 0 else rng.normal(0, 0.05)
+        half = rng.uniform(0.001, 0.05) if n > 1 else None
+        rows.append({column: "" for column in VERDICT_COLUMNS} | {
+            "claim": claim, "summary": f"claim {claim}", "where": "Sec. 1",
+            "comparison": f"comparison {index}", "effect": effect, "n": n, "mean": mean,
+            "ci_low": None if half is None else mean - half,
+            "ci_high": None if half is None else mean + half,
+            "verdict": "inconclusive" if n < 3 else "supported",
+            "reason": "n = 1 < 2: no interval" if n == 1 else "",
+            "claimed_text": "relative 0.7 %" if effect == "relative" else "",
+            "statistic": "test_error × 100", "reference": 0.45 if claim == "R1" else None})
+    return pd.DataFrame(rows, columns=list(VERDICT_COLUMNS))
 
 
 SETTINGS = {
@@ -473,6 +525,7 @@ def generate(workdir: Path, results: Mapping[str, pd.DataFrame],
                      "--renet-summary", "results/renet.csv",
                      "--memory-latency", "results/latency.csv",
                      "--memory-runs", "results/runs.csv",
+                     "--verdicts", "results/verdicts.csv",
                      "--settings", json.dumps({k: settings[k] for k in ("preset", "renet")}),
                      "--output", "paper/tables.tex", "--html", "results/tables.html"]) == 0
         assert main(["paper-increment-table", "--summary", "results/increment.csv",
@@ -560,13 +613,14 @@ def test_tables_are_byte_identical_on_rerun(tmp_path):
 def test_html_view_has_every_table(generated):
     tables, _, _ = generated
     page = (tables.parents[1] / "results" / "tables.html").read_text()
-    assert page.count("<table>") == 5
+    assert page.count("<table>") == 6
     assert "0.45" in page and "—" in page and "±" in page
 
 
 def test_missing_input_is_a_clear_error(tmp_path, capsys):
     code = main(["paper-tables", "--published", str(PUBLISHED), "--renet-summary", "nope.csv",
-                 "--memory-latency", "x.csv", "--memory-runs", "y.csv", "--settings",
+                 "--memory-latency", "x.csv", "--memory-runs", "y.csv",
+                 "--verdicts", "v.csv", "--settings",
                  '{"preset": "x"}', "--output", str(tmp_path / "t.tex"), "--html",
                  str(tmp_path / "t.html")])
     assert code == 2

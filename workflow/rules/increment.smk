@@ -30,7 +30,7 @@ increment_runs = lambda base, digits, filename: expand(
     f"{INCREMENT_DIR}/K{base}-N{digits}/{{order}}/{{cell}}/seed{{seed}}/{filename}",
     order=INCREMENT["orders"], cell=INCREMENT["cells"], seed=INCREMENT["seeds"])
 # Everything the paper stage needs from this stage: the summary CSV and one figure per (K, N).
-increment_targets = lambda: [f"{INCREMENT_DIR}/summary.csv"] + [
+increment_targets = lambda: [f"{INCREMENT_DIR}/summary.csv", f"{INCREMENT_DIR}/evaluations.csv"] + [
     f"paper/figures/increment-K{t['base']}-N{t['digits']}.pdf" for t in INCREMENT["tasks"]]
 
 
@@ -119,14 +119,21 @@ rule increment_summary:
             for t in INCREMENT["tasks"]
             for path in increment_runs(t["base"], t["digits"], "metrics.json")
         ],
+        history=[
+            path
+            for t in INCREMENT["tasks"]
+            for path in increment_runs(t["base"], t["digits"], "history.csv")
+        ],
     output:
-        f"{INCREMENT_DIR}/summary.csv",
+        summary=f"{INCREMENT_DIR}/summary.csv",
+        evaluations=f"{INCREMENT_DIR}/evaluations.csv",
     log:
         f"{INCREMENT_LOGS}/summary.log",
     conda:
         ENV
     shell:
-        "rnnrepro increment-summary --metrics {input.metrics:q} --output {output:q} > {log:q} 2>&1"
+        "rnnrepro increment-summary --metrics {input.metrics:q} --history {input.history:q}"
+        " --output {output.summary:q} --evaluations {output.evaluations:q} > {log:q} 2>&1"
 
 
 rule increment_figure:

@@ -32,6 +32,7 @@ MEMORY_TARGETS = [
     f"{MEMORY_SUMMARY}/table3_runs.csv",
     f"{MEMORY_SUMMARY}/table4_best.csv",
     f"{MEMORY_SUMMARY}/curves.csv",
+    f"{MEMORY_SUMMARY}/epochs.csv",
     f"{MEMORY_SUMMARY}/notes.json",
     "paper/figures/memory-curves.pdf",
     "paper/figures/memory-representations.pdf",
@@ -94,6 +95,7 @@ rule memory_summary:
         table3=f"{MEMORY_SUMMARY}/table3_runs.csv",
         table4=f"{MEMORY_SUMMARY}/table4_best.csv",
         curves=f"{MEMORY_SUMMARY}/curves.csv",
+        epochs=f"{MEMORY_SUMMARY}/epochs.csv",
         notes=f"{MEMORY_SUMMARY}/notes.json",
     params:
         settings=lambda w: settings_json({"preset": config["preset"], "memory": MEMORY}),
@@ -104,7 +106,8 @@ rule memory_summary:
     shell:
         "rnnrepro memory-summary --metrics {input.metrics:q} --table2 {output.table2:q}"
         " --table3 {output.table3:q} --table4 {output.table4:q} --curves {output.curves:q}"
-        " --notes {output.notes:q} --settings {params.settings:q} > {log:q} 2>&1"
+        " --epochs {output.epochs:q} --notes {output.notes:q} --settings {params.settings:q}"
+        " > {log:q} 2>&1"
 
 
 rule memory_figure_curves:

@@ -28,6 +28,7 @@ paper_targets = lambda: [
     *memory_targets(),
     *increment_targets(),
     *renet_targets(),
+    CLAIMS_VERDICTS,
     "paper/tables.tex",
     "paper/increment-table.tex",
     "paper/main.pdf",
@@ -40,13 +41,14 @@ rule paper_tables:
         renet=f"{RESULTS}/renet/summary.csv",
         latency=f"{RESULTS}/memory/summary/table2_latency.csv",
         runs=f"{RESULTS}/memory/summary/table3_runs.csv",
+        verdicts=CLAIMS_VERDICTS,
     output:
         tex="paper/tables.tex",
         html=report(
             f"{RESULTS}/paper/tables.html",
             caption="../report/tables.rst",
             category="Tables",
-            labels={"table": "papers' Tables (ReNet 1-2, memory 2-4)"},
+            labels={"table": "papers' Tables (ReNet 1-2, memory 2-4) and the claims"},
         ),
     params:
         settings=lambda w: settings_json(
@@ -62,7 +64,7 @@ rule paper_tables:
     shell:
         "rnnrepro paper-tables --published {input.published:q} --renet-summary {input.renet:q}"
         " --memory-latency {input.latency:q} --memory-runs {input.runs:q}"
-        " --settings {params.settings:q} --output {output.tex:q} --html {output.html:q}"
+        " --verdicts {input.verdicts:q} --settings {params.settings:q} --output {output.tex:q} --html {output.html:q}"
         " > {log:q} 2>&1"
 
 

@@ -68,7 +68,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("increment-summary", formatter_class=fmt,
                        help="one CSV of every job's final hold-out accuracies")
     p.add_argument("--metrics", type=Path, nargs="+", required=True, help="jobs' metrics.json")
+    p.add_argument("--history", type=Path, nargs="+", required=True,
+                   help="jobs' history.csv, in the order of --metrics")
     p.add_argument("--output", type=Path, required=True, help="summary CSV to write")
+    p.add_argument("--evaluations", type=Path, required=True,
+                   help="CSV of every job's every hold-out evaluation to write")
     p.set_defaults(func=_guard(cmd_summary))
 
     p = sub.add_parser("increment-figure", formatter_class=fmt,
@@ -156,11 +160,19 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def cmd_summary(args: argparse.Namespace) -> None:
     from rnnrepro.files import write_csv
-    from rnnrepro.increment.summary import SUMMARY_COLUMNS, summary_rows
+    from rnnrepro.increment.summary import (
+        EVALUATION_COLUMNS,
+        SUMMARY_COLUMNS,
+        evaluation_rows,
+        summary_rows,
+    )
 
     rows = summary_rows(args.metrics)
+    evaluations = evaluation_rows(args.metrics, args.history)
     write_csv(args.output, rows, columns=SUMMARY_COLUMNS)
-    log.info("%d jobs -> %s", len(rows), args.output)
+    write_csv(args.evaluations, evaluations, columns=EVALUATION_COLUMNS)
+    log.info("%d jobs -> %s; %d evaluations -> %s", len(rows), args.output, len(evaluations),
+             args.evaluations)
 
 
 def cmd_figure(args: argparse.Namespace) -> None:

@@ -1,8 +1,9 @@
-"""One table of every increment job's final hold-out accuracies, from the jobs' metrics.json."""
+"""Every increment job's hold-out accuracies, from the jobs' metrics.json and history.csv: the
+final ones (``summary.csv``, one row per job) and every evaluation (``evaluations.csv``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from rnnrepro.files import read_json
 
 JOB_KEYS = ("base", "digits", "order", "cell", "seed")
 SUMMARY_COLUMNS = (*JOB_KEYS, "minibatches", "final_digit_acc", "final_number_acc")
+EVALUATION_COLUMNS = (*JOB_KEYS, "minibatch", "epoch", "train_loss", "digit_acc", "number_acc")
 
 
 def read_metrics(path: str | Path) -> dict[str, Any]:
@@ -33,3 +35,30 @@ def summary_rows(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
                              "appears twice in the inputs")
         rows[key] = {column: metrics[column] for column in SUMMARY_COLUMNS}
     return [rows[key] for key in sorted(rows)]
+
+
+def evaluation_rows(metrics_paths: Sequence[str | Path], history_paths: Sequence[str | Path]
+                    ) -> list[dict[str, Any]]:
+    """Every evaluation of every job (its keys from metrics.json, its rows from the history.csv
+    in the same folder), sorted like the summary."""
+    import pandas as pd
+
+    if len(metrics_paths) != len(history_paths):
+        raise ValueError(f"{len(metrics_paths)} metrics.json but {len(history_paths)} "
+                         "history.csv given; pass one history per job, in the same order")
+    jobs = []
+    for metrics_path, history_path in zip(metrics_paths, history_paths, strict=True):
+        if Path(metrics_path).parent != Path(history_path).parent:
+            raise ValueError(f"{history_path} is not the history of {metrics_path} (give both "
+                             "of each job in the same order)")
+        metrics = read_metrics(metrics_path)
+        history = pd.read_csv(history_path)
+        missing = [c for c in EVALUATION_COLUMNS[len(JOB_KEYS):] if c not in history.columns]
+        if missing or history.empty:
+            raise ValueError(f"{history_path}: empty or missing column(s) {missing}; rerun its "
+                             "increment_train job")
+        keys = {k: metrics[k] for k in JOB_KEYS}
+        jobs.append((tuple(keys.values()), [
+            {**keys, **{c: record[c] for c in EVALUATION_COLUMNS[len(JOB_KEYS):]}}
+            for record in history.to_dict("records")]))
+    return [row for _, rows in sorted(jobs, key=lambda job: job[0]) for row in rows]

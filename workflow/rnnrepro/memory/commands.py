@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("memory-summary", help="Tables 2-4 and Fig. 9 data from all runs")
     p.add_argument("--metrics", required=True, nargs="+", type=Path,
                    help="metrics.json of every run (history.csv beside each)")
-    for name in ("table2", "table3", "table4", "curves", "notes"):
+    for name in ("table2", "table3", "table4", "curves", "epochs", "notes"):
         p.add_argument(f"--{name}", required=True, type=Path)
     p.add_argument("--settings", type=load_settings, default={},
                    help="recorded in notes.json (preset, sweep)")
@@ -132,7 +132,8 @@ def summary_command(args: argparse.Namespace) -> None:
 
     try:
         write_summary(args.metrics, table2_path=args.table2, table3_path=args.table3,
-                      table4_path=args.table4, curves_path=args.curves, notes_path=args.notes,
+                      table4_path=args.table4, curves_path=args.curves, epochs_path=args.epochs,
+                      notes_path=args.notes,
                       settings=args.settings)
     except (FileNotFoundError, ValueError) as err:
         raise UserError(str(err)) from err

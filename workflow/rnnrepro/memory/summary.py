@@ -7,6 +7,7 @@ the paper stage renders:
 * ``table3_runs.csv``: each run's best epoch by validation accuracy, sorted by it;
 * ``table4_best.csv``: the best run of each group (the paper's Table 4 rows);
 * ``curves.csv``: per-epoch history of the runs in Table 4 (Fig. 9);
+* ``epochs.csv``: per-epoch history of every run (what the claims are checked on);
 * ``notes.json``: what the numbers mean and where they differ from the paper's.
 """
 
@@ -27,6 +28,8 @@ TABLE3_COLUMNS = ["variant", "representation", "group", "learning_rate", "seed",
                   "vacc", "loss", "vloss", "test_acc", "test_loss"]
 CURVE_COLUMNS = ["group", "variant", "representation", "learning_rate", "seed", "epoch", "acc",
                  "val_acc", "test_acc", "loss", "val_loss", "test_loss"]
+EPOCH_COLUMNS = ["representation", "group", "learning_rate", "seed", "epoch", "acc", "val_acc",
+                 "test_acc", "loss", "val_loss", "test_loss"]
 HISTORY_COLUMNS = {"epoch", "loss", "acc", "val_loss", "val_acc", "test_loss", "test_acc"}
 METRIC_KEYS = {"variant", "representation", "group", "learning_rate", "seed", "steps", "best",
                "latency_mean"}
@@ -122,9 +125,20 @@ def curves(runs: Sequence[Mapping[str, Any]], table4_rows: Sequence[Mapping[str,
     return rows
 
 
+def epochs(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per-epoch history of every run, sorted by representation, learning rate and seed."""
+    rows = []
+    for run in sorted(runs, key=lambda r: (r["representation"], r["learning_rate"], r["seed"])):
+        fields = {k: run[k] for k in EPOCH_COLUMNS[:4]}
+        for record in run["history"].to_dict("records"):
+            rows.append({**fields, **{k: record[k] for k in EPOCH_COLUMNS[4:]}})
+    return rows
+
+
 def write_summary(metrics_paths: Sequence[str | Path], *, table2_path: str | Path,
                   table3_path: str | Path, table4_path: str | Path, curves_path: str | Path,
-                  notes_path: str | Path, settings: Mapping[str, Any] | None = None) -> None:
+                  epochs_path: str | Path, notes_path: str | Path,
+                  settings: Mapping[str, Any] | None = None) -> None:
     """Write every summary file (each atomically)."""
     runs = load_runs(metrics_paths)
     rows3 = table3(runs)
@@ -133,6 +147,7 @@ def write_summary(metrics_paths: Sequence[str | Path], *, table2_path: str | Pat
     write_csv(table3_path, rows3, columns=TABLE3_COLUMNS)
     write_csv(table4_path, rows4, columns=TABLE3_COLUMNS)
     write_csv(curves_path, curves(runs, rows4), columns=CURVE_COLUMNS)
+    write_csv(epochs_path, epochs(runs), columns=EPOCH_COLUMNS)
     write_json(notes_path, {**NOTES, "runs": len(runs),
                             "epochs": sorted({int(r["history"]["epoch"].max()) for r in runs}),
                             "settings": dict(settings or {})})

@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="results/memory/summary/table2_latency.csv")
     tables.add_argument("--memory-runs", required=True,
                         help="results/memory/summary/table3_runs.csv")
+    tables.add_argument("--verdicts", required=True, help="results/claims/verdicts.csv")
     tables.add_argument("--settings", required=True, type=load_settings,
                         help="JSON: {preset, renet: {datasets, models}}")
     tables.add_argument("--output", required=True, help="the .tex file to write")
@@ -60,13 +61,15 @@ def _preset(settings: dict[str, Any]) -> str:
 
 def paper_tables(args: argparse.Namespace) -> int:
     """Write tables.tex and its HTML view from the results and published.yaml."""
+    from rnnrepro.claims.table import claims_table, read_verdicts
     from rnnrepro.files import atomic_open
     from rnnrepro.paper import memory_tables, renet_tables
     from rnnrepro.paper.layout import latex_text, render_html, render_latex_file
     from rnnrepro.paper.published import PublishedError, load
 
     preset = _preset(args.settings)
-    inputs = [args.published, args.renet_summary, args.memory_latency, args.memory_runs]
+    inputs = [args.published, args.renet_summary, args.memory_latency, args.memory_runs,
+              args.verdicts]
     for path in inputs:
         if not Path(path).exists():
             raise UserError(f"{path}: not found; build it first (snakemake {path})")
@@ -75,6 +78,7 @@ def paper_tables(args: argparse.Namespace) -> int:
         renet = renet_tables.read_summary(args.renet_summary)
         latency = memory_tables.read_csv(args.memory_latency, memory_tables.LATENCY_COLUMNS)
         runs = memory_tables.read_csv(args.memory_runs, memory_tables.RUN_COLUMNS)
+        verdicts = read_verdicts(args.verdicts)
     except (PublishedError, ValueError) as err:
         raise UserError(str(err)) from err
     renet_settings = args.settings.get("renet", {})
@@ -82,7 +86,8 @@ def paper_tables(args: argparse.Namespace) -> int:
               renet_tables.errors_table(published, renet, preset),
               memory_tables.latency_table(published, latency, preset),
               memory_tables.runs_table(published, runs, preset),
-              memory_tables.best_table(published, runs, preset)]
+              memory_tables.best_table(published, runs, preset),
+              claims_table(verdicts, preset)]
     definitions = [r"\providecommand{\rnnpreset}{}",
                    rf"\renewcommand{{\rnnpreset}}{{{latex_text(preset)}}}"]
     with atomic_open(args.output) as fh:

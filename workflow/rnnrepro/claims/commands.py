@@ -1,0 +1,63 @@
+"""Command-line command of the claims stage: ``rnnrepro claims`` writes the verdicts CSV."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from rnnrepro.cli import UserError
+
+log = logging.getLogger("rnnrepro")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add this stage's subcommand to the `rnnrepro` parser."""
+    claims = sub.add_parser(
+        "claims", help="results/claims/verdicts.csv: a verdict for every claim of both papers",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    claims.add_argument("--claims", required=True, help="paper/claims.yaml")
+    claims.add_argument("--published", required=True, help="paper/published.yaml")
+    claims.add_argument("--memory-runs", required=True,
+                        help="results/memory/summary/table3_runs.csv")
+    claims.add_argument("--memory-latency", required=True,
+                        help="results/memory/summary/table2_latency.csv")
+    claims.add_argument("--memory-epochs", required=True,
+                        help="results/memory/summary/epochs.csv")
+    claims.add_argument("--increment-evaluations", required=True,
+                        help="results/increment/evaluations.csv")
+    claims.add_argument("--renet-summary", required=True, help="results/renet/summary.csv")
+    claims.add_argument("--output", required=True, help="the verdicts CSV to write")
+    claims.set_defaults(func=claims_command)
+
+
+def claims_command(args: argparse.Namespace) -> int:
+    """Evaluate every comparison of the claims file and write one row per comparison."""
+    from rnnrepro.claims import evaluate, results, spec
+    from rnnrepro.files import write_csv
+    from rnnrepro.paper.published import PublishedError
+    from rnnrepro.paper.published import load as load_published
+
+    paths = {"memory_runs": args.memory_runs, "memory_latency": args.memory_latency,
+             "memory_epochs": args.memory_epochs,
+             "increment_evaluations": args.increment_evaluations,
+             "renet_runs": args.renet_summary}
+    for path in [args.claims, args.published, *paths.values()]:
+        if not Path(path).exists():
+            raise UserError(f"{path}: not found; build it first (snakemake {path})")
+    try:
+        settings, claims = spec.load(args.claims)
+        published = results.published_errors(load_published(args.published))
+        tables = results.load(paths)
+        rows = evaluate.verdict_rows(claims, settings, tables, published)
+    except (spec.ClaimsError, PublishedError, ValueError) as err:
+        raise UserError(str(err)) from err
+    write_csv(args.output, rows, columns=evaluate.VERDICT_COLUMNS)
+    for row in rows:
+        interval = ("" if row["ci_low"] is None else
+                    f" [{row['ci_low']:.4g}, {row['ci_high']:.4g}]")
+        mean = "—" if row["mean"] is None else f"{row['mean']:.4g}"
+        log.info("%s %s: %s (n=%d, mean %s%s; %s)", row["claim"], row["comparison"],
+                 row["verdict"], row["n"], mean, interval, row["reason"])
+    log.info("wrote %d verdicts of %d claims to %s", len(rows), len(claims), args.output)
+    return 0

@@ -1,0 +1,259 @@
+"""Verdicts: each comparison of ``paper/claims.yaml`` evaluated on the results tables.
+
+For a comparison, every run selected by ``a`` (and ``b``) gives one number (its measure); runs
+are grouped into units by ``pair_by`` (several runs of one side in a unit, e.g. the three
+permutations of a group for one seed, are averaged), the units both sides have are paired, and
+the effect of each unit is ``a − b`` or ``(a − b) / a`` (``a − reference`` with a reference,
+one unit per run). The mean effect gets a Student t interval; the verdict says whether it
+excludes 0 on the claimed side.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from rnnrepro.claims.spec import TABLES, Claim, Comparison, Measure, Settings
+
+SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_RUN = (
+    "supported", "contradicted", "inconclusive", "not run")
+VERDICT_COLUMNS = (
+    "claim", "paper", "where", "summary", "comparison", "data", "statistic", "effect",
+    "expect", "n", "mean", "ci_low", "ci_high", "interval", "verdict", "reason",
+    "claimed", "claimed_text", "measured_minus_claimed", "a_mean", "b_mean", "reference",
+    "units", "differences", "note")
+
+
+@dataclass
+class Outcome:
+    """The evaluation of one comparison (one row of verdicts.csv)."""
+
+    units: list[str] = field(default_factory=list)
+    differences: list[float] = field(default_factory=list)
+    a_values: list[float] = field(default_factory=list)
+    b_values: list[float] = field(default_factory=list)
+    reference: float | None = None
+    note: str = ""
+    missing: str = ""
+
+
+def t_interval(values: Sequence[float], confidence: float) -> tuple[float, float, float]:
+    """Mean and the two-sided Student t interval of the mean (n >= 2)."""
+    data = np.asarray(values, dtype=float)
+    mean = float(data.mean())
+    sem = float(data.std(ddof=1)) / math.sqrt(len(data))
+    half = float(stats.t.ppf(0.5 + confidence / 2, len(data) - 1)) * sem
+    return mean, mean - half, mean + half
+
+
+def verdict(n: int, low: float | None, high: float | None, direction: int, min_n: int,
+            missing: str = "") -> tuple[str, str]:
+    """(verdict, reason) from the interval of the mean effect and the claimed direction."""
+    if n == 0:
+        return NOT_RUN, missing or "no paired runs"
+    if n < min_n or low is None or high is None:
+        return INCONCLUSIVE, f"n = {n} < {min_n}: no interval"
+    if low > 0 or high < 0:
+        agrees = (low > 0) == (direction > 0)
+        side = "above" if low > 0 else "below"
+        return ((SUPPORTED, f"CI {side} 0, as claimed") if agrees
+                else (CONTRADICTED, f"CI {side} 0, against the claim"))
+    return INCONCLUSIVE, "CI includes 0"
+
+
+def select(frame: pd.DataFrame, selector: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
+    """Rows whose columns take one of the selector's values."""
+    mask = pd.Series(True, index=frame.index)
+    for column, values in selector.items():
+        column_values = frame[column]
+        if pd.api.types.is_numeric_dtype(column_values):
+            mask &= column_values.apply(lambda v, vs=values: any(np.isclose(v, x) for x in vs))
+        else:
+            mask &= column_values.isin(values)
+    return frame[mask]
+
+
+def run_measures(frame: pd.DataFrame, keys: Sequence[str], measure: Measure,
+                 axis: str | None) -> tuple[pd.DataFrame, str]:
+    """One row per run: its keys and ``value``; plus a note on runs left out."""
+    if frame.empty:
+        return frame.assign(value=[]).loc[:, [*keys, "value"]], ""
+    if axis is None:
+        out = frame.loc[:, list(keys)].assign(value=frame[measure.column] * measure.scale)
+        return out, ""
+    rows, short = [], 0
+    for run_keys, run in frame.groupby(list(keys), sort=True):
+        run = run.sort_values(axis)
+        column = run[measure.column]
+        if measure.at_epoch is not None and run[axis].max() < max(measure.min_epochs,
+                                                                     measure.at_epoch):
+            short += 1
+            continue
+        if measure.epochs is not None:
+            window = column[(run[axis] >= measure.epochs[0]) & (run[axis] <= measure.epochs[1])]
+            if window.empty:
+                short += 1
+                continue
+            value = float(window.mean())
+        elif measure.over_all:
+            value = float(column.mean())
+        else:
+            at = column[run[axis] == measure.at_epoch]
+            value = float(at.iloc[0])
+            if measure.relative_to_best:
+                value /= float(column.max())
+        rows.append({**dict(zip(keys, run_keys, strict=True)), "value": value * measure.scale})
+    note = (f"{short} run(s) end before epoch "
+            f"{max(measure.min_epochs, measure.at_epoch or 0, (measure.epochs or (0, 0))[0])}"
+            if short else "")
+    return pd.DataFrame(rows, columns=[*keys, "value"]), note
+
+
+def _rank_note(error: float, cnn_errors: Sequence[float]) -> str:
+    """Where a test error would rank among Table 2's convolutional rows."""
+    rank = 1 + sum(e < error for e in cnn_errors)
+    return (f"{error:.2f} % ranks {rank} of {len(cnn_errors) + 1} with the CNN rows "
+            f"({min(cnn_errors):g}–{max(cnn_errors):g} %)")
+
+
+def _unit_label(keys: Sequence[str], values: Sequence[Any]) -> str:
+    return " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                    for k, v in zip(keys, values, strict=True))
+
+
+def _units(runs: pd.DataFrame, pair_by: Sequence[str]) -> pd.Series:
+    return runs.groupby(list(pair_by), sort=True)["value"].mean()
+
+
+def evaluate_comparison(comparison: Comparison, tables: Mapping[str, pd.DataFrame],
+                        published: Mapping[str, tuple[float, Sequence[float]]]
+                        ) -> Outcome:
+    """Pair the runs of a comparison and compute each unit's effect. ``published`` maps a
+    dataset to the paper's ReNet test error and its convolutional rows' errors (percent)."""
+    spec = TABLES[comparison.data]
+    frame = tables[comparison.data]
+    a_runs, a_note = run_measures(select(frame, comparison.a), spec.keys, comparison.measure,
+                                  spec.axis)
+    outcome = Outcome(note=a_note)
+    if comparison.b is None:
+        reference = comparison.reference
+        if reference == "published":
+            datasets = comparison.a.get("dataset", ())
+            if len(datasets) != 1 or datasets[0] not in published:
+                raise ValueError(f"claim {comparison.claim}, comparison {comparison.label!r}: "
+                                 "reference 'published' needs a: {dataset: <one dataset>}")
+            reference, cnn_errors = published[datasets[0]]
+            if not a_runs.empty:
+                outcome.note = _rank_note(float(a_runs["value"].mean()), cnn_errors)
+        outcome.reference = float(reference)
+        if a_runs.empty:
+            outcome.missing = a_note or "no runs of a"
+        for _, row in a_runs.iterrows():
+            outcome.units.append(_unit_label(spec.keys, [row[k] for k in spec.keys]))
+            outcome.a_values.append(float(row["value"]))
+            outcome.differences.append(float(row["value"]) - outcome.reference)
+        return outcome
+    b_runs, b_note = run_measures(select(frame, comparison.b), spec.keys, comparison.measure,
+                                  spec.axis)
+    outcome.note = "; ".join(n for n in (a_note, b_note) if n)
+    if a_runs.empty or b_runs.empty:
+        sides = [side for side, runs in (("a", a_runs), ("b", b_runs)) if runs.empty]
+        outcome.missing = outcome.note or f"no runs of {' and '.join(sides)}"
+        return outcome
+    a_units, b_units = _units(a_runs, comparison.pair_by), _units(b_runs, comparison.pair_by)
+    common = a_units.index.intersection(b_units.index)
+    unmatched = len(a_units) + len(b_units) - 2 * len(common)
+    if unmatched:
+        outcome.note = "; ".join(filter(None, [outcome.note, f"{unmatched} unit(s) unpaired"]))
+    if common.empty:
+        outcome.missing = f"no a and b runs share {', '.join(comparison.pair_by)}"
+    for key in common:
+        a_value, b_value = float(a_units[key]), float(b_units[key])
+        values = key if isinstance(key, tuple) else (key,)
+        outcome.units.append(_unit_label(comparison.pair_by, values))
+        outcome.a_values.append(a_value)
+        outcome.b_values.append(b_value)
+        outcome.differences.append(
+            a_value - b_value if comparison.effect == "difference"
+            else (a_value - b_value) / a_value)
+    return outcome
+
+
+def _statistic(comparison: Comparison) -> str:
+    m = comparison.measure
+    text = m.column
+    if m.epochs is not None:
+        text = f"mean {m.column}, epochs {m.epochs[0]}–{m.epochs[1]}"
+    elif m.over_all:
+        text = f"mean {m.column} over all evaluations"
+    elif m.at_epoch is not None:
+        text = f"{m.column} at epoch {m.at_epoch}" + (" / run's best" if m.relative_to_best
+                                                       else "")
+    return text + (f" × {m.scale:g}" if m.scale != 1 else "")
+
+
+def _expect(comparison: Comparison) -> str:
+    other = "reference" if comparison.b is None else "b"
+    return f"a {'>' if comparison.direction > 0 else '<'} {other}"
+
+
+def _gap(mean: float | None, claimed: float | tuple[float, float] | None) -> float | None:
+    """Measured − claimed magnitude (0 inside a claimed range)."""
+    if mean is None or claimed is None:
+        return None
+    if isinstance(claimed, tuple):
+        low, high = claimed
+        return 0.0 if low <= mean <= high else (mean - low if mean < low else mean - high)
+    return mean - claimed
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def verdict_rows(claims: Sequence[Claim], settings: Settings,
+                 tables: Mapping[str, pd.DataFrame],
+                 published: Mapping[str, tuple[float, Sequence[float]]]
+                 ) -> list[dict[str, Any]]:
+    """One row per claim and comparison (the columns of :data:`VERDICT_COLUMNS`)."""
+    rows = []
+    for claim in claims:
+        for comparison in claim.comparisons:
+            outcome = evaluate_comparison(comparison, tables, published)
+            n = len(outcome.differences)
+            mean = low = high = None
+            if n:
+                mean = float(np.mean(outcome.differences))
+            if n >= settings.min_n:
+                mean, low, high = t_interval(outcome.differences, settings.confidence)
+            result, reason = verdict(n, low, high, comparison.direction, settings.min_n,
+                                     outcome.missing)
+            claimed = comparison.claimed_value
+            rows.append({
+                "claim": claim.id, "paper": claim.paper, "where": claim.where,
+                "summary": claim.summary, "comparison": comparison.label,
+                "data": comparison.data, "statistic": _statistic(comparison),
+                "effect": (comparison.effect if comparison.b is not None
+                           else "a − reference"),
+                "expect": _expect(comparison), "n": n, "mean": mean, "ci_low": low,
+                "ci_high": high,
+                "interval": f"t {settings.confidence:.0%}".replace("%", " %"),
+                "verdict": result, "reason": reason,
+                "claimed": (None if claimed is None else
+                            f"{claimed[0]:g}–{claimed[1]:g}" if isinstance(claimed, tuple)
+                            else f"{claimed:g}"),
+                "claimed_text": comparison.claimed_text,
+                "measured_minus_claimed": _gap(mean, claimed),
+                "a_mean": _mean(outcome.a_values), "b_mean": _mean(outcome.b_values),
+                "reference": outcome.reference,
+                "units": "; ".join(outcome.units),
+                "differences": "; ".join(f"{d:.6g}" for d in outcome.differences),
+                "note": outcome.note,
+            })
+    return rows

@@ -1,0 +1,90 @@
+"""The results tables claims are evaluated on, read from the experiments' summary files only.
+
+======================  =================================================  ====================
+table                   file(s)                                             one row per
+======================  =================================================  ====================
+memory_runs             results/memory/summary/table3_runs.csv              IRNN run (best epoch)
+                        + table2_latency.csv (latency_mean)
+memory_epochs           results/memory/summary/epochs.csv                   run and epoch
+increment_evaluations   results/increment/evaluations.csv                   job and evaluation
+renet_runs              results/renet/summary.csv                           ReNet run
+======================  =================================================  ====================
+
+``permutation`` (memory tables) is the permutation number of a random-permute representation
+and -1 for the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from rnnrepro.claims.spec import TABLES
+from rnnrepro.files import read_csv_columns
+from rnnrepro.memory.representations import parse
+
+NO_PERMUTATION = -1
+
+
+def _permutation(frame: pd.DataFrame) -> pd.DataFrame:
+    perms = [parse(name)[1] for name in frame["representation"]]
+    return frame.assign(permutation=[NO_PERMUTATION if p is None else p for p in perms])
+
+
+def memory_runs(table3: str | Path, table2: str | Path) -> pd.DataFrame:
+    """Each run's best epoch (Table 3) with its latency (Table 2)."""
+    runs = read_csv_columns(table3, ("representation", "group", "learning_rate", "seed",
+                                     *TABLES["memory_runs"].numeric[:-1]),
+                            rerun="memory_summary")
+    latency = read_csv_columns(table2, ("representation", "learning_rate", "seed",
+                                        "latency_mean"), rerun="memory_summary")
+    keys = ["representation", "learning_rate", "seed"]
+    merged = runs.merge(latency[[*keys, "latency_mean"]], on=keys, how="left",
+                        validate="one_to_one")
+    return _permutation(merged)
+
+
+def memory_epochs(path: str | Path) -> pd.DataFrame:
+    """Every run's history, one row per epoch."""
+    frame = read_csv_columns(path, ("representation", "group", "learning_rate", "seed",
+                                    "epoch", *TABLES["memory_epochs"].numeric),
+                             rerun="memory_summary")
+    return _permutation(frame)
+
+
+def increment_evaluations(path: str | Path) -> pd.DataFrame:
+    """Every increment job's hold-out evaluations."""
+    spec = TABLES["increment_evaluations"]
+    return read_csv_columns(path, (*spec.keys, "minibatch", *spec.numeric),
+                            rerun="increment_summary")
+
+
+def renet_runs(path: str | Path) -> pd.DataFrame:
+    """One row per ReNet run (errors are fractions)."""
+    spec = TABLES["renet_runs"]
+    return read_csv_columns(path, (*spec.keys, *spec.numeric), rerun="renet_summary")
+
+
+def load(paths: Mapping[str, str | Path]) -> dict[str, pd.DataFrame]:
+    """Every table, from the paths keyed ``memory_runs``, ``memory_latency``,
+    ``memory_epochs``, ``increment_evaluations`` and ``renet_runs``."""
+    return {
+        "memory_runs": memory_runs(paths["memory_runs"], paths["memory_latency"]),
+        "memory_epochs": memory_epochs(paths["memory_epochs"]),
+        "increment_evaluations": increment_evaluations(paths["increment_evaluations"]),
+        "renet_runs": renet_runs(paths["renet_runs"]),
+    }
+
+
+def published_errors(published: Mapping[str, Any]) -> dict[str, tuple[float, list[float]]]:
+    """Per dataset: the paper's ReNet test error and its convolutional rows' errors (percent),
+    from a loaded ``published.yaml`` (Table 2)."""
+    errors = {}
+    for dataset, block in published["renet"]["test_errors"]["datasets"].items():
+        rows = block["rows"]
+        renet = next(float(r["error"]) for r in rows if r.get("renet"))
+        errors[dataset] = (renet, [float(r["error"]) for r in rows if r.get("cnn")])
+    return errors

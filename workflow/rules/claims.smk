@@ -1,0 +1,38 @@
+# Rule of the claims stage: every claim of both papers (paper/claims.yaml) evaluated on the
+# experiments' summary files, one verdict per comparison. The paper stage renders it as
+# Table tab:claims in paper/tables.tex.
+#   snakemake results/claims/verdicts.csv
+
+CLAIMS_VERDICTS = f"{RESULTS}/claims/verdicts.csv"
+
+
+localrules:
+    claims,
+
+
+rule claims:
+    input:
+        claims="paper/claims.yaml",
+        published="paper/published.yaml",
+        memory_runs=f"{RESULTS}/memory/summary/table3_runs.csv",
+        memory_latency=f"{RESULTS}/memory/summary/table2_latency.csv",
+        memory_epochs=f"{RESULTS}/memory/summary/epochs.csv",
+        increment=f"{RESULTS}/increment/evaluations.csv",
+        renet=f"{RESULTS}/renet/summary.csv",
+    output:
+        report(
+            CLAIMS_VERDICTS,
+            caption="../report/claims.rst",
+            category="Claims",
+            labels={"table": "verdicts of the papers' claims (CSV)"},
+        ),
+    log:
+        f"{RESULTS}/logs/claims/claims.log",
+    conda:
+        ENV
+    shell:
+        "rnnrepro claims --claims {input.claims:q} --published {input.published:q}"
+        " --memory-runs {input.memory_runs:q} --memory-latency {input.memory_latency:q}"
+        " --memory-epochs {input.memory_epochs:q}"
+        " --increment-evaluations {input.increment:q} --renet-summary {input.renet:q}"
+        " --output {output:q} > {log:q} 2>&1"
