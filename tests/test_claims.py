@@ -195,7 +195,7 @@ def test_increment_area_and_renet_reference():
     assert row["reference"] == 0.45 and row["n"] == 2
     assert row["mean"] == pytest.approx(0.70 - 0.45)
     assert row["verdict"] == "contradicted"  # both seeds clearly above 0.45 %
-    assert "ranks 9 of 9" in row["note"]
+    assert "rank 9 of 9 with the CNN rows" in row["note"]
 
 
 @pytest.mark.parametrize(("override", "key"), [

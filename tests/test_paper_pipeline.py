@@ -137,7 +137,19 @@ def test_quick_report_is_self_contained_with_every_figure_and_table(quick_run, t
     html = report.read_text()
     for name in PAPER_FIGURES:
         assert f'"{name}.png"' in html or f'"{name}.pdf"' in html, f"{name}: no report item"
-    for name in ("tables.html", "increment-table.html", "main.pdf"):
+    for name in ("tables.html", "increment-table.html", "main.pdf", "verdicts.csv"):
         assert f'"{name}"' in html, f"{name} is not a report item"
     assert html.count("data:text/html;") >= 2 and "data:application/pdf;" in html
     assert 'src="http' not in html and "href=\"http" not in html.split("<body", 1)[0]
+
+
+def test_quick_claims_have_a_verdict_each(quick_run):
+    """Every comparison of claims.yaml has a row in verdicts.csv and in Table tab:claims."""
+    claims = yaml.safe_load((quick_run / "paper/claims.yaml").read_text())["claims"]
+    labels = [c["label"] for claim in claims for c in claim["comparisons"]]
+    verdicts = pd.read_csv(quick_run / "results/claims/verdicts.csv")
+    assert list(verdicts["comparison"]) == labels
+    assert set(verdicts["verdict"]) <= {"supported", "contradicted", "inconclusive", "not run"}
+    assert verdicts["reason"].notna().all()
+    table = parse_tables((quick_run / "paper/tables.tex").read_text())["tab:claims"]
+    assert [row[1] for row in table.rows if len(row) == 6] == labels

@@ -118,8 +118,7 @@ def run_measures(frame: pd.DataFrame, keys: Sequence[str], measure: Measure,
 def _rank_note(error: float, cnn_errors: Sequence[float]) -> str:
     """Where a test error would rank among Table 2's convolutional rows."""
     rank = 1 + sum(e < error for e in cnn_errors)
-    return (f"{error:.2f} % ranks {rank} of {len(cnn_errors) + 1} with the CNN rows "
-            f"({min(cnn_errors):g}–{max(cnn_errors):g} %)")
+    return f"{error:.2f} %: rank {rank} of {len(cnn_errors) + 1} with the CNN rows"
 
 
 def _unit_label(keys: Sequence[str], values: Sequence[Any]) -> str:

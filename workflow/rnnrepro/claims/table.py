@@ -13,7 +13,7 @@ import pandas as pd
 from rnnrepro.claims.evaluate import VERDICT_COLUMNS
 from rnnrepro.files import read_csv_columns
 from rnnrepro.paper.layout import MIDRULE, Cell, Row, Table, cells
-from rnnrepro.paper.stats import MISSING
+from rnnrepro.paper.stats import MISSING, signed
 
 TITLE = "Claims of both papers: verdicts"
 
@@ -28,8 +28,7 @@ def read_verdicts(path: str | Path) -> pd.DataFrame:
 
 def _number(value: float, relative: bool) -> str:
     """A printed effect: percent with one decimal for relative effects, else 3 decimals."""
-    text = f"{value * 100:+.1f} %" if relative else f"{value:+.3f}"
-    return text.replace("-", "−")
+    return f"{signed(value * 100, 1)} %" if relative else signed(value, 3)
 
 
 def ours(row: pd.Series) -> str:
@@ -67,7 +66,7 @@ def claims_table(frame: pd.DataFrame, preset: str) -> Table:
                           italic=True)])
         for _, row in rows.iterrows():
             reason = "" if row["verdict"] in ("supported", "contradicted") else row["reason"]
-            details = "; ".join(text for text in (reason, row["note"]) if text)
+            details = "; ".join(dict.fromkeys(text for text in (reason, row["note"]) if text))
             verdict = row["verdict"] + (f" ({details})" if details else "")
             body.append([Cell(""), Cell(str(row["comparison"]), align="l"), Cell(evidence(row)),
                          Cell(ours(row)), Cell(str(int(row["n"]))),
