@@ -7,9 +7,15 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
+from rnnrepro.config_types import coerce
+
+
 configfile: "config.yaml"
 
 
+# `--config key='{nested: 5}'` arrives with every nested scalar a string: type them by the
+# schema first, so a number typed on the command line is a number (as in a config file).
+coerce(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

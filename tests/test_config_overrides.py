@@ -1,0 +1,94 @@
+"""`snakemake --config` overrides of nested keys get the schema's types, as in a config file;
+values that are really wrong are still refused, naming the key."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import copy_repo
+from rnnrepro.config_types import coerce
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def full_config(**overrides) -> dict:
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    for section, values in overrides.items():
+        config[section] = {**config[section], **values}
+    return config
+
+
+def test_strings_become_the_schema_types():
+    config = full_config(memory={"epochs": "5", "learning_rates": ["3e-5"],
+                                 "train_subset": "null", "pixel_runs": {"epochs": "2"}},
+                         increment={"tasks": [{"base": "2", "digits": "8"}]},
+                         renet={"training": {"max_epochs": "3", "bf16": "true",
+                                             "learning_rate": "1e-3"}})
+    config["data"]["mnist"] = {"splits": {"train": "100", "validation": "50", "test": "50"}}
+    config["resources"]["memory_train"]["runtime"] = "30"
+    coerce(config, SCHEMA)
+    assert config["memory"]["epochs"] == 5 and config["memory"]["learning_rates"] == [3e-5]
+    assert config["memory"]["train_subset"] is None
+    assert config["memory"]["pixel_runs"] == {"epochs": 2}
+    assert config["increment"]["tasks"] == [{"base": 2, "digits": 8}]
+    assert config["data"]["mnist"]["splits"] == {"train": 100, "validation": 50, "test": 50}
+    training = config["renet"]["training"]
+    assert (training["max_epochs"], training["bf16"], training["learning_rate"]) == (3, True,
+                                                                                     1e-3)
+    assert config["resources"]["memory_train"]["runtime"] == 30
+    # Strings the schema wants stay strings, even when they read as numbers.
+    config["preset"] = "5"
+    config["memory"]["representations"] = ["original"]
+    coerce(config, SCHEMA)
+    assert config["preset"] == "5" and config["memory"]["representations"] == ["original"]
+
+
+def test_unreadable_values_are_left_for_validation():
+    config = full_config(memory={"epochs": "ten"}, increment={"orders": ["simple", "5"]})
+    coerce(config, SCHEMA)
+    assert config["memory"]["epochs"] == "ten" and config["increment"]["orders"][1] == "5"
+
+
+def dry_run(workdir: Path, *config: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "snakemake", "-n", "-p", "--config", *config,
+                           "--", "results/memory/original/lr3e-05/seed0/metrics.json",
+                           "results/increment/K2-N8/simple/rnn/seed0/metrics.json",
+                           "results/renet/mnist/seed0/metrics.json"],
+                          cwd=workdir, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    return copy_repo(tmp_path_factory.mktemp("overrides") / "repo")
+
+
+def test_nested_overrides_on_the_command_line(workdir):
+    done = dry_run(workdir, "memory={epochs: 5}", "increment={tasks: [{base: 2, digits: 8}]}",
+                   "data={mnist: {splits: {train: 100, validation: 50, test: 50}}}",
+                   "renet={training: {max_epochs: 3}}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    settings = [json.loads(s) for s in re.findall(r"--settings '([^']*)'", done.stdout)]
+    assert {"epochs": 5} .items() <= next(s for s in settings if "input_weight_std" in s).items()
+    assert next(s for s in settings if "splits" in s)["splits"] == {"test": 50, "train": 100,
+                                                                    "validation": 50}
+    assert next(s for s in settings if "training" in s)["training"]["max_epochs"] == 3
+    assert "increment-train --base 2 --digits 8" in done.stdout
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("memory={epochs: ten}", "'ten' is not of type 'integer'"),
+    ("memory={epochs: -1}", "-1 is less than the minimum of 1"),
+])
+def test_wrong_overrides_are_refused_naming_the_key(workdir, override, message):
+    done = dry_run(workdir, override)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert message in output and "On instance['memory']['epochs']" in output
