@@ -35,3 +35,8 @@ rule all:
     default_target: True
     input:
         paper_targets(),
+
+
+onsuccess:
+    if not PAPER_TEX:
+        print(PAPER_PDF_HINT)

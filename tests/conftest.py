@@ -58,3 +58,19 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     workdir = copy_repo(tmp_path_factory.mktemp("quick") / "repo")
     run_snakemake(workdir, "--cores", "2", "--configfile", QUICK)
     return workdir
+
+
+def path_without(folder: Path, *commands: str) -> str:
+    """A PATH with every command of the current PATH except ``commands``: one folder of
+    symlinks, so a test can run the pipeline on a machine "without" e.g. latexmk."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for directory in os.environ["PATH"].split(os.pathsep):
+        if not os.path.isdir(directory):
+            continue
+        for entry in os.scandir(directory):
+            target = folder / entry.name
+            if entry.name in commands or target.exists() or target.is_symlink():
+                continue
+            if os.access(entry.path, os.X_OK) and not entry.is_dir():
+                target.symlink_to(entry.path)
+    return str(folder)

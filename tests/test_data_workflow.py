@@ -34,7 +34,7 @@ def workdir(tmp_path: Path) -> Path:
     """A working directory like a fresh clone (the pipeline's files, no results)."""
     for name in ("Snakefile", "config.yaml"):
         shutil.copy(ROOT / name, tmp_path / name)
-    for name in ("workflow", "envs"):
+    for name in ("workflow", "envs", "profiles"):
         (tmp_path / name).symlink_to(ROOT / name, target_is_directory=True)
     return tmp_path
 
@@ -63,3 +63,24 @@ def test_quick_preset_prepares_mnist_offline(workdir):
     assert '"local_dir":"/srv/mnist-downloads"' in command
     assert '"sources":["workflow/resources/mnist-sample"]' in command
     assert quick["data"]["files"]["mnist"]["t10k-labels-idx1-ubyte.gz"]["checksum"] in command
+
+
+def test_a_failed_download_shows_its_error_on_the_terminal(workdir):
+    """The job's log (here: every source failed, and where to put the file) is printed by
+    Snakemake itself, from the workflow profile's show-failed-logs."""
+    entry = yaml.safe_load((ROOT / "config.yaml").read_text())["data"]["files"]["mnist"][
+        "t10k-labels-idx1-ubyte.gz"]
+    config = {"data": {"download": {"attempts": 1, "backoff_seconds": 0.0,
+                                    "timeout_seconds": 5},
+                       "files": {"mnist": {"t10k-labels-idx1-ubyte.gz": {
+                           **entry, "sources": ["http://127.0.0.1:9/t10k-labels-idx1-ubyte.gz"]}}}}}
+    (workdir / "unreachable.yaml").write_text(yaml.safe_dump(config))
+    done = subprocess.run(["snakemake", "--cores", "1",
+                           "results/data/raw/mnist/t10k-labels-idx1-ubyte.gz",
+                           "--configfile", "unreachable.yaml"], cwd=workdir, text=True,
+                          capture_output=True, timeout=300)
+    terminal = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "every source failed" in terminal
+    assert "http://127.0.0.1:9/t10k-labels-idx1-ubyte.gz" in terminal
+    assert str(workdir / "results/data/raw/mnist/t10k-labels-idx1-ubyte.gz") in terminal
