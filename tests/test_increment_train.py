@@ -195,10 +195,11 @@ def test_summary_and_figure(task_files, tmp_path):
         assert cli.main(train_args(task_files, run_dir, order, cell, short)) == 0
         runs.append(run_dir)
 
-    summary = tmp_path / "summary.csv"
+    summary, evaluations = tmp_path / "summary.csv", tmp_path / "evaluations.csv"
     assert cli.main(["increment-summary", "--metrics",
                      *[str(r / "metrics.json") for r in reversed(runs)],
-                     "--output", str(summary)]) == 0
+                     "--history", *[str(r / "history.csv") for r in reversed(runs)],
+                     "--output", str(summary), "--evaluations", str(evaluations)]) == 0
     table = pd.read_csv(summary)
     assert list(table.columns) == ["base", "digits", "order", "cell", "seed", "minibatches",
                                    "final_digit_acc", "final_number_acc"]
@@ -207,8 +208,21 @@ def test_summary_and_figure(task_files, tmp_path):
     assert set(table["minibatches"]) == {10} and set(table["base"]) == {BASE}
     history = pd.read_csv(tmp_path / "simple" / "gru" / "history.csv")
     assert table["final_digit_acc"].iloc[2] == history["digit_acc"].iloc[-1]
+    # Every evaluation of every job, with the job's keys, in the summary's order.
+    rows = pd.read_csv(evaluations)
+    assert len(rows) == sum(len(pd.read_csv(r / "history.csv")) for r in runs)
+    gru = rows[(rows["order"] == "simple") & (rows["cell"] == "gru")]
+    assert gru["digit_acc"].tolist() == history["digit_acc"].tolist()
+    assert rows[["order", "cell"]].drop_duplicates().values.tolist() == table[
+        ["order", "cell"]].values.tolist()
+    twice = [str(runs[0] / "metrics.json")] * 2
+    assert cli.main(["increment-summary", "--metrics", *twice,
+                     "--history", *[str(runs[0] / "history.csv")] * 2,
+                     "--output", str(summary), "--evaluations", str(evaluations)]) == 2
+    # A history from another job's folder is refused.
     assert cli.main(["increment-summary", "--metrics", str(runs[0] / "metrics.json"),
-                     str(runs[0] / "metrics.json"), "--output", str(summary)]) == 2
+                     "--history", str(runs[1] / "history.csv"),
+                     "--output", str(summary), "--evaluations", str(evaluations)]) == 2
 
     figure = tmp_path / "fig" / "increment-K3-N3.pdf"
     assert cli.main(["increment-figure", "--base", str(BASE), "--digits", str(DIGITS),

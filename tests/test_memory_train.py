@@ -181,7 +181,7 @@ def test_summary_tables_and_figures(workspace, tmp_path):
             write_fake_run(tmp_path, "original-perm1", "original random permute", 3e-5,
                            [0.1, 0.65])]
     out = tmp_path / "summary"
-    names = ["table2", "table3", "table4", "curves", "notes"]
+    names = ["table2", "table3", "table4", "curves", "epochs", "notes"]
     files = {n: out / f"{n}.{'json' if n == 'notes' else 'csv'}" for n in names}
     args = ["memory-summary", "--metrics", *map(str, runs)]
     for name, path in files.items():
@@ -198,6 +198,12 @@ def test_summary_tables_and_figures(workspace, tmp_path):
     curves = pd.read_csv(files["curves"])
     assert curves.groupby("group")["epoch"].max().to_dict() == {"original": 2,
                                                                  "original random permute": 2}
+    epochs = pd.read_csv(files["epochs"])  # every run's every epoch, for the claims
+    curves_of = {(rep, lr): list(rows["val_acc"])
+                 for (rep, lr), rows in epochs.groupby(["representation", "learning_rate"])}
+    assert curves_of == {("original", 1e-6): [0.4, 0.8], ("original", 3e-5): [0.5, 0.7, 0.6],
+                         ("original-perm0", 3e-5): [0.3, 0.2],
+                         ("original-perm1", 3e-5): [0.1, 0.65]}
     notes = json.loads(files["notes"].read_text())
     assert "test set" in notes["validation"] and notes["settings"] == {"preset": "test"}
 
@@ -222,7 +228,7 @@ def test_summary_rejects_incomplete_runs(tmp_path, capsys):
     path.parent.mkdir()
     path.write_text('{"variant": "x"}')
     assert main(["memory-summary", "--metrics", str(path), "--table2", "a", "--table3", "b",
-                 "--table4", "c", "--curves", "d", "--notes", "e"]) == 2
+                 "--table4", "c", "--curves", "d", "--epochs", "f", "--notes", "e"]) == 2
     assert "missing key" in capsys.readouterr().err
 
 

@@ -30,6 +30,9 @@ else
     echo "setup: keeping the installed PyTorch $TORCH_VERSION"
 fi
 echo "setup: installing rnnrepro (editable) with test tools"
+# The build runs in this environment (no isolated build env to download): a new venv's
+# setuptools (65 with Python 3.11) is older than pyproject.toml's build requirement.
+"$PYTHON" -m pip install --quiet "setuptools>=68"
 "$PYTHON" -m pip install --quiet --no-build-isolation -e ".[dev]" 2>&1 \
     | grep -v "Running pip as the 'root' user" || true
 "$PYTHON" -c 'import rnnrepro, torch, snakemake' || { echo "setup: install failed" >&2; exit 1; }
