@@ -11,23 +11,25 @@ from rnnrepro.cli import UserError
 log = logging.getLogger("rnnrepro")
 
 
+# Every argument is a required path: the claims, published.yaml, the summaries, the output.
+ARGUMENTS = (
+    ("--claims", "paper/claims.yaml"), ("--published", "paper/published.yaml"),
+    ("--memory-runs", "results/memory/summary/table3_runs.csv"),
+    ("--memory-latency", "results/memory/summary/table2_latency.csv"),
+    ("--memory-epochs", "results/memory/summary/epochs.csv"),
+    ("--increment-evaluations", "results/increment/evaluations.csv"),
+    ("--renet-summary", "results/renet/summary.csv"),
+    ("--output", "the verdicts CSV to write (results/claims/verdicts.csv)"),
+)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this stage's subcommand to the `rnnrepro` parser."""
     claims = sub.add_parser(
         "claims", help="results/claims/verdicts.csv: a verdict for every claim of both papers",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    claims.add_argument("--claims", required=True, help="paper/claims.yaml")
-    claims.add_argument("--published", required=True, help="paper/published.yaml")
-    claims.add_argument("--memory-runs", required=True,
-                        help="results/memory/summary/table3_runs.csv")
-    claims.add_argument("--memory-latency", required=True,
-                        help="results/memory/summary/table2_latency.csv")
-    claims.add_argument("--memory-epochs", required=True,
-                        help="results/memory/summary/epochs.csv")
-    claims.add_argument("--increment-evaluations", required=True,
-                        help="results/increment/evaluations.csv")
-    claims.add_argument("--renet-summary", required=True, help="results/renet/summary.csv")
-    claims.add_argument("--output", required=True, help="the verdicts CSV to write")
+    for flag, text in ARGUMENTS:
+        claims.add_argument(flag, required=True, help=text)
     claims.set_defaults(func=claims_command)
 
 
