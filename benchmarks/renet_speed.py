@@ -13,12 +13,15 @@ machine's dense matmul rate (torch.mm on 4096 x 4096 float32 matrices). On a sha
 rates move with the load, so each model runs in rounds: a matmul probe, then training steps for
 a few seconds; the share is taken per round and reported as median (min-max). It also times, in
 the same rounds, a version that runs one RNN call per column (and per row) instead of one call
-per sweep, and prints the ratio of step times.
+per sweep, and, for the GRU models, the same model with PyTorch's nn.GRU (`gru-reset-after`,
+the same weights) instead of the paper's GRU (`gru`, rnnrepro.renet.paper_gru), and prints the
+ratios of step times.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import resource
 import statistics
@@ -159,6 +162,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--no-per-column", action="store_true",
                         help="skip the one-RNN-call-per-column comparison")
+    parser.add_argument("--no-gru-variant", action="store_true",
+                        help="skip the paper GRU vs nn.GRU comparison")
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
                         help="torch threads (default: all cores)")
     args = parser.parse_args()
@@ -172,7 +177,8 @@ def main() -> None:
           f"then >= {args.seconds:g} s of training steps), {args.warmup} warm-up steps; "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
     print(f"{'model':12} {'samples/s':>18} {'GFLOP/sample':>12} {'GFLOP/s':>8} "
-          f"{'matmul GFLOP/s':>15} {'share of matmul':>16} {'per-column/batched':>18}")
+          f"{'matmul GFLOP/s':>15} {'share of matmul':>16} {'per-column/batched':>18} "
+          f"{'paper GRU/nn.GRU':>17}")
     narrow = yaml.safe_load(NARROW[1].read_text())["renet"]["models"]["mnist"]
     for name in args.models:
         entry = narrow if name == NARROW[0] else cfg["models"][name]
@@ -190,27 +196,38 @@ def main() -> None:
                                     recurrent_init=settings.recurrent_init))
             check_same_function(slow, spec, shape, settings)
             slow_step = make_step(slow.train(), spec, settings, args.batch_size)
+        gru_step = None
+        if spec.cell == "gru" and not args.no_gru_variant:
+            variant = ReNet(dataclasses.replace(spec, cell="gru-reset-after"), shape,
+                            dropout=settings.dropout).train()
+            variant.load_state_dict(model.state_dict())  # same parameter names and shapes
+            gru_step = make_step(variant, variant.spec, settings, args.batch_size)
         for _ in range(args.warmup):
-            step()
-            if slow_step:
-                slow_step()
-        rates, step_times, shares, ratios = [], [], [], []
+            for each in (step, slow_step, gru_step):
+                if each:
+                    each()
+        rates, step_times, shares, ratios, gru_ratios = [], [], [], [], []
         for _ in range(args.rounds):
             rates.append(probe())
             step_times.append(timed(step, args.seconds))
             shares.append(flops / step_times[-1] / rates[-1])
             if slow_step:
                 ratios.append(timed(slow_step, args.seconds) / step_times[-1])
-        del model, step, slow_step
+            if gru_step:
+                gru_ratios.append(step_times[-1] / timed(gru_step, args.seconds))
+        del model, step, slow_step, gru_step
         samples = [args.batch_size / t for t in step_times]
         achieved = flops / statistics.median(step_times)
         print(f"{name:12} {spread(samples, '.1f'):>18} {flops / args.batch_size / 1e9:12.3f} "
               f"{achieved / 1e9:8.1f} {spread([r / 1e9 for r in rates], '.0f'):>15} "
               f"{spread([100 * s for s in shares], '.0f'):>16}% "
-              f"{spread(ratios, '.2f') if ratios else '-':>18}", flush=True)
+              f"{spread(ratios, '.2f') if ratios else '-':>18} "
+              f"{spread(gru_ratios, '.2f') if gru_ratios else '-':>17}", flush=True)
     print("median (min-max) over rounds; share = training FLOP/s of a round / the matmul rate "
           "probed just before it; per-column/batched = step time of one RNN call per column "
-          "(and row) over the batched version's in the same round (>1: batching wins).")
+          "(and row) over the batched version's in the same round (>1: batching wins); paper "
+          "GRU/nn.GRU = step time of the model with the paper's GRU over the same model with "
+          "PyTorch's nn.GRU in the same round (<1: the paper's GRU is faster).")
     # ru_maxrss is in KiB on Linux. It covers the whole process (every model run and the
     # matmul probe's 4096 x 4096 matrices), so size a job from a run with one model.
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20

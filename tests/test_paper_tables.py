@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 from rnnrepro.cli import main
+from rnnrepro.renet.units import UNIT_NAMES
 
 REPO = Path(__file__).resolve().parents[1]
 PUBLISHED = REPO / "paper" / "published.yaml"
@@ -163,7 +164,8 @@ def check_renet_architectures(table: ParsedTable, published: Mapping[str, Any],
         assert paper["$d_{\\mathrm{RE}}$"] == "–".join(map(str, expect_paper["hidden"]))
         assert paper["$d_{\\mathrm{FC}}$"] == "–".join(map(str, expect_paper["fc"]))
         assert paper["$N_{\\mathrm{FC}}$"] == str(len(expect_paper["fc"]))
-        assert paper["Recurrent unit"] == expect_paper["cell"].upper()
+        # The paper's GRU is its sec. 4.2 equation (reset before U); ours names its variant.
+        assert paper["Recurrent unit"] == UNIT_NAMES[expect_paper["cell"]]
         assert paper["Flipping"] == ("yes" if expect_paper["flip"] else "no")
         if name not in run:
             assert set(ours.values()) == {MISSING}, name
@@ -175,7 +177,7 @@ def check_renet_architectures(table: ParsedTable, published: Mapping[str, Any],
         assert ours["$w_p \\times h_p$"] == "–".join(
             f"[{layer['patch'][1]}×{layer['patch'][0]}]" for layer in model["layers"])
         assert ours["$d_{\\mathrm{FC}}$"] == "–".join(map(str, model["fc"]))
-        assert ours["Recurrent unit"] == model["cell"].upper()
+        assert ours["Recurrent unit"] == UNIT_NAMES[model["cell"]]
         assert ours["Flipping"] == ("yes" if model["flip"] else "no")
         assert ours["Shifting"] == ("yes" if model["shift"] else "no")
 

@@ -1,5 +1,6 @@
 """The ReNet layer against a straightforward reference with explicit loops over columns, rows and
-time steps and hand-written GRU/LSTM/tanh equations (PyTorch's gate layout), same weights."""
+time steps and hand-written GRU/LSTM/tanh equations (PyTorch's gate layout), same weights: the
+paper's GRU (sec. 4.2, reset before U) for `gru`, PyTorch's (reset after) for `gru-reset-after`."""
 
 from __future__ import annotations
 
@@ -14,7 +15,23 @@ torch.set_num_threads(1)
 
 # --- reference -------------------------------------------------------------------------------
 
+def paper_gru_step(x, state, w_ih, w_hh, b_ih, b_hh):
+    """ReNet sec. 4.2, term by term: [u; r] = σ(W_g x + U_g h + b_g), h~ = tanh(W x +
+    U (r ⊙ h) + b), h' = (1 − u) ⊙ h + u ⊙ h~. In PyTorch's layout the rows are r, z, n, the
+    paper's u is 1 − z and its b is b_ih_n + b_hh_n."""
+    h = state
+    d = h.shape[-1]
+    (w_r, w_z, w), (u_r, u_z, u_mat) = w_ih.split(d), w_hh.split(d)
+    (bi_r, bi_z, bi_n), (bh_r, bh_z, bh_n) = b_ih.split(d), b_hh.split(d)
+    r = torch.sigmoid(x @ w_r.T + h @ u_r.T + bi_r + bh_r)
+    u = 1 - torch.sigmoid(x @ w_z.T + h @ u_z.T + bi_z + bh_z)
+    candidate = torch.tanh(x @ w.T + (r * h) @ u_mat.T + bi_n + bh_n)
+    h = (1 - u) * h + u * candidate
+    return h, h
+
+
 def gru_step(x, state, w_ih, w_hh, b_ih, b_hh):
+    """PyTorch's nn.GRU: the reset gate after the recurrent product, r ⊙ (U h + b)."""
     h = state
     i_r, i_z, i_n = (x @ w_ih.T + b_ih).chunk(3, dim=-1)
     h_r, h_z, h_n = (h @ w_hh.T + b_hh).chunk(3, dim=-1)
@@ -38,7 +55,8 @@ def tanh_step(x, state, w_ih, w_hh, b_ih, b_hh):
     return h, h
 
 
-STEPS = {"gru": gru_step, "lstm": lstm_step, "tanh": tanh_step}
+STEPS = {"gru": paper_gru_step, "gru-reset-after": gru_step, "lstm": lstm_step,
+         "tanh": tanh_step}
 
 
 def weights(rnn, reverse):
@@ -105,6 +123,8 @@ CASES = [
     ("tanh", (1, 1), (2, 1, 4, 3)),
     ("tanh", (2, 2), (2, 3, 8, 6)),
     ("gru", (1, 2), (2, 2, 3, 4)),
+    ("gru-reset-after", (1, 1), (2, 2, 5, 3)),
+    ("gru-reset-after", (2, 2), (3, 3, 6, 4)),
 ]
 
 
@@ -130,7 +150,7 @@ def test_layer_matches_loop_reference(cell, patch, shape):
     torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("cell", ["gru", "lstm", "tanh"])
+@pytest.mark.parametrize("cell", ["gru", "gru-reset-after", "lstm", "tanh"])
 def test_wrong_variants_fail_the_comparison(cell):
     """The reference is strict: sweeping horizontally first, or leaving the backward outputs in
     processing order, gives clearly different maps."""
@@ -153,8 +173,9 @@ def test_each_sweep_is_one_rnn_call_over_all_columns_or_rows():
     assert calls == [("vertical", (3, 5 * 5, 12)), ("horizontal", (5, 5 * 3, 8))]
 
 
-def test_gradients_match_reference():
-    layer = make_layer("gru", (2, 2), 2, hidden=3)
+@pytest.mark.parametrize("cell", ["gru", "gru-reset-after"])
+def test_gradients_match_reference(cell):
+    layer = make_layer(cell, (2, 2), 2, hidden=3)
     x = torch.randn(2, 2, 4, 6)
     layer(x).square().sum().backward()
     got = [p.grad.clone() for p in layer.parameters()]
@@ -244,3 +265,59 @@ def test_dropout_follows_every_sweep_and_fc_layer(monkeypatch):
                     ((2, 2 * 2, 8), 0.3, True),   # layer 2 vertical
                     ((2, 2 * 2, 8), 0.3, True),   # layer 2 horizontal
                     ((2, 7), 0.3, True), ((2, 5), 0.3, True)]
+
+
+# --- the paper's GRU against PyTorch's -----------------------------------------------------
+
+def test_paper_gru_and_pytorch_gru_differ_only_where_the_reset_applies():
+    """Same weights in both (the layouts match, so a state dict moves across): the outputs
+    differ clearly, so a silent fallback to nn.GRU cannot pass; with the reset gate forced
+    open (r = 1: huge reset biases) the two equations coincide."""
+    paper = make_layer("gru", (2, 2), 2, hidden=4)
+    pytorch = make_layer("gru-reset-after", (2, 2), 2, hidden=4)
+    pytorch.load_state_dict(paper.state_dict())
+    assert type(paper.vertical).__name__ == "PaperGRU"
+    assert isinstance(pytorch.vertical, torch.nn.GRU)
+    x = torch.randn((2, 2, 6, 4), generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        assert (paper(x) - pytorch(x)).abs().max() > 1e-2
+        for layer in (paper, pytorch):
+            for name, p in layer.named_parameters():
+                if name.split(".")[-1].startswith("bias_ih"):
+                    p[:layer.hidden] = 1e4  # r = sigmoid(1e4 + ...) = 1
+        torch.testing.assert_close(paper(x), pytorch(x), atol=1e-6, rtol=0)
+
+
+def test_paper_gru_gradcheck_in_double():
+    """Gradients of input and every weight, both directions, against finite differences."""
+    from rnnrepro.renet.paper_gru import PaperGRU
+
+    torch.manual_seed(5)
+    gru = PaperGRU(3, 2).double()
+    names = [name for name, _ in gru.named_parameters()]
+    x = torch.randn(4, 2, 3, dtype=torch.float64, requires_grad=True)
+    weights = [p.detach().clone().requires_grad_() for p in gru.parameters()]
+
+    def run(inputs, *values):
+        return torch.func.functional_call(gru, dict(zip(names, values, strict=True)),
+                                          (inputs,))[0]
+
+    assert torch.autograd.gradcheck(run, (x, *weights))
+
+
+def test_checkpoint_of_the_other_gru_is_refused(tmp_path):
+    from rnnrepro.checkpoint import Checkpointer, RunState
+    from rnnrepro.renet.units import UNIT_NAMES
+
+    model = make_layer("gru-reset-after", (2, 2), 1, hidden=3)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    path = tmp_path / "checkpoint.pt"
+
+    Checkpointer(path, "fp", unit=UNIT_NAMES["gru-reset-after"]).save(
+        model, optimizer, RunState(history=[]), {})
+    paper = make_layer("gru", (2, 2), 1, hidden=3)
+    with pytest.raises(ValueError) as err:
+        Checkpointer(path, "fp", unit=UNIT_NAMES["gru"]).load(
+            paper, torch.optim.SGD(paper.parameters(), lr=0.1), {})
+    message = str(err.value)
+    assert UNIT_NAMES["gru"] in message and UNIT_NAMES["gru-reset-after"] in message

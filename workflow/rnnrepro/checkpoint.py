@@ -71,14 +71,18 @@ class RunState:
 class Checkpointer:
     """Save and restore a run's full state at ``path``; refuses state from different settings."""
 
-    def __init__(self, path: str | Path, fingerprint: str):
+    def __init__(self, path: str | Path, fingerprint: str, unit: str | None = None):
+        """``unit`` names the model's recurrent unit where two units share parameter names
+        (e.g. the paper's GRU and PyTorch's): a checkpoint of another unit is refused."""
         self.path = Path(path)
         self.fingerprint = fingerprint
+        self.unit = unit
 
     def save(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, run: RunState,
              generators: Generators) -> None:
         payload = {
             "fingerprint": self.fingerprint,
+            "unit": self.unit,
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "history": run.history,
@@ -96,6 +100,14 @@ class Checkpointer:
         if not self.path.exists():
             return None
         payload = torch.load(self.path, map_location="cpu", weights_only=False)
+        if self.unit is not None and payload.get("unit") != self.unit:
+            written = payload.get("unit")
+            raise ValueError(
+                f"{self.path} was written by a model with recurrent unit "
+                f"{written or 'not recorded (before rnnrepro named GRU variants)'!r}, this job "
+                f"uses {self.unit!r}: the units share parameter names but compute different "
+                "functions, so the weights cannot be resumed. Delete the checkpoint to train "
+                "this job from the start")
         if payload.get("fingerprint") != self.fingerprint:
             log.warning("%s was written with different settings; starting from scratch",
                         self.path)

@@ -11,6 +11,7 @@ from rnnrepro.files import read_csv_columns
 from rnnrepro.paper.layout import MIDRULE, Cell, Row, Table, cells, latex_text
 from rnnrepro.paper.published import RENET_DATASETS, renet_row
 from rnnrepro.paper.stats import MISSING, count, difference, mean_std, signed, summarize
+from rnnrepro.renet.units import UNIT_NAMES
 
 DATASET_NAMES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "svhn": "SVHN"}
 SUMMARY_COLUMNS = ("dataset", "seed", "test_error")
@@ -35,7 +36,7 @@ def architecture_rows(arch: Mapping[str, Any]) -> dict[str, str]:
         "n_fc": str(len(arch["fc"])),
         "d_fc": "–".join(map(str, arch["fc"])) or MISSING,
         "f_fc": arch["fc_activation"],
-        "cell": arch["cell"].upper(),
+        "cell": UNIT_NAMES.get(arch["cell"], arch["cell"]),
         "flip": _yes_no(arch["flip"]),
         "shift": _yes_no(arch["shift"]),
     }

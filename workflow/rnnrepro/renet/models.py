@@ -11,7 +11,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from rnnrepro.renet.dropout import dropout
-from rnnrepro.renet.sweeps import RENET_CELLS, ReNetLayer
+from rnnrepro.renet.sweeps import ReNetLayer
+from rnnrepro.renet.units import RENET_CELLS
 
 CLASSES = 10
 

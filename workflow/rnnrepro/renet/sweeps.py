@@ -9,12 +9,13 @@ concatenated (forward first, the reverse output re-aligned to its position), giv
 The horizontal sweep then reads every row of that map left to right and right to left, again
 concatenated: the output map is (B, 2d, H/ph, W/pw).
 
-Each sweep is ONE bidirectional RNN call over all columns (or rows) of all images, batched as
+Each sweep is ONE bidirectional RNN over all columns (or rows) of all images, batched as
 (B*columns, rows, features) or (B*rows, columns, 2d); patches come from reshape/permute. There is
-no Python loop over columns, rows or time steps. The calls take time-major input (steps,
-sequences, features), ATen's own layout, so each sweep's input is built by exactly one copy and
-the RNN call adds no transposes; the output map is a permuted view of the horizontal sweep's
-(columns, B, rows, 2d) result.
+no Python loop over columns or rows. The RNNs take time-major input (steps, sequences,
+features), ATen's own layout, so each sweep's input is built by exactly one copy; the output map
+is a permuted view of the horizontal sweep's (columns, B, rows, 2d) result. ``cell: gru`` is the
+paper's GRU (:mod:`rnnrepro.renet.paper_gru`: one input product, then a loop over the sweep's
+steps only); ``gru-reset-after``, ``lstm`` and ``tanh`` are one ATen/cuDNN call per sweep.
 """
 
 from __future__ import annotations
@@ -24,12 +25,23 @@ from torch import nn
 
 from rnnrepro.cells import make_recurrent
 from rnnrepro.renet.dropout import dropout
+from rnnrepro.renet.paper_gru import PaperGRU
+from rnnrepro.renet.units import RENET_CELLS
 
-RENET_CELLS = ("gru", "lstm", "tanh")
-_GATES = {"gru": 3, "lstm": 4, "tanh": 1}
+_GATES = {"gru": 3, "gru-reset-after": 3, "lstm": 4, "tanh": 1}
 
 
-def orthogonal_recurrent_(rnn: nn.RNNBase) -> nn.RNNBase:
+def sweep_rnn(cell: str, input_size: int, hidden: int) -> nn.Module:
+    """One bidirectional, time-major sweep RNN. ``gru`` is the paper's equation (sec. 4.2: the
+    reset gate multiplies h_{t-1} before U), ``gru-reset-after`` PyTorch's/cuDNN's nn.GRU
+    (r ⊙ (U h_{t-1} + b)), same parameters; ``lstm`` and ``tanh`` are PyTorch's units."""
+    if cell == "gru":
+        return PaperGRU(input_size, hidden, bidirectional=True)
+    torch_cell = "gru" if cell == "gru-reset-after" else cell
+    return make_recurrent(torch_cell, input_size, hidden, bidirectional=True, batch_first=False)
+
+
+def orthogonal_recurrent_(rnn: nn.Module) -> nn.Module:
     """Orthogonal init of every recurrent matrix, one d x d block per gate (Saxe et al., 2014)."""
     with torch.no_grad():
         for name, param in rnn.named_parameters():
@@ -57,10 +69,8 @@ class ReNetLayer(nn.Module):
         self.cell = cell
         self.dropout = dropout
         self.in_features = in_channels * self.patch[0] * self.patch[1]
-        self.vertical = make_recurrent(cell, self.in_features, hidden, bidirectional=True,
-                                       batch_first=False)
-        self.horizontal = make_recurrent(cell, 2 * hidden, hidden, bidirectional=True,
-                                         batch_first=False)
+        self.vertical = sweep_rnn(cell, self.in_features, hidden)
+        self.horizontal = sweep_rnn(cell, 2 * hidden, hidden)
         if recurrent_init == "orthogonal":
             orthogonal_recurrent_(self.vertical)
             orthogonal_recurrent_(self.horizontal)

@@ -28,6 +28,7 @@ from rnnrepro.data.processed import ProcessedDataset
 from rnnrepro.files import atomic_path, write_json
 from rnnrepro.renet.augment import augment
 from rnnrepro.renet.models import ModelSpec, ReNet, count_parameters
+from rnnrepro.renet.units import UNIT_NAMES
 from rnnrepro.runtime import Progress, check_finite, fingerprint, pick_device, seed_everything
 
 log = logging.getLogger(__name__)
@@ -196,7 +197,7 @@ def train(job: Job, *, data_root: str | Path, history_path: str | Path,
     shuffle_rng = np.random.default_rng([job.seed, 1])
     augment_gen = torch.Generator().manual_seed(job.seed * 7919 + 17)
     fp = fingerprint({**job.fingerprint_data(), "data": _data_fingerprint(data)})
-    checkpointer = Checkpointer(checkpoint_path, fp)
+    checkpointer = Checkpointer(checkpoint_path, fp, unit=UNIT_NAMES[spec.cell])
     log.info("ReNet %s seed %d: %d parameters, %d train / %d validation / %d test images, %s",
              job.dataset, job.seed, parameters, len(train_split), len(val_split),
              len(test_split), dev)

@@ -1,0 +1,13 @@
+"""The recurrent units a ReNet sweep can use, by config name (no torch import: the paper stage
+names them in Table 1)."""
+
+from __future__ import annotations
+
+RENET_CELLS = ("gru", "gru-reset-after", "lstm", "tanh")
+# What each config name computes (Table 1's "recurrent unit" row, checkpoints).
+UNIT_NAMES = {
+    "gru": "GRU, reset before U (paper eq.)",
+    "gru-reset-after": "GRU, reset after U (PyTorch/cuDNN)",
+    "lstm": "LSTM",
+    "tanh": "tanh RNN",
+}
