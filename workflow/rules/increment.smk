@@ -20,7 +20,7 @@ INCREMENT_WILDCARDS = {
 # to the grid reruns nothing that exists.
 INCREMENT_TRAIN_KEYS = (
     "hidden_size", "batch_size", "learning_rate", "rmsprop", "epochs", "batches_per_epoch",
-    "interesting_probability", "eval_every", "eval_batch_size", "checkpoint_every",
+    "interesting_probability", "eval_every", "eval_batch_size", "checkpoint_every", "units",
 )
 # (Lambdas, not defs: `snakemake --lint` wants functions kept out of files with rules.)
 # --settings JSON holding the given keys of the increment section.

@@ -8,15 +8,52 @@ to some value silently.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 # Keys of the config section (workflow/schemas/increment.schema.yaml).
 SECTION_KEYS = frozenset({
     "tasks", "orders", "cells", "seeds", "hidden_size", "batch_size", "learning_rate", "rmsprop",
     "epochs", "batches_per_epoch", "interesting_probability", "holdout_size", "eval_every",
-    "eval_batch_size", "checkpoint_every", "permutation_seed", "holdout_seed",
+    "eval_batch_size", "checkpoint_every", "permutation_seed", "holdout_seed", "units",
 })
+
+
+GATE_ACTIVATIONS = ("hard_sigmoid", "sigmoid")
+GRU_RESETS = ("before", "after")
+INITS = {"input_init": ("glorot_uniform", "pytorch"),
+         "recurrent_init": ("orthogonal", "pytorch"),
+         "bias_init": ("zeros", "pytorch")}
+
+
+@dataclass(frozen=True)
+class UnitSettings:
+    """How the increment task's LSTM and GRU compute and start (config ``increment.units``)."""
+
+    gate_activation: str = "hard_sigmoid"
+    gru_reset: str = "before"
+    input_init: str = "glorot_uniform"
+    recurrent_init: str = "orthogonal"
+    bias_init: str = "zeros"
+    lstm_forget_bias: float = 1.0
+
+    def __post_init__(self) -> None:
+        allowed = {"gate_activation": GATE_ACTIVATIONS, "gru_reset": GRU_RESETS, **INITS}
+        for key, values in allowed.items():
+            if getattr(self, key) not in values:
+                raise ValueError(f"increment.units.{key} = {getattr(self, key)!r}; expected "
+                                 f"one of {list(values)}")
+
+    @classmethod
+    def from_mapping(cls, raw: dict[str, Any]) -> UnitSettings:
+        """From the config's mapping; absent keys take Keras 2's defaults."""
+        unknown = sorted(set(raw) - set(asdict(cls())))
+        if unknown:
+            raise ValueError(f"increment.units: unknown key(s) {unknown}")
+        return cls(**raw)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class SettingsError(ValueError):
@@ -62,6 +99,7 @@ class TrainSettings:
     eval_every: int
     eval_batch_size: int     # evaluation only: does not change results
     checkpoint_every: int    # minibatches between checkpoints (rounded to a multiple of eval_every)
+    units: UnitSettings = field(default_factory=UnitSettings)  # the LSTM's and GRU's equations
 
     @classmethod
     def from_mapping(cls, settings: Mapping[str, Any]) -> TrainSettings:
@@ -83,6 +121,7 @@ class TrainSettings:
             eval_every=require(settings, "eval_every", int, minimum=1),
             eval_batch_size=require(settings, "eval_batch_size", int, minimum=1),
             checkpoint_every=require(settings, "checkpoint_every", int, minimum=1),
+            units=_units(settings.get("units", {})),
         )
 
     @property
@@ -103,3 +142,13 @@ class TrainSettings:
         out = self.as_dict()
         out.pop("eval_batch_size")
         return out
+
+
+def _units(raw: Any) -> UnitSettings:
+    """``increment.units`` (absent keys: Keras 2's defaults); errors name the key."""
+    if not isinstance(raw, Mapping):
+        raise SettingsError(f"--settings: increment.units = {raw!r} must be a mapping")
+    try:
+        return UnitSettings.from_mapping(dict(raw))
+    except (TypeError, ValueError) as err:
+        raise SettingsError(f"--settings: {err}") from err

@@ -59,7 +59,8 @@ def train_job(job: Job, settings: TrainSettings, holdout: Holdout,
         raise ValueError(f"order {job.order!r} needs "
                          f"{'a' if job.order == 'complicated' else 'no'} permutation")
     seed_everything(job.seed)
-    model = IncrementModel(job.cell, job.base, settings.hidden_size).to(device)
+    model = IncrementModel(job.cell, job.base, settings.hidden_size,
+                           settings.units).to(device)
     optimizer = torch.optim.RMSprop(model.parameters(), lr=settings.learning_rate,
                                     alpha=settings.rho, eps=settings.eps)
     data_rng = np.random.default_rng([job.seed, job.base, job.digits])
