@@ -32,8 +32,8 @@ import math
 import torch
 from torch import nn
 
+from rnnrepro.gated_recurrence import gru_recurrence, lstm_recurrence
 from rnnrepro.increment.settings import UnitSettings
-from rnnrepro.increment.unit_recurrence import gru_recurrence, lstm_recurrence
 
 GATES = {"lstm": 4, "gru": 3}
 
@@ -88,7 +88,7 @@ class KerasRecurrent(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
         batch, steps, _ = x.shape
         # Input products of every step at once, time-major; the recurrence runs with a
-        # hand-written backward pass (rnnrepro.increment.unit_recurrence).
+        # hand-written backward pass (rnnrepro.gated_recurrence).
         w_ih, w_hh, bias = self.weight_ih_l0, self.weight_hh_l0, self.bias_l0
         if self.cell == "lstm":  # the recurrence wants the gate rows as i, f, o, g
             order = self.lstm_order

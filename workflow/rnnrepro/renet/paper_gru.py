@@ -12,9 +12,10 @@ gate rows in the order r, z, n; ``h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_{t−1}`
 1 − z_t and its b is ``bias_ih_n + bias_hh_n``), so weights move between the two and only where
 r_t applies differs.
 
-Batched like ATen's RNN: one input product for every step of every sequence and both
-directions, then a loop over the sweep's steps only, both directions in the same batched
-products (``baddbmm`` over a direction axis of 2). Time-major input, as the sweeps call it.
+Batched like ATen's RNN: per direction, one input product for every step of every sequence,
+then a loop over the sweep's steps only, with a hand-written backward pass
+(:func:`rnnrepro.gated_recurrence.gru_recurrence`, reset before the product, sigmoid gates).
+Time-major input, as the sweeps call it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import math
 
 import torch
 from torch import nn
+
+from rnnrepro.gated_recurrence import gru_recurrence
 
 
 class PaperGRU(nn.Module):
@@ -59,28 +62,18 @@ class PaperGRU(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         steps, batch, _ = x.shape
-        hidden, directions = self.hidden_size, len(self.suffixes)
-        # Every bias of this equation is added outside the reset gate, so both bias vectors
-        # go into the input products: (directions, steps * batch, 3H), the reverse direction
-        # on the steps read backwards.
-        inputs = x.reshape(1, steps * batch, -1) if directions == 1 else torch.stack(
-            (x, x.flip(0))).view(2, steps * batch, -1)
-        bias = (self._stacked("bias_ih") + self._stacked("bias_hh")).unsqueeze(1)
-        gi = torch.baddbmm(bias, inputs, self._stacked("weight_ih").transpose(1, 2))
-        gi_rz, gi_n = gi.view(directions, steps, batch, 3 * hidden).split(
-            [2 * hidden, hidden], dim=-1)
-        w_hh = self._stacked("weight_hh").transpose(1, 2)        # (directions, H, 3H)
-        w_rz, w_n = w_hh[..., :2 * hidden], w_hh[..., 2 * hidden:]
-        h = x.new_zeros(directions, batch, hidden)
-        # Per-step views made by unbind, whose backward is one stack: indexing the big tensors
-        # step by step would make autograd fill a full-size zero gradient per step.
+        flat = x.reshape(steps * batch, -1)
         outputs = []
-        for g_rz, g_n in zip(gi_rz.unbind(1), gi_n.unbind(1), strict=True):
-            r, z = torch.sigmoid(torch.baddbmm(g_rz, h, w_rz)).chunk(2, dim=-1)
-            n = torch.tanh(torch.baddbmm(g_n, r * h, w_n))
-            h = torch.lerp(n, h, z)                               # (1 − z) n + z h
-            outputs.append(h)
-        states = torch.stack(outputs)                             # (steps, directions, B, H)
-        if directions == 1:
-            return states[:, 0], h
-        return torch.cat((states[:, 0], states[:, 1].flip(0)), dim=-1), h
+        for suffix in self.suffixes:
+            # Every bias of this equation is added outside the reset gate, so both go into
+            # the input products of all steps at once; the reverse direction reads the steps
+            # backwards.
+            bias = getattr(self, f"bias_ih{suffix}") + getattr(self, f"bias_hh{suffix}")
+            gi = torch.addmm(bias, flat, getattr(self, f"weight_ih{suffix}").t())
+            gi = gi.view(steps, batch, -1)
+            if suffix.endswith("reverse"):
+                gi = gi.flip(0)
+            states = gru_recurrence(gi, getattr(self, f"weight_hh{suffix}"), None, hard=False)
+            outputs.append(states.flip(0) if suffix.endswith("reverse") else states)
+        last = torch.stack([outputs[0][-1], *([outputs[1][0]] if self.bidirectional else [])])
+        return torch.cat(outputs, dim=-1), last

@@ -1,14 +1,16 @@
-"""The Keras-2 LSTM and GRU recurrences with a hand-written backward pass.
+"""LSTM and GRU recurrences with a hand-written backward pass: the increment task's Keras-2
+units (hard-sigmoid gates) and ReNet's GRU (the paper's equation, sigmoid gates).
 
 At the increment task's sizes (batch 16, 16 units, 14-64 steps) the per-operation overhead of
 PyTorch, not the arithmetic, bounds a recurrence written as a Python loop: autograd through a
-plain loop records a dozen nodes per step. Here the caller computes the input products of all
-steps at once (``gi``, time-major); the forward loop runs about eight in-place operations per
-step and keeps what the backward needs; the backward computes every factor that does not depend
-on the recurrence for all steps at once, runs the chain rule of one step by hand (about eight
-operations), and leaves the recurrent weights' gradients to one matrix product over all steps.
-The results equal autograd through the plain loop of the same equations (tested, and with
-``gradcheck``).
+plain loop records a dozen nodes per step; at ReNet's sizes (hundreds of units, thousands of
+sequences) the per-step weight-gradient products and temporaries of autograd cost most. Here
+the caller computes the input products of all steps at once (``gi``, time-major); the forward
+loop runs about eight in-place operations per step and keeps what the backward needs; the
+backward computes every factor that does not depend on the recurrence for all steps at once,
+runs the chain rule of one step by hand (about six operations), and leaves the recurrent
+weights' gradients to one matrix product over all steps. The results equal autograd through
+the plain loop of the same equations (tested, and with ``gradcheck``).
 
 Gate functions: ``hard`` = Keras 2's hard sigmoid clip(0.2 x + 0.5, 0, 1) (derivative 0.2
 inside the clip, 0 outside), else the logistic sigmoid; both derivatives are read off the
