@@ -53,11 +53,10 @@ class KerasRecurrent(nn.Module):
         self.weight_hh_l0 = nn.Parameter(torch.empty(rows, hidden_size))
         self.bias_l0 = nn.Parameter(torch.empty(rows))
         self.reset_after = cell == "gru" and units.gru_reset == "after"
-        # Row order i, f, o, g of PyTorch's i, f, g, o rows (a buffer: moves with .to()).
-        i_f = torch.arange(2 * hidden_size)
-        self.register_buffer("lstm_order", torch.cat(
-            (i_f, *(torch.arange(k * hidden_size, (k + 1) * hidden_size) for k in (3, 2)))),
-            persistent=False)
+        if cell == "lstm":  # rows i, f, o, g of PyTorch's i, f, g, o (a buffer: moves with .to())
+            blocks = torch.arange(rows).view(4, hidden_size)
+            self.register_buffer("lstm_order", blocks[[0, 1, 3, 2]].reshape(-1),
+                                 persistent=False)
         if self.reset_after:
             self.bias_hn_l0 = nn.Parameter(torch.empty(hidden_size))
         self.reset_parameters()
