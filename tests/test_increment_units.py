@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
+from rnnrepro.gated_recurrence import gate, gru_recurrence, lstm_recurrence
 from rnnrepro.increment.keras_units import KerasRecurrent, keras_orthogonal
 from rnnrepro.increment.models import IncrementModel
 from rnnrepro.increment.settings import SettingsError, TrainSettings, UnitSettings
-from rnnrepro.gated_recurrence import gate, gru_recurrence, lstm_recurrence
 
 HIDDEN, INPUTS = 5, 3
 PYTORCH = UnitSettings(gate_activation="sigmoid", gru_reset="after", input_init="pytorch",
