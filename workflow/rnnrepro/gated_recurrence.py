@@ -39,6 +39,14 @@ def gate_derivative(value: torch.Tensor, hard: bool) -> torch.Tensor:
     return value * (1 - value)
 
 
+def _states(ctx: torch.autograd.function.FunctionCtx, hard: bool, h: torch.Tensor,
+            *saved: torch.Tensor) -> torch.Tensor:
+    """End of a forward pass: keep what the backward needs; return h_1..h_T."""
+    ctx.hard = hard
+    ctx.save_for_backward(*saved)
+    return h[1:].clone()
+
+
 class _LSTM(torch.autograd.Function):
     """(gi (steps, batch, 4h), weight_hh (4h, h), hard) -> states (steps, batch, h), with the
     gate rows in the order i, f, o, g (the three gates contiguous): c_t = f c + i g,
@@ -62,9 +70,7 @@ class _LSTM(torch.autograd.Function):
             cs[t + 1].addcmul_(act[:, :hidden], act[:, 3 * hidden:])
             torch.tanh(cs[t + 1], out=tanh_c[t])
             torch.mul(act[:, 2 * hidden:3 * hidden], tanh_c[t], out=hs[t + 1])
-        ctx.hard = hard
-        ctx.save_for_backward(weight_hh, h, c, acts, tanh_c)
-        return h[1:].clone()
+        return _states(ctx, hard, h, weight_hh, h, c, acts, tanh_c)
 
     @staticmethod
     def backward(ctx, grad_states: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
@@ -122,9 +128,8 @@ class _GRU(torch.autograd.Function):
                 torch.mul(r, hs[t], out=m[t])
                 torch.addmm(g[:, 2 * hidden:], m[t], w_n, out=n[t]).tanh_()
             torch.lerp(n[t], hs[t], z, out=hs[t + 1])
-        ctx.hard, ctx.after = hard, after
-        ctx.save_for_backward(weight_hh, h, rz, n, m)
-        return h[1:].clone()
+        ctx.after = after
+        return _states(ctx, hard, h, weight_hh, h, rz, n, m)
 
     @staticmethod
     def backward(ctx, grad_states: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
