@@ -30,7 +30,8 @@ increment_runs = lambda base, digits, filename: expand(
     f"{INCREMENT_DIR}/K{base}-N{digits}/{{order}}/{{cell}}/seed{{seed}}/{filename}",
     order=INCREMENT["orders"], cell=INCREMENT["cells"], seed=INCREMENT["seeds"])
 # Everything the paper stage needs from this stage: the summary CSV and one figure per (K, N).
-increment_targets = lambda: [f"{INCREMENT_DIR}/summary.csv", f"{INCREMENT_DIR}/evaluations.csv"] + [
+increment_targets = lambda: [
+    f"{INCREMENT_DIR}/summary.csv", f"{INCREMENT_DIR}/evaluations.csv"] + [
     f"paper/figures/increment-K{t['base']}-N{t['digits']}.pdf" for t in INCREMENT["tasks"]]
 
 
