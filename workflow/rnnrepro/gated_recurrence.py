@@ -22,12 +22,7 @@ from __future__ import annotations
 import torch
 
 
-def gate(x: torch.Tensor, hard: bool) -> torch.Tensor:
-    """The gate function, out of place."""
-    return torch.clamp(x * 0.2 + 0.5, 0.0, 1.0) if hard else torch.sigmoid(x)
-
-
-def _gate_(x: torch.Tensor, hard: bool) -> torch.Tensor:
+def gate_(x: torch.Tensor, hard: bool) -> torch.Tensor:
     """The gate function, in place."""
     return x.mul_(0.2).add_(0.5).clamp_(0.0, 1.0) if hard else x.sigmoid_()
 
@@ -64,7 +59,7 @@ class _LSTM(torch.autograd.Function):
         w_t = weight_hh.t()
         for t, act in enumerate(acts.unbind(0)):
             torch.addmm(gis[t], hs[t], w_t, out=act)
-            _gate_(act[:, :3 * hidden], hard)
+            gate_(act[:, :3 * hidden], hard)
             act[:, 3 * hidden:].tanh_()
             torch.mul(act[:, hidden:2 * hidden], cs[t], out=cs[t + 1])
             cs[t + 1].addcmul_(act[:, :hidden], act[:, 3 * hidden:])
@@ -119,7 +114,7 @@ class _GRU(torch.autograd.Function):
         w_rz, w_n = weight_hh[:2 * hidden].t(), weight_hh[2 * hidden:].t()
         for t in range(steps):
             g = gi[t]
-            _gate_(torch.addmm(g[:, :2 * hidden], hs[t], w_rz, out=rz[t]), hard)
+            gate_(torch.addmm(g[:, :2 * hidden], hs[t], w_rz, out=rz[t]), hard)
             r, z = rz[t, :, :hidden], rz[t, :, hidden:]
             if after:
                 torch.addmm(bias_hn, hs[t], w_n, out=m[t])

@@ -73,7 +73,8 @@ def select(frame: pd.DataFrame, selector: Mapping[str, Sequence[Any]]) -> pd.Dat
     for column, values in selector.items():
         column_values = frame[column]
         if pd.api.types.is_numeric_dtype(column_values):
-            mask &= column_values.apply(lambda v, vs=values: any(np.isclose(v, x) for x in vs))
+            mask &= np.isclose(column_values.to_numpy(dtype=float)[:, None],
+                               np.asarray(values, dtype=float)).any(axis=1)
         else:
             mask &= column_values.isin(values)
     return frame[mask]
@@ -226,11 +227,9 @@ def verdict_rows(claims: Sequence[Claim], settings: Settings,
         for comparison in claim.comparisons:
             outcome = evaluate_comparison(comparison, tables, published)
             n = len(outcome.differences)
-            mean = low = high = None
-            if n:
-                mean = float(np.mean(outcome.differences))
+            mean, low, high = _mean(outcome.differences), None, None
             if n >= settings.min_n:
-                mean, low, high = t_interval(outcome.differences, settings.confidence)
+                _, low, high = t_interval(outcome.differences, settings.confidence)
             result, reason = verdict(n, low, high, comparison.direction, settings.min_n,
                                      outcome.missing)
             claimed = comparison.claimed_value

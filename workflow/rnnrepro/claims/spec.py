@@ -9,7 +9,7 @@ and the key, before anything is evaluated.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ class TableSpec:
     keys: tuple[str, ...]
     numeric: tuple[str, ...]
     axis: str | None = None
-    categories: Mapping[str, Sequence[Any]] = None  # type: ignore[assignment]
+    categories: Mapping[str, Sequence[Any]] = field(default_factory=dict)
 
 
 MEMORY_KEYS = ("group", "representation", "permutation", "learning_rate", "seed")
@@ -165,7 +165,7 @@ def _selector(raw: Any, table: TableSpec, where: str) -> dict[str, tuple[Any, ..
             raise ClaimsError(f"{where}.{column}: no such run key; choose from "
                               f"{list(table.keys)}")
         values = tuple(value) if isinstance(value, list) else (value,)
-        allowed = (table.categories or {}).get(column)
+        allowed = table.categories.get(column)
         if allowed is not None:
             unknown = [v for v in values if v not in allowed]
             if unknown:

@@ -52,9 +52,6 @@ class UnitSettings:
             raise ValueError(f"increment.units: unknown key(s) {unknown}")
         return cls(**raw)
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 class SettingsError(ValueError):
     """A missing, unknown or ill-typed ``--settings`` key."""
