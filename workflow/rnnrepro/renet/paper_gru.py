@@ -57,9 +57,6 @@ class PaperGRU(nn.Module):
         for param in self.parameters():
             nn.init.uniform_(param, -bound, bound)
 
-    def _stacked(self, name: str) -> torch.Tensor:
-        return torch.stack([getattr(self, f"{name}{s}") for s in self.suffixes])
-
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         steps, batch, _ = x.shape
         flat = x.reshape(steps * batch, -1)
