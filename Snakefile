@@ -22,12 +22,21 @@ validate(config, "workflow/schemas/config.schema.yaml")
 report: "workflow/report/workflow.rst"
 
 
+# With --cache, a training job whose outputs are in the output cache is restored where
+# Snakemake runs, never submitted to a cluster (rnnrepro.results.submit_host_cache).
+if workflow.workflow_settings.cache is not None:
+    from rnnrepro.results.submit_host_cache import restore_on_submit_host
+
+    restore_on_submit_host()
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/memory.smk"
 include: "workflow/rules/increment.smk"
 include: "workflow/rules/renet.smk"
 include: "workflow/rules/claims.smk"
+include: "workflow/rules/results.smk"
 include: "workflow/rules/paper.smk"
 
 
@@ -35,6 +44,11 @@ rule all:
     default_target: True
     input:
         paper_targets(),
+
+
+onstart:
+    if IMPORTED:
+        print(IMPORTED.describe())
 
 
 onsuccess:

@@ -21,7 +21,8 @@ def copy_repo(dest: Path) -> Path:
     def ignore(folder: str, names: list[str]) -> set[str]:
         skip = {n for n in names if n in _SKIP or n.endswith(".egg-info")}
         if Path(folder).resolve() == (REPO / "paper").resolve():
-            generated = {"figures", "tables.tex", "increment-table.tex", "main.pdf"}
+            generated = {"figures", "tables.tex", "increment-table.tex", "provenance.tex",
+                         "main.pdf"}
             skip |= {n for n in names
                      if n in generated or (n.startswith("main.") and n != "main.tex")}
         return skip
@@ -30,11 +31,17 @@ def copy_repo(dest: Path) -> Path:
     return dest
 
 
-def run_snakemake(workdir: Path, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess:
-    """Run snakemake in ``workdir``; fail the test with its output if it fails."""
+def run_snakemake(workdir: Path, *args: str, timeout: float = 1800,
+                  cache: Path | None = None) -> subprocess.CompletedProcess:
+    """Run snakemake in ``workdir`` (with ``--cache`` in the output cache ``cache``, if given);
+    fail the test with its output if it fails."""
     cmd = [sys.executable, "-m", "snakemake", *args]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    if cache is not None:
+        cmd.append("--cache")
+        env["SNAKEMAKE_OUTPUT_CACHE"] = str(cache)
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "PYTHONHASHSEED": "0"})
+                          env=env)
     if proc.returncode != 0:
         pytest.fail(f"{' '.join(cmd)} failed ({proc.returncode}) in {workdir}:\n"
                     f"{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
@@ -47,8 +54,19 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the repository on which the quick preset has run end to end (once per session).
+def quick_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The output cache (SNAKEMAKE_OUTPUT_CACHE) the quick run stores its training jobs in.
+
+    With RNNREPRO_QUICK_RUN, RNNREPRO_QUICK_CACHE names the cache that run used.
+    """
+    reuse = os.environ.get("RNNREPRO_QUICK_CACHE")
+    return Path(reuse) if reuse else tmp_path_factory.mktemp("output-cache")
+
+
+@pytest.fixture(scope="session")
+def quick_run(tmp_path_factory: pytest.TempPathFactory, quick_cache: Path) -> Path:
+    """A copy of the repository on which the quick preset has run end to end (once per session),
+    with ``--cache``: its training jobs are in ``quick_cache``.
 
     Set RNNREPRO_QUICK_RUN=<folder> to reuse a folder where the quick preset already ran.
     """
@@ -56,7 +74,7 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if reuse:
         return Path(reuse)
     workdir = copy_repo(tmp_path_factory.mktemp("quick") / "repo")
-    run_snakemake(workdir, "--cores", "2", "--configfile", QUICK)
+    run_snakemake(workdir, "--cores", "2", "--configfile", QUICK, cache=quick_cache)
     return workdir
 
 

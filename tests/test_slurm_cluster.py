@@ -167,19 +167,31 @@ def test_full_config_dry_run_lists_every_job_with_resources(tmp_path: Path):
     assert listed == sum(stats.values())
 
 
-def test_quick_preset_on_slurm_one_gpu_job_per_model(tmp_path: Path):
-    """The quick preset end to end through `--profile slurm`; training jobs are GPU jobs."""
-    workdir = copy_repo(tmp_path / "repo")
+@pytest.fixture(scope="module")
+def slurm_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The output cache (`--cache`) of the quick preset's SLURM runs."""
+    return tmp_path_factory.mktemp("slurm-output-cache")
+
+
+@pytest.fixture(scope="module")
+def slurm_quick_run(tmp_path_factory: pytest.TempPathFactory, slurm_cache: Path):
+    """The quick preset through `--profile slurm --cache`: (workdir, planned jobs, SLURM jobs,
+    snakemake's output)."""
+    workdir = copy_repo(tmp_path_factory.mktemp("slurm-quick") / "repo")
     args = ("--cores", "all", "--profile", "slurm", *PARTITION_OVERRIDE, "--configfile", QUICK)
     planned = job_stats(workdir, *args)
-    assert planned["memory_train"] and planned["increment_train"] and planned["renet_train"]
-
     start = time.monotonic()
     with JobRecorder(workdir) as recorder:
-        proc = run_snakemake(workdir, *args, timeout=3600)
+        proc = run_snakemake(workdir, *args, timeout=3600, cache=slurm_cache)
     minutes = (time.monotonic() - start) / 60
-    jobs = recorder.jobs
-    print(f"quick preset on SLURM: {minutes:.1f} min, {len(jobs)} SLURM jobs")
+    print(f"quick preset on SLURM: {minutes:.1f} min, {len(recorder.jobs)} SLURM jobs")
+    return workdir, planned, recorder.jobs, proc
+
+
+def test_quick_preset_on_slurm_one_gpu_job_per_model(slurm_quick_run):
+    """The quick preset end to end through `--profile slurm`; training jobs are GPU jobs."""
+    workdir, planned, jobs, proc = slurm_quick_run
+    assert planned["memory_train"] and planned["increment_train"] and planned["renet_train"]
     assert "steps (100%) done" in proc.stderr
     assert (workdir / "paper" / "tables.tex").is_file()
 
@@ -207,6 +219,25 @@ def test_quick_preset_on_slurm_one_gpu_job_per_model(tmp_path: Path):
     for job in jobs.values():
         if rule_of(job) not in TRAINING_RULES:
             assert not asks_one_gpu(job), f"a CPU job asked for a GPU: {job}"
+
+
+def test_a_second_clone_submits_no_training_job_with_the_output_cache(
+        slurm_quick_run, slurm_cache: Path, tmp_path: Path):
+    """A fresh clone, same config and cache: every training job is restored on the submit
+    host; SLURM never sees one, and the tables are the same."""
+    first, planned, _, _ = slurm_quick_run
+    workdir = copy_repo(tmp_path / "repo")
+    args = ("--cores", "all", "--profile", "slurm", *PARTITION_OVERRIDE, "--configfile", QUICK)
+    with JobRecorder(workdir) as recorder:
+        proc = run_snakemake(workdir, *args, timeout=1800, cache=slurm_cache)
+    submitted = Counter(rule_of(job) for job in recorder.jobs.values())
+    assert not set(submitted) & TRAINING_RULES, submitted
+    assert set(submitted) <= CLUSTER_CPU_RULES, submitted
+    restored = re.findall(r"(\w+) \(jobid \d+\): outputs in the output cache, restored on the "
+                          r"submit host", proc.stderr)
+    assert Counter(restored) == Counter({rule: planned[rule] for rule in TRAINING_RULES})
+    assert (workdir / "paper/tables.tex").read_bytes() == \
+        (first / "paper/tables.tex").read_bytes()
 
 
 def test_scancel_training_job_resumes_from_checkpoint(tmp_path: Path):

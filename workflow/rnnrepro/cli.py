@@ -22,7 +22,7 @@ from rnnrepro.runtime import StopRequested, setup_logging
 
 log = logging.getLogger("rnnrepro")
 
-STAGES = ("data", "memory", "increment", "renet", "claims", "paper")
+STAGES = ("data", "memory", "increment", "renet", "claims", "paper", "results")
 
 
 class UserError(Exception):
@@ -80,7 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.warning("%s; the checkpoint is kept, rerun the same command to resume", stop)
         return StopRequested.exit_code
     except UserError as err:
-        print(f"rnnrepro {args.command}: error: {err}", file=sys.stderr)
+        command = " ".join(filter(None, [args.command, getattr(args, "verb", None)]))
+        print(f"rnnrepro {command}: error: {err}", file=sys.stderr)
         return 2
     return int(result or 0)
 

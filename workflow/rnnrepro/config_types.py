@@ -122,3 +122,21 @@ def coerce(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
     config.clear()
     config.update(typed)
     return config
+
+
+CONFIG_SCHEMA = "workflow/schemas/config.schema.yaml"
+
+
+def load(root: str | Path, configfiles: list[str | Path] = ()) -> dict[str, Any]:
+    """The config a ``snakemake --configfile F...`` run in ``root`` uses: ``config.yaml``,
+    each file merged over it in order, typed and validated by the schema (which fills the
+    defaults), as the Snakefile does."""
+    from snakemake.utils import update_config, validate
+
+    root = Path(root)
+    config = yaml.safe_load((root / "config.yaml").read_text())
+    for path in configfiles:
+        update_config(config, yaml.safe_load(Path(path).read_text()) or {})
+    coerce(config, root / CONFIG_SCHEMA)
+    validate(config, str(root / CONFIG_SCHEMA))
+    return config

@@ -2,6 +2,11 @@
 import json
 import os
 import re
+import subprocess
+
+from rnnrepro.results import imported as imported_runs
+from rnnrepro.results import training as training_jobs
+from rnnrepro.results.code import code_digest
 
 RESULTS = "results"
 ENV = "../../envs/rnnrepro.yaml"
@@ -15,6 +20,34 @@ def settings_json(section):
 def lr_label(lr):
     """3e-05 style label used in result paths and variant names (as in the paper's Table 3)."""
     return f"{float(lr):g}"
+
+
+def git_commit():
+    """The checked-out commit (with -dirty for uncommitted changes), or 'unknown'."""
+    try:
+        described = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=12"], cwd=workflow.basedir,
+            capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return described.stdout.strip() if described.returncode == 0 else "unknown"
+
+
+# ---- training runs: imported ones, the output cache's key
+# Runs imported from a results archive (`rnnrepro results unpack`), used where the config agrees.
+IMPORTED = imported_runs.load(RESULTS, config)
+
+
+def training_output(path):
+    """A training output as the summaries read it: the run's own file, or its imported copy."""
+    return IMPORTED.path(path) if IMPORTED else path
+
+
+def cache_key(stage):
+    """Params that make the output cache's key complete: Snakemake hashes a cached job's
+    command, params and inputs, but not its wildcards nor the Python its command imports."""
+    return {"job": lambda wildcards: dict(wildcards.items()),
+            "code": code_digest(f"rnnrepro.{stage}.train")}
 
 
 def scaled(rule_name, key):

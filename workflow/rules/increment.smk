@@ -17,18 +17,19 @@ INCREMENT_WILDCARDS = {
     "seed": r"\d+",
 }
 # Settings each command receives: only the keys its output depends on, so adding a task or seed
-# to the grid reruns nothing that exists.
-INCREMENT_TRAIN_KEYS = (
-    "hidden_size", "batch_size", "learning_rate", "rmsprop", "epochs", "batches_per_epoch",
-    "interesting_probability", "eval_every", "eval_batch_size", "checkpoint_every", "units",
-)
+# to the grid reruns nothing that exists (training keys: rnnrepro.results.training).
 # (Lambdas, not defs: `snakemake --lint` wants functions kept out of files with rules.)
 # --settings JSON holding the given keys of the increment section.
 increment_settings = lambda *keys: settings_json({key: INCREMENT[key] for key in keys})
-# `filename` of every training job of task (K, N): orders x cells x seeds.
-increment_runs = lambda base, digits, filename: expand(
+# `filename` of every training job of task (K, N): orders x cells x seeds (imported or trained).
+increment_runs = lambda base, digits, filename: [training_output(path) for path in expand(
     f"{INCREMENT_DIR}/K{base}-N{digits}/{{order}}/{{cell}}/seed{{seed}}/{filename}",
-    order=INCREMENT["orders"], cell=INCREMENT["cells"], seed=INCREMENT["seeds"])
+    order=INCREMENT["orders"], cell=INCREMENT["cells"], seed=INCREMENT["seeds"])]
+# The files of every run: the archive's content.
+INCREMENT_TRAINING_OUTPUTS = [
+    path for t in INCREMENT["tasks"] for name in ("history.csv", "metrics.json")
+    for path in increment_runs(t["base"], t["digits"], name)
+]
 # Everything the paper stage needs from this stage: the summary CSV and one figure per (K, N).
 increment_targets = lambda: [
     f"{INCREMENT_DIR}/summary.csv", f"{INCREMENT_DIR}/evaluations.csv"] + [
@@ -88,11 +89,13 @@ rule increment_train:
         history=f"{INCREMENT_DIR}/K{{base}}-N{{digits}}/{{order}}/{{cell}}/seed{{seed}}/history.csv",
         metrics=f"{INCREMENT_DIR}/K{{base}}-N{{digits}}/{{order}}/{{cell}}/seed{{seed}}/metrics.json",
     params:
-        settings=lambda w: increment_settings(*INCREMENT_TRAIN_KEYS),
+        settings=lambda w: settings_json(training_jobs.increment_train_settings(config)),
         permutation=lambda w, input: (
             f"--permutation {shlex.quote(input.permutation[0])}" if input.permutation else ""),
         checkpoint=f"{INCREMENT_DIR}/K{{base}}-N{{digits}}/{{order}}/{{cell}}/seed{{seed}}/checkpoint.pt",
         device=config["device"],
+        **cache_key("increment"),
+    cache: True
     log:
         f"{INCREMENT_LOGS}/K{{base}}-N{{digits}}/{{order}}-{{cell}}-seed{{seed}}.log",
     wildcard_constraints:

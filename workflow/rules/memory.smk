@@ -5,20 +5,14 @@
 # memory_targets() lists everything the paper stage needs from here.
 import shlex
 
-from rnnrepro.memory.representations import steps as representation_steps
-
 MEMORY = config["memory"]
 MEMORY_SUMMARY = f"{RESULTS}/memory/summary"
 MNIST_MANIFEST = f"{RESULTS}/data/mnist/manifest.json"
 MNIST_PERMUTATIONS = f"{RESULTS}/data/permutations.json"
-# Keys of the memory section one run depends on (a sweep change never reruns other runs).
-MEMORY_RUN_KEYS = ("hidden_size", "batch_size", "epochs", "input_weight_std", "rmsprop",
-                   "train_subset", "eval_batch_size")
-# Settings of one run: the run keys, with memory.pixel_runs applied to the 784-step runs.
-memory_run_settings = lambda representation: settings_json({
-    **{k: MEMORY[k] for k in MEMORY_RUN_KEYS if k in MEMORY},
-    **(MEMORY.get("pixel_runs", {}) if representation_steps(representation) == 784 else {}),
-})
+# Settings of one run (rnnrepro.results.training: the keys a run depends on, with
+# memory.pixel_runs applied to the 784-step runs; a sweep change never reruns other runs).
+memory_run_settings = lambda representation: settings_json(
+    training_jobs.memory_run_settings(config, representation))
 MEMORY_FIGURES = {"gallery_index": 0, "sample_digits": 20, **MEMORY.get("figures", {})}
 # Folder of every configured run: results/memory/<representation>/lr<lr>/seed<seed>.
 MEMORY_RUNS = [
@@ -26,6 +20,11 @@ MEMORY_RUNS = [
     for rep in MEMORY["representations"]
     for lr in MEMORY["learning_rates"]
     for seed in MEMORY["seeds"]
+]
+# The files of one run: the archive's content and the cache's entry.
+MEMORY_RUN_FILES = ("history.csv", "metrics.json", "latency.csv")
+MEMORY_TRAINING_OUTPUTS = [
+    training_output(f"{run}/{name}") for run in MEMORY_RUNS for name in MEMORY_RUN_FILES
 ]
 MEMORY_TARGETS = [
     f"{MEMORY_SUMMARY}/table2_latency.csv",
@@ -65,6 +64,8 @@ rule memory_train:
             f"--permutations {shlex.quote(input.permutations[0])}" if input.permutations else ""
         ),
         device=config["device"],
+        **cache_key("memory"),
+    cache: True
     wildcard_constraints:
         representation=r"[a-z]+(-[a-z]+)?(-perm\d+)?",
         lr=r"[0-9.e+-]+",
@@ -88,8 +89,8 @@ rule memory_train:
 
 rule memory_summary:
     input:
-        metrics=[f"{run}/metrics.json" for run in MEMORY_RUNS],
-        histories=[f"{run}/history.csv" for run in MEMORY_RUNS],
+        metrics=[training_output(f"{run}/metrics.json") for run in MEMORY_RUNS],
+        histories=[training_output(f"{run}/history.csv") for run in MEMORY_RUNS],
     output:
         table2=f"{MEMORY_SUMMARY}/table2_latency.csv",
         table3=f"{MEMORY_SUMMARY}/table3_runs.csv",

@@ -47,6 +47,7 @@ paper_targets = lambda: [
     *increment_targets(),
     *renet_targets(),
     CLAIMS_VERDICTS,
+    PROVENANCE,
     "paper/tables.tex",
     "paper/increment-table.tex",
     *(["paper/main.pdf"] if PAPER_TEX else []),
@@ -121,6 +122,7 @@ rule paper_pdf:
         tex="paper/main.tex",
         tables="paper/tables.tex",
         increment="paper/increment-table.tex",
+        provenance="paper/provenance.tex",
         figures=expand("paper/figures/{name}.pdf", name=PAPER_FIGURES),
         script="workflow/scripts/build-pdf.sh",
     output:

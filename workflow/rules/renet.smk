@@ -12,13 +12,12 @@ RENET_TARGETS = [f"{RESULTS}/renet/summary.csv", "paper/figures/renet-curves.pdf
 # wants functions kept out of files with rules.)
 renet_targets = lambda: list(RENET_TARGETS)
 # What one job depends on: its dataset's model (Table 1), the training settings and the subset.
-renet_job_settings = lambda w: settings_json(
-    {
-        "model": RENET["models"][w.dataset],
-        "training": RENET["training"],
-        "train_subset": RENET.get("train_subset"),
-    }
-)
+renet_job_settings = lambda w: settings_json(training_jobs.renet_run_settings(config, w.dataset))
+# The files of one run: the archive's content and the cache's entry.
+RENET_TRAINING_OUTPUTS = [
+    training_output(f"{run}/{name}") for run in RENET_RUNS
+    for name in ("history.csv", "metrics.json")
+]
 
 
 localrules:
@@ -39,6 +38,8 @@ rule renet_train:
     params:
         settings=renet_job_settings,
         device=config["device"],
+        **cache_key("renet"),
+    cache: True
     wildcard_constraints:
         dataset="mnist|cifar10|svhn",
         seed=r"\d+",
@@ -60,7 +61,7 @@ rule renet_train:
 
 rule renet_summary:
     input:
-        metrics=[f"{run}/metrics.json" for run in RENET_RUNS],
+        metrics=[training_output(f"{run}/metrics.json") for run in RENET_RUNS],
     output:
         summary=f"{RESULTS}/renet/summary.csv",
     log:
@@ -74,8 +75,8 @@ rule renet_summary:
 
 rule renet_figure:
     input:
-        metrics=[f"{run}/metrics.json" for run in RENET_RUNS],
-        histories=[f"{run}/history.csv" for run in RENET_RUNS],
+        metrics=[training_output(f"{run}/metrics.json") for run in RENET_RUNS],
+        histories=[training_output(f"{run}/history.csv") for run in RENET_RUNS],
     output:
         pdf=report(
             "paper/figures/renet-curves.pdf",
