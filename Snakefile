@@ -22,12 +22,12 @@ validate(config, "workflow/schemas/config.schema.yaml")
 report: "workflow/report/workflow.rst"
 
 
-# With --cache, a training job whose outputs are in the output cache is restored where
-# Snakemake runs, never submitted to a cluster (rnnrepro.results.submit_host_cache).
+# With --cache, the process that schedules jobs restores and stores the training jobs' cache
+# entries: a cached job is never submitted to a cluster (rnnrepro.results.submit_host_cache).
 if workflow.workflow_settings.cache is not None:
-    from rnnrepro.results.submit_host_cache import restore_on_submit_host
+    from rnnrepro.results.submit_host_cache import use_submit_host_cache
 
-    restore_on_submit_host()
+    use_submit_host_cache(workflow)
 
 
 include: "workflow/rules/common.smk"

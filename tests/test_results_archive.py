@@ -229,14 +229,15 @@ def test_provenance_counts_imported_and_trained_runs():
     both = provenance.describe(files, results_dir="results", record=record, preset="cpu",
                                commit="89abcde", version="0.1.0")
     assert (both["runs"], both["runs_imported"], both["runs_trained"]) == (4, 3, 1)
-    assert both["text"].startswith("3 of 4 training runs come from archive `cpu.tar.gz`")
+    assert both["text"].startswith("3 of 4 training runs were imported from archive "
+                                   "`cpu.tar.gz`")
     assert "commit `1234567`" in both["text"] and "commit `89abcde`" in both["text"]
     tex = provenance.tex(both)
     assert r"\texttt{cpu.tar.gz}" in tex and r"\newcommand{\rnnprovenance}" in tex
 
     alone = provenance.describe(files[-2:], results_dir="results", record=None, preset="quick",
                                 commit="89abcde", version="0.1.0")
-    assert alone["text"].startswith("All 1 training runs were trained by this run")
+    assert alone["text"].startswith("The only training run was trained by this run")
     assert alone["archive"] is None
 
 

@@ -90,7 +90,7 @@ def test_an_archive_rebuilds_the_paper_in_a_fresh_clone_without_training(quick_r
     assert (clone / "paper/tables.tex").read_bytes() == \
         (quick_run / "paper/tables.tex").read_bytes()
     provenance = (clone / "paper/provenance.tex").read_text()
-    assert "All 45 training runs come from archive" in provenance
+    assert "All 45 training runs were imported from archive" in provenance
     assert "quick.tar.gz" in provenance
 
     # Nothing reruns the imported runs: not the data jobs' new outputs (mtime), nor params,

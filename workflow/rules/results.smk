@@ -32,7 +32,8 @@ rule provenance:
         tex="paper/provenance.tex",
     params:
         record=lambda w, input: f"--record {shlex.quote(input.record[0])}" if input.record else "",
-        results_dir=RESULTS,
+        # results/provenance.json -> results
+        results_dir=lambda w, output: os.path.dirname(output.json),
         preset=config["preset"],
         commit=GIT_COMMIT,
     log:
@@ -52,7 +53,8 @@ rule results_archive:
         RESULTS_ARCHIVE,
     params:
         config=lambda w: settings_json(config),
-        results_dir=RESULTS,
+        # results/archive/<preset>.tar.gz -> results
+        results_dir=lambda w, output: os.path.dirname(os.path.dirname(output[0])),
         commit=GIT_COMMIT,
     log:
         f"{RESULTS}/logs/results/archive.log",
