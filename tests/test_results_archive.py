@@ -17,8 +17,8 @@ import yaml
 from conftest import QUICK, REPO
 from rnnrepro.cli import main
 from rnnrepro.config_types import load
-from rnnrepro.results import archive, imported, provenance, training
-from rnnrepro.results.code import code_digest, code_modules
+from rnnrepro.sharing import archive, imported, provenance, training
+from rnnrepro.sharing.code import code_digest, code_modules
 
 RUN = "memory/original/lr3e-05/seed0"
 

@@ -4,9 +4,9 @@ import os
 import re
 import subprocess
 
-from rnnrepro.results import imported as imported_runs
-from rnnrepro.results import training as training_jobs
-from rnnrepro.results.code import code_digest
+from rnnrepro.sharing import imported as imported_runs
+from rnnrepro.sharing import training as training_jobs
+from rnnrepro.sharing.code import code_digest
 
 RESULTS = "results"
 ENV = "../../envs/rnnrepro.yaml"

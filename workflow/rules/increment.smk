@@ -17,7 +17,7 @@ INCREMENT_WILDCARDS = {
     "seed": r"\d+",
 }
 # Settings each command receives: only the keys its output depends on, so adding a task or seed
-# to the grid reruns nothing that exists (training keys: rnnrepro.results.training).
+# to the grid reruns nothing that exists (training keys: rnnrepro.sharing.training).
 # (Lambdas, not defs: `snakemake --lint` wants functions kept out of files with rules.)
 # --settings JSON holding the given keys of the increment section.
 increment_settings = lambda *keys: settings_json({key: INCREMENT[key] for key in keys})

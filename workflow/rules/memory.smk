@@ -9,7 +9,7 @@ MEMORY = config["memory"]
 MEMORY_SUMMARY = f"{RESULTS}/memory/summary"
 MNIST_MANIFEST = f"{RESULTS}/data/mnist/manifest.json"
 MNIST_PERMUTATIONS = f"{RESULTS}/data/permutations.json"
-# Settings of one run (rnnrepro.results.training: the keys a run depends on, with
+# Settings of one run (rnnrepro.sharing.training: the keys a run depends on, with
 # memory.pixel_runs applied to the 784-step runs; a sweep change never reruns other runs).
 memory_run_settings = lambda representation: settings_json(
     training_jobs.memory_run_settings(config, representation))

@@ -1,0 +1,1 @@
+"""Sharing finished training runs: the results archive, imported runs, provenance, cache keys."""

@@ -1,0 +1,145 @@
+"""``rnnrepro results pack|unpack|provenance``: share finished training runs as one archive.
+
+``pack`` is what the target ``results/archive/<preset>.tar.gz`` runs; ``unpack`` is typed by
+the user in the repository root; ``provenance`` is the rule writing ``paper/provenance.tex``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import yaml
+
+from rnnrepro import __version__
+from rnnrepro.cli import UserError, load_settings
+
+log = logging.getLogger("rnnrepro")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``rnnrepro results`` and its three subcommands."""
+    results = sub.add_parser(
+        "results", help="pack finished training runs into an archive, or unpack one",
+        description=__doc__.splitlines()[0])
+    verbs = results.add_subparsers(dest="verb", required=True, metavar="<verb>")
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+
+    pack = verbs.add_parser(
+        "pack", formatter_class=fmt,
+        help="write the archive of a finished run (use the target "
+             "results/archive/<preset>.tar.gz, which passes every argument)")
+    pack.add_argument("--output", required=True, help="the .tar.gz to write")
+    pack.add_argument("--results-dir", default="results", help="folder of the results")
+    pack.add_argument("--config", required=True, type=load_settings,
+                      help="the run's resolved config (JSON or a file)")
+    pack.add_argument("--commit", required=True, help="git commit of the code that ran")
+    pack.add_argument("files", nargs="+", help="every training output to include")
+    pack.set_defaults(func=pack_command)
+
+    unpack = verbs.add_parser(
+        "unpack", formatter_class=fmt,
+        help="check an archive and import its runs into results/imported/, so that the "
+             "paper stage runs without training")
+    unpack.add_argument("archive", help="a results archive (.tar.gz)")
+    unpack.add_argument("--configfile", action="append", default=[], metavar="FILE",
+                        help="the config files you will give snakemake (as with snakemake: "
+                             "merged over config.yaml in order; repeat the option)")
+    unpack.add_argument("--adopt-config", action="store_true",
+                        help="import even if the archive's config differs; writes it to "
+                             "results/imported/config.yaml for `snakemake --configfile`")
+    unpack.add_argument("--replace", action="store_true",
+                        help="replace runs imported earlier")
+    unpack.add_argument("--results-dir", default="results", help="folder of the results")
+    unpack.add_argument("--root", default=".",
+                        help="the repository root (holds config.yaml and workflow/)")
+    unpack.set_defaults(func=unpack_command)
+
+    provenance = verbs.add_parser(
+        "provenance", formatter_class=fmt,
+        help="paper/provenance.tex: whether the numbers were trained here or imported")
+    provenance.add_argument("--results-dir", default="results", help="folder of the results")
+    provenance.add_argument("--record", default=None,
+                            help="results/imported/archive.json, when runs were imported")
+    provenance.add_argument("--preset", required=True)
+    provenance.add_argument("--commit", required=True)
+    provenance.add_argument("--json", required=True, help="results/provenance.json to write")
+    provenance.add_argument("--tex", required=True, help="paper/provenance.tex to write")
+    provenance.add_argument("files", nargs="+", help="the training outputs the paper reads")
+    provenance.set_defaults(func=provenance_command)
+
+
+def pack_command(args: argparse.Namespace) -> int:
+    from rnnrepro.sharing.archive import ArchiveError, pack
+
+    missing = [path for path in args.files if not Path(path).exists()]
+    if missing:
+        raise UserError(f"{missing[0]}: not found ({len(missing)} training outputs missing); "
+                        "finish the run first")
+    try:
+        manifest = pack(args.output, args.files, results_dir=args.results_dir,
+                        config=args.config, preset=args.config.get("preset", "unknown"),
+                        version=__version__, commit=args.commit)
+    except ArchiveError as err:
+        raise UserError(str(err)) from err
+    size = Path(args.output).stat().st_size
+    log.info("%s: %d files (%d training outputs and the config), %.1f kB, preset %s, "
+             "commit %s", args.output, len(manifest["files"]), len(manifest["files"]) - 1,
+             size / 1e3, manifest["preset"], manifest["commit"])
+    return 0
+
+
+def unpack_command(args: argparse.Namespace) -> int:
+    from rnnrepro.config_types import load
+    from rnnrepro.sharing.archive import IMPORT_FOLDER, ArchiveError, read, unpack
+    from rnnrepro.sharing.training import differences
+
+    try:
+        archive = read(args.archive)
+    except ArchiveError as err:
+        raise UserError(str(err)) from err
+    try:
+        current = load(args.root, args.configfile)
+    except (OSError, ValueError, yaml.YAMLError) as err:
+        raise UserError(f"cannot load the current config ({err})") from err
+    found = differences(archive.config, current)
+    if found and not args.adopt_config:
+        keys = "\n".join(f"  {key}: {json.dumps(a)} in the archive, {json.dumps(b)} now"
+                         for key, a, b in found)
+        given = " ".join(f"--configfile {f}" for f in args.configfile) or "(config.yaml only)"
+        raise UserError(
+            f"{args.archive} was trained with another config than yours {given}; "
+            f"{len(found)} key(s) that change a training job differ:\n{keys}\n"
+            f"Give the config files you will run with (--configfile, e.g. the archive's preset "
+            f"workflow/presets/{archive.manifest['preset']}.yaml), or pass --adopt-config to "
+            f"import the archive with its config. Nothing was written.")
+    try:
+        folder = unpack(archive, args.results_dir, replace=args.replace)
+    except ArchiveError as err:
+        raise UserError(str(err)) from err
+    runs = {str(Path(name).parent) for name in archive.members if "/" in name}
+    log.info("%s: %d training runs (%d files) imported into %s (preset %s, commit %s)",
+             archive.name, len(runs), len(archive.members) - 1, folder,
+             archive.manifest["preset"], archive.manifest["commit"])
+    if found:
+        config_path = Path(args.results_dir) / IMPORT_FOLDER / "config.yaml"
+        config_path.write_text(yaml.safe_dump(archive.config, sort_keys=False))
+        log.info("the archive's config differs from yours in %d key(s); it is in %s: run "
+                 "snakemake with --configfile %s", len(found), config_path, config_path)
+    return 0
+
+
+def provenance_command(args: argparse.Namespace) -> int:
+    from rnnrepro.files import atomic_open, write_json
+    from rnnrepro.sharing.provenance import describe, tex
+
+    record = json.loads(Path(args.record).read_text()) if args.record else None
+    provenance = describe(args.files, results_dir=args.results_dir, record=record,
+                          preset=args.preset, commit=args.commit, version=__version__)
+    write_json(args.json, provenance)
+    with atomic_open(args.tex) as handle:
+        handle.write(tex(provenance))
+    log.info("%s", provenance["text"])
+    return 0
