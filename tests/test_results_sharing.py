@@ -17,7 +17,7 @@ from conftest import QUICK, copy_repo, run_snakemake
 
 pytestmark = pytest.mark.slow
 TRAINING_RULES = ("memory_train", "increment_train", "renet_train")
-# The log each training command writes (`> {log}`): absent when no training command ran.
+# The log each training command writes (`> {log}`): empty when no training command ran.
 TRAINING_LOGS = ("memory/*/lr*/seed*.log", "increment/K*-N*/*-seed*.log", "renet/*/seed*.log")
 
 
@@ -30,7 +30,9 @@ def training_outputs(workdir: Path) -> set[str]:
 
 
 def training_logs(workdir: Path) -> list[Path]:
-    return [path for pattern in TRAINING_LOGS for path in (workdir / "results/logs").glob(pattern)]
+    """The training logs that a command wrote to (Snakemake creates a job's log file empty)."""
+    return [path for pattern in TRAINING_LOGS for path in (workdir / "results/logs").glob(pattern)
+            if path.stat().st_size]
 
 
 def job_stats(output: str) -> Counter[str]:
@@ -39,9 +41,14 @@ def job_stats(output: str) -> Counter[str]:
     return Counter({m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M)})
 
 
-def from_cache(output: str) -> set[str]:
-    return set(re.findall(r"Output file (\S+) will be obtained from global between-workflow "
-                          r"cache", output))
+def runs_from_cache(output: str) -> set[str]:
+    """Run folders a dry run takes from the cache (it names one output file per job)."""
+    return {str(Path(path).parent) for path in re.findall(
+        r"Output file (\S+) will be obtained from global between-workflow cache", output)}
+
+
+def runs_of(paths: set[str]) -> set[str]:
+    return {str(Path(path).parent) for path in paths}
 
 
 def test_a_fresh_clone_takes_every_training_job_from_the_output_cache(quick_run, quick_cache,
@@ -51,7 +58,8 @@ def test_a_fresh_clone_takes_every_training_job_from_the_output_cache(quick_run,
     clone = copy_repo(tmp_path / "clone")
 
     plan = run_snakemake(clone, "-n", "--configfile", QUICK, cache=quick_cache)
-    assert from_cache(plan.stdout + plan.stderr) == expected
+    assert runs_from_cache(plan.stdout + plan.stderr) == runs_of(expected)
+    assert len(runs_of(expected)) == 45
 
     run = run_snakemake(clone, "--cores", "2", "--configfile", QUICK, cache=quick_cache)
     log = run.stdout + run.stderr
@@ -64,10 +72,9 @@ def test_a_fresh_clone_takes_every_training_job_from_the_output_cache(quick_run,
     other = copy_repo(tmp_path / "other")
     plan = run_snakemake(other, "-n", "--configfile", QUICK, "--config", "memory={epochs: 3}",
                          cache=quick_cache)
-    stats, cached = job_stats(plan.stdout), from_cache(plan.stdout + plan.stderr)
+    stats, cached = job_stats(plan.stdout), runs_from_cache(plan.stdout + plan.stderr)
     assert stats["memory_train"] == 26 and stats["increment_train"] == 18
-    assert not any(path.startswith("results/memory/") for path in cached)
-    assert cached == {path for path in expected if not path.startswith("results/memory/")}
+    assert cached == {run for run in runs_of(expected) if not run.startswith("results/memory/")}
 
 
 def test_an_archive_rebuilds_the_paper_in_a_fresh_clone_without_training(quick_run, tmp_path):
