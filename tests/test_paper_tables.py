@@ -646,6 +646,14 @@ def test_main_tex_compiles_without_undefined_references(generated, tmp_path):
     shutil.copy(REPO / "paper" / "main.tex", build)
     shutil.copy(tables, build)
     shutil.copy(inc, build)
+    from rnnrepro.sharing import provenance
+
+    record = {"archive": "cpu_run #1.tar.gz", "archive_sha256": "ab" * 32, "preset": "cpu",
+              "version": "0.1.0", "commit": "1234567"}
+    runs = ["results/imported/memory/a/seed0/metrics.json", "results/renet/mnist/seed0/x.csv"]
+    (build / "provenance.tex").write_text(provenance.tex(provenance.describe(
+        runs, results_dir="results", record=record, preset="quick", commit="89ab_cd",
+        version="0.1.0")))
     figures = re.findall(r"^\\rnnfigure\{([^}]*)\}", (REPO / "paper" / "main.tex").read_text(),
                          re.M)
     assert len(figures) == 7
