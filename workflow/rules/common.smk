@@ -85,10 +85,7 @@ def processed_arrays(dataset):
 
 def raw_identity(dataset):
     """What each raw file is (checksum, gzip_payload); a change here re-downloads it."""
-    return {
-        name: {"checksum": entry["checksum"], "gzip_payload": entry.get("gzip_payload", False)}
-        for name, entry in config["data"]["files"][dataset].items()
-    }
+    return training_jobs.raw_identity(config, dataset)
 
 
 def raw_entry(wildcards):

@@ -47,7 +47,7 @@ rule increment_permutation:
     output:
         f"{INCREMENT_DIR}/K{{base}}-N{{digits}}/permutation.json",
     params:
-        settings=lambda w: increment_settings("permutation_seed"),
+        settings=lambda w: increment_settings(*training_jobs.INCREMENT_PERMUTATION_KEYS),
     log:
         f"{INCREMENT_LOGS}/K{{base}}-N{{digits}}/permutation.log",
     wildcard_constraints:
@@ -63,8 +63,7 @@ rule increment_holdout:
     output:
         f"{INCREMENT_DIR}/K{{base}}-N{{digits}}/holdout.npz",
     params:
-        settings=lambda w: increment_settings(
-            "holdout_size", "holdout_seed", "interesting_probability"),
+        settings=lambda w: increment_settings(*training_jobs.INCREMENT_HOLDOUT_KEYS),
     log:
         f"{INCREMENT_LOGS}/K{{base}}-N{{digits}}/holdout.log",
     wildcard_constraints:

@@ -58,26 +58,29 @@ def _strip_docstrings(tree: ast.AST) -> ast.AST:
     return tree
 
 
-def code_modules(root: str, package_dir: Path = _ROOT) -> dict[str, Path]:
-    """The modules :func:`code_digest` covers: ``root`` and every rnnrepro module it imports,
-    transitively, with their files (``package_dir``: the rnnrepro folder)."""
-    found: dict[str, Path] = {}
+def _parsed_modules(root: str, package_dir: Path) -> dict[str, ast.Module]:
+    """``root`` and every rnnrepro module it imports, transitively, each parsed once."""
+    found: dict[str, ast.Module] = {}
     pending = [root]
     while pending:
         module = pending.pop()
         path = _module_file(module, package_dir)
         if module in found or path is None:
             continue
-        found[module] = path
-        pending.extend(_imports(ast.parse(path.read_text()), module, path.name == "__init__.py"))
+        found[module] = ast.parse(path.read_text(), filename=str(path))
+        pending.extend(_imports(found[module], module, path.name == "__init__.py"))
     return dict(sorted(found.items()))
+
+
+def code_modules(root: str, package_dir: Path = _ROOT) -> list[str]:
+    """The modules :func:`code_digest` covers (``package_dir``: the rnnrepro folder)."""
+    return list(_parsed_modules(root, package_dir))
 
 
 @cache
 def code_digest(root: str, package_dir: Path = _ROOT) -> str:
     """sha256 (16 hex digits) over the parsed code of :func:`code_modules`."""
     digest = hashlib.sha256()
-    for module, path in code_modules(root, package_dir).items():
-        tree = _strip_docstrings(ast.parse(path.read_text()))
-        digest.update(f"{module}\n{ast.dump(tree)}\n".encode())
+    for module, tree in _parsed_modules(root, package_dir).items():
+        digest.update(f"{module}\n{ast.dump(_strip_docstrings(tree))}\n".encode())
     return digest.hexdigest()[:16]

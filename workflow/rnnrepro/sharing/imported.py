@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnrepro.sharing.archive import IMPORT_FOLDER, IMPORT_RECORD
-from rnnrepro.sharing.training import TRAINING_STAGES, differences
+from rnnrepro.sharing.training import stage_differences
 
 
 @dataclass(frozen=True)
@@ -75,11 +75,7 @@ def load(results_dir: str, config: Mapping[str, Any]) -> ImportedRuns | None:
         raise ValueError(f"{record_path}: not an import record of `rnnrepro results unpack` "
                          f"({err}); remove {record_path.parent} and unpack the archive again"
                          ) from err
-    stages, ignored = set(), {}
-    for stage in TRAINING_STAGES:
-        found = differences(archived, config, stages=(stage,))
-        if found:
-            ignored[stage] = found[0]
-        else:
-            stages.add(stage)
-    return ImportedRuns(results_dir, record, frozenset(stages), ignored)
+    found = stage_differences(archived, config)
+    stages = frozenset(stage for stage, diffs in found.items() if not diffs)
+    ignored = {stage: diffs[0] for stage, diffs in found.items() if diffs}
+    return ImportedRuns(results_dir, record, stages, ignored)

@@ -23,9 +23,8 @@ INCREMENT_TRAIN_KEYS = (
     "interesting_probability", "eval_every", "eval_batch_size", "checkpoint_every", "units",
 )
 # Keys of the task files every increment job reads: the hold-out set and the digit permutation.
-INCREMENT_TASK_KEYS = ("holdout_size", "holdout_seed", "permutation_seed")
-# Data-stage keys that change neither the prepared arrays nor the runs: where files come from.
-_DATA_SOURCE_KEYS = ("sources",)
+INCREMENT_HOLDOUT_KEYS = ("holdout_size", "holdout_seed", "interesting_probability")
+INCREMENT_PERMUTATION_KEYS = ("permutation_seed",)
 
 
 def memory_run_settings(config: Mapping[str, Any], representation: str) -> dict[str, Any]:
@@ -52,12 +51,18 @@ def renet_run_settings(config: Mapping[str, Any], dataset: str) -> dict[str, Any
             "train_subset": renet.get("train_subset")}
 
 
+def raw_identity(config: Mapping[str, Any], dataset: str) -> dict[str, dict[str, Any]]:
+    """What each raw file of a dataset is (checksum, gzip_payload), not where it comes from;
+    a change here re-downloads it."""
+    return {
+        name: {"checksum": entry["checksum"], "gzip_payload": entry.get("gzip_payload", False)}
+        for name, entry in config["data"]["files"][dataset].items()
+    }
+
+
 def _data_settings(config: Mapping[str, Any], dataset: str) -> dict[str, Any]:
-    """How a dataset is prepared: its processing keys and what each raw file is (checksum)."""
-    data = config["data"]
-    files = {name: {k: v for k, v in entry.items() if k not in _DATA_SOURCE_KEYS}
-             for name, entry in data["files"].get(dataset, {}).items()}
-    return {dataset: data.get(dataset, {}), "files": {dataset: files}}
+    """How a dataset is prepared: its processing keys and what each raw file is."""
+    return {dataset: config["data"][dataset], "files": {dataset: raw_identity(config, dataset)}}
 
 
 def stage_settings(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -71,7 +76,8 @@ def stage_settings(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
                      "permutations": config["data"]["permutations"]},
         },
         "increment": {"increment": {
-            k: config["increment"][k] for k in (*INCREMENT_TRAIN_KEYS, *INCREMENT_TASK_KEYS)}},
+            k: config["increment"][k] for k in (
+                *INCREMENT_TRAIN_KEYS, *INCREMENT_HOLDOUT_KEYS, *INCREMENT_PERMUTATION_KEYS)}},
         "renet": {
             "renet": {"models": renet["models"], "training": renet["training"],
                       "train_subset": renet.get("train_subset")},
@@ -81,18 +87,26 @@ def stage_settings(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return {stage: dict(_flatten(values)) for stage, values in nested.items()}
 
 
-def differences(archived: Mapping[str, Any], current: Mapping[str, Any],
-                stages: tuple[str, ...] = TRAINING_STAGES) -> list[tuple[str, Any, Any]]:
-    """(key, archived value, current value) of every training key on which the configs
-    differ, for the given stages; a key one config lacks has the value None there."""
+Difference = tuple[str, Any, Any]  # (dotted key, archived value, current value)
+
+
+def stage_differences(archived: Mapping[str, Any],
+                      current: Mapping[str, Any]) -> dict[str, list[Difference]]:
+    """Per training stage, every key of :func:`stage_settings` on which the configs differ,
+    sorted; a key one config lacks has the value None there."""
     old, new = stage_settings(archived), stage_settings(current)
-    found: dict[str, tuple[Any, Any]] = {}
-    for stage in stages:
-        for key in sorted(old[stage].keys() | new[stage].keys()):
-            a, b = old[stage].get(key), new[stage].get(key)
-            if a != b:
-                found[key] = (a, b)
-    return [(key, a, b) for key, (a, b) in sorted(found.items())]
+    return {stage: [(key, old[stage].get(key), new[stage].get(key))
+                    for key in sorted(old[stage].keys() | new[stage].keys())
+                    if old[stage].get(key) != new[stage].get(key)]
+            for stage in TRAINING_STAGES}
+
+
+def differences(archived: Mapping[str, Any], current: Mapping[str, Any]) -> list[Difference]:
+    """Every training key on which the configs differ, once (a data key two stages share
+    appears once), sorted."""
+    found = {key: (key, a, b) for diffs in stage_differences(archived, current).values()
+             for key, a, b in diffs}
+    return [found[key] for key in sorted(found)]
 
 
 def _merge(*parts: Mapping[str, Any]) -> dict[str, Any]:
