@@ -13,13 +13,19 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from rnnrepro.config_types import load
 from rnnrepro.memory.irnn import IRNNClassifier
-from rnnrepro.memory.train import TrainSettings, rmsprop
+from rnnrepro.memory.settings import TrainSettings
+from rnnrepro.memory.train import rmsprop
 from rnnrepro.runtime import pick_device
+from rnnrepro.sharing.training import memory_run_settings
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SHAPES = {"28 steps x 28 features": (28, 28), "784 steps x 1 feature": (784, 1)}
 
@@ -35,7 +41,8 @@ def measure(steps: int, features: int, batch_size: int, seconds: float,
     """Training samples per second (through ATen's RNN kernel when ``aten``)."""
     torch.manual_seed(0)
     model = IRNNClassifier(features).to(device)
-    optimizer = rmsprop(model, 3e-5, TrainSettings())
+    optimizer = rmsprop(model, 3e-5, TrainSettings.from_config(
+        memory_run_settings(load(ROOT), "original")))
     x = torch.rand(64 * batch_size, steps, features, device=device)
     y = torch.randint(0, 10, (64 * batch_size,), device=device)
     forward = (lambda xb: aten_logits(model, xb)) if aten else model

@@ -38,8 +38,9 @@ import yaml
 
 from rnnrepro.renet.dropout import dropout
 from rnnrepro.renet.models import ModelSpec, ReNet
+from rnnrepro.renet.settings import TrainSettings
 from rnnrepro.renet.sweeps import _GATES, ReNetLayer
-from rnnrepro.renet.train import TrainSettings, make_optimizer, training_step
+from rnnrepro.renet.train import make_optimizer, training_step
 
 INPUT_SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32), "svhn": (3, 32, 32)}
 REPO = Path(__file__).resolve().parents[1]

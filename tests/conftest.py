@@ -92,3 +92,13 @@ def path_without(folder: Path, *commands: str) -> str:
             if os.access(entry.path, os.X_OK) and not entry.is_dir():
                 target.symlink_to(entry.path)
     return str(folder)
+
+
+@pytest.fixture(scope="session")
+def repo_config() -> dict:
+    """config.yaml as the Snakefile sees it (typed and validated by the schema): the values
+    every stage's settings come from."""
+    from rnnrepro.config_types import load
+
+    return load(REPO)
+

@@ -130,12 +130,12 @@ def test_evaluation_does_not_depend_on_batch_size():
 
 def test_settings_errors_name_the_key():
     with pytest.raises(SettingsError, match=r"increment\.eval_every"):
-        TrainSettings.from_mapping({k: v for k, v in TINY.items() if k != "eval_every"})
+        TrainSettings.from_config({k: v for k, v in TINY.items() if k != "eval_every"})
     with pytest.raises(SettingsError, match=r"unknown.*'eval_evry'"):
-        TrainSettings.from_mapping({**TINY, "eval_evry": 3})
+        TrainSettings.from_config({**TINY, "eval_evry": 3})
     with pytest.raises(SettingsError, match=r"increment\.rmsprop\.rho"):
-        TrainSettings.from_mapping({**TINY, "rmsprop": {"rho": 2, "eps": 1e-7}})
-    assert TrainSettings.from_mapping({**TINY, "eval_every": 4, "checkpoint_every": 10}
+        TrainSettings.from_config({**TINY, "rmsprop": {"rho": 2, "eps": 1e-7}})
+    assert TrainSettings.from_config({**TINY, "eval_every": 4, "checkpoint_every": 10}
                                       ).unit_size == 8
 
 

@@ -196,8 +196,8 @@ def test_units_reach_the_model_and_bad_values_name_the_key():
             "rmsprop": {"rho": 0.9, "eps": 1e-7}, "epochs": 1, "batches_per_epoch": 10,
             "interesting_probability": 0.1, "eval_every": 5, "eval_batch_size": 10,
             "checkpoint_every": 5}
-    assert TrainSettings.from_mapping(base).units == UnitSettings()  # Keras 2 by default
+    assert TrainSettings.from_config(base).units == UnitSettings()  # Keras 2 by default
     with pytest.raises(SettingsError, match=r"increment\.units\.gate_activation"):
-        TrainSettings.from_mapping({**base, "units": {"gate_activation": "relu"}})
+        TrainSettings.from_config({**base, "units": {"gate_activation": "relu"}})
     with pytest.raises(SettingsError, match="unknown key"):
-        TrainSettings.from_mapping({**base, "units": {"reset": "before"}})
+        TrainSettings.from_config({**base, "units": {"reset": "before"}})

@@ -10,7 +10,9 @@ import torch
 import torch.nn.functional as F
 
 from rnnrepro.memory.irnn import IRNNClassifier, count_parameters, trainable
-from rnnrepro.memory.train import TrainSettings, rmsprop
+from rnnrepro.memory.settings import TrainSettings
+from rnnrepro.memory.train import rmsprop
+from rnnrepro.sharing.training import memory_run_settings
 
 
 @pytest.mark.parametrize("features", [28, 1])
@@ -54,9 +56,10 @@ def test_step_logits_end_with_the_model_output():
     torch.testing.assert_close(model.step_logits(x[:, :3]), steps[:, :3])
 
 
-def test_rmsprop_is_the_keras_update_and_the_second_bias_stays_frozen():
+def test_rmsprop_is_the_keras_update_and_the_second_bias_stays_frozen(repo_config):
     torch.manual_seed(2)
-    settings = TrainSettings(rho=0.9, eps=1e-7)
+    settings = TrainSettings.from_config(memory_run_settings(repo_config, "original"))
+    assert (settings.rho, settings.eps) == (0.9, 1e-7)  # Keras 2 RMSprop, as config.yaml says
     model = IRNNClassifier(3, hidden_size=4)
     opt = rmsprop(model, 0.01, settings)
     params = trainable(model)

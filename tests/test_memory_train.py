@@ -28,7 +28,8 @@ from rnnrepro.runtime import StopRequested
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = {"train": 48, "validation": 16, "test": 16}
-TINY = {"epochs": 3, "eval_batch_size": 7, "hidden_size": 128, "batch_size": 16}
+TINY = {"epochs": 3, "eval_batch_size": 7, "hidden_size": 128, "batch_size": 16,
+        "input_weight_std": 0.001, "rmsprop": {"rho": 0.9, "eps": 1e-7}, "train_subset": None}
 
 
 def make_dataset(root: Path) -> Path:
@@ -79,7 +80,7 @@ def test_splits_use_the_same_saved_permutation(workspace):
 
 def test_train_command_writes_history_metrics_and_latency(workspace, tmp_path):
     out = tmp_path / "flattened-perm0"
-    settings = {**TINY, "epochs": 2, "rmsprop": {"rho": 0.9, "eps": 1e-7}}
+    settings = {**TINY, "epochs": 2}
     assert main(train_args(workspace, out, "flattened-perm0", settings)) == 0
     history = pd.read_csv(out / "history.csv")
     assert list(history.columns) == ["epoch", "loss", "acc", "val_loss", "val_acc", "test_loss",
@@ -139,13 +140,15 @@ def test_resume_after_interruption_gives_the_same_run(workspace, tmp_path, monke
 
 @pytest.mark.parametrize(("change", "message"), [
     ({"representation": "diagonal"}, "unknown representation"),
-    ({"settings": {"epochs": 1, "dropout": 0.5}}, "unknown key"),
-    ({"settings": {"epochs": 0}}, "memory.epochs must be a positive integer"),
+    ({"settings": {**TINY, "epochs": 1, "dropout": 0.5}}, "unknown key(s) ['dropout']"),
+    ({"settings": {k: v for k, v in TINY.items() if "batch" not in k}},
+     "missing key(s) ['batch_size', 'eval_batch_size']"),
+    ({"settings": {**TINY, "epochs": 0}}, "memory.epochs must be a positive integer"),
     ({"data": "nowhere/manifest.json"}, "manifest.json missing"),
 ])
 def test_bad_input_is_a_clear_error(workspace, tmp_path, capsys, change, message):
     args = train_args(workspace, tmp_path, change.get("representation", "original"),
-                      change.get("settings", {"epochs": 1}))
+                      change.get("settings", {**TINY, "epochs": 1}))
     if "data" in change:
         args[args.index("--data") + 1] = str(tmp_path / change["data"])
     assert main(args) == 2

@@ -144,7 +144,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         raise UserError("--order simple takes no --permutation (digits stay in order)")
     device = training_device(args.device, args.threads)
     try:  # inputs only: an error during training keeps its traceback
-        settings = TrainSettings.from_mapping(args.settings)
+        settings = TrainSettings.from_config(args.settings)
         holdout = read_holdout(args.holdout, args.base, args.digits)
         permutation = (read_permutation(args.permutation, args.base, args.digits)
                        if args.permutation is not None else None)

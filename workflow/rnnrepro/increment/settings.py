@@ -99,7 +99,7 @@ class TrainSettings:
     units: UnitSettings = field(default_factory=UnitSettings)  # the LSTM's and GRU's equations
 
     @classmethod
-    def from_mapping(cls, settings: Mapping[str, Any]) -> TrainSettings:
+    def from_config(cls, settings: Mapping[str, Any]) -> TrainSettings:
         check_keys(settings)
         rmsprop = settings.get("rmsprop")
         if not isinstance(rmsprop, Mapping) or set(rmsprop) != {"rho", "eps"}:

@@ -107,13 +107,14 @@ def _check_names(names: list[str]) -> None:
 
 def train_command(args: argparse.Namespace) -> None:
 
-    from rnnrepro.memory.train import RunPaths, TrainSettings, train_memory
+    from rnnrepro.memory.settings import TrainSettings
+    from rnnrepro.memory.train import RunPaths, train_memory
 
     _check_names([args.representation])
     if not args.learning_rate > 0:
         raise UserError(f"--learning-rate must be positive, got {args.learning_rate}")
     try:
-        settings = TrainSettings.from_mapping(args.settings)
+        settings = TrainSettings.from_config(args.settings)
     except (TypeError, ValueError) as err:
         raise UserError(f"--settings: {err}") from err
     device = training_device(args.device, args.threads)

@@ -38,59 +38,12 @@ from rnnrepro.memory.representations import (
     to_sequence,
     variant_name,
 )
+from rnnrepro.memory.settings import TrainSettings
 from rnnrepro.runtime import Progress, check_finite, fingerprint, seed_everything
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test")
-# Keys of config["memory"] that describe the sweep, not one run (accepted and ignored).
-SWEEP_KEYS = frozenset({"representations", "learning_rates", "seeds", "figures"})
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """Per-run settings (config.yaml ``memory:``); defaults are the paper's."""
-
-    hidden_size: int = 128
-    batch_size: int = 16
-    epochs: int = 240
-    input_weight_std: float = 0.001
-    rho: float = 0.9
-    eps: float = 1e-7
-    train_subset: int | None = None
-    eval_batch_size: int = 1000
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> TrainSettings:
-        """Build from the config section; unknown keys or bad values raise ValueError."""
-        data = {k: v for k, v in data.items() if k not in SWEEP_KEYS}
-        rmsprop = dict(data.pop("rmsprop", None) or {})
-        unknown = set(rmsprop) - {"rho", "eps"}
-        if unknown:
-            raise ValueError(f"memory.rmsprop: unknown key(s) {sorted(unknown)}")
-        data.update(rmsprop)
-        fields = set(cls.__dataclass_fields__)
-        unknown = set(data) - fields
-        if unknown:
-            raise ValueError(f"memory settings: unknown key(s) {sorted(unknown)}; "
-                             f"expected {sorted(fields - {'rho', 'eps'})} and rmsprop")
-        settings = cls(**data)
-        for key in ("input_weight_std", "rho", "eps"):
-            value = getattr(settings, key)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"memory.{key} must be a number, got {value!r}")
-        for key in ("hidden_size", "batch_size", "epochs", "eval_batch_size"):
-            value = getattr(settings, key)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"memory.{key} must be a positive integer, got {value!r}")
-        if settings.train_subset is not None and (not isinstance(settings.train_subset, int)
-                                                  or settings.train_subset < 1):
-            raise ValueError(f"memory.train_subset must be null or a positive integer, "
-                             f"got {settings.train_subset!r}")
-        if not 0 < settings.rho < 1 or settings.eps <= 0 or settings.input_weight_std <= 0:
-            raise ValueError("memory: need 0 < rmsprop.rho < 1, rmsprop.eps > 0 and "
-                             "input_weight_std > 0")
-        return settings
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,43 +28,11 @@ from rnnrepro.data.processed import ProcessedDataset
 from rnnrepro.files import atomic_path, write_json
 from rnnrepro.renet.augment import augment
 from rnnrepro.renet.models import ModelSpec, ReNet, count_parameters
+from rnnrepro.renet.settings import TrainSettings
 from rnnrepro.renet.units import UNIT_NAMES
 from rnnrepro.runtime import Progress, check_finite, fingerprint, pick_device, seed_everything
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """``renet.training`` of config.yaml (every key required: config.yaml holds the defaults)."""
-
-    learning_rate: float
-    batch_size: int
-    dropout: float
-    input_mask: float
-    max_epochs: int
-    patience: int
-    recurrent_init: str
-    weight_decay: float
-    bf16: bool
-    eval_batch_size: int
-
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], where: str = "renet.training") -> TrainSettings:
-        names = {f.name for f in fields(cls)}
-        missing, unknown = names - set(cfg), set(cfg) - names
-        if missing:
-            raise ValueError(f"{where}: missing key(s) {sorted(missing)}")
-        if unknown:
-            raise ValueError(f"{where}: unknown key(s) {sorted(unknown)}")
-        settings = cls(**{f.name: cfg[f.name] for f in fields(cls)})
-        for name in ("learning_rate", "batch_size", "max_epochs", "patience", "eval_batch_size"):
-            if not getattr(settings, name) > 0:
-                raise ValueError(f"{where}.{name} = {getattr(settings, name)!r}: must be > 0")
-        for name in ("dropout", "input_mask"):
-            if not 0 <= getattr(settings, name) < 1:
-                raise ValueError(f"{where}.{name} = {getattr(settings, name)!r}: must be in [0, 1)")
-        return settings
 
 
 @dataclass(frozen=True)
