@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 
+from rnnrepro.config_types import load
 from rnnrepro.increment.evaluation import HoldoutEvaluator
 from rnnrepro.increment.holdout import build_holdout
 from rnnrepro.increment.models import IncrementModel
 from rnnrepro.increment.sequences import make_permutation
+from rnnrepro.increment.settings import UnitSettings
 from rnnrepro.runtime import pick_device
 
 
@@ -53,7 +56,8 @@ def main() -> None:
     print(f"{'cell':<6} {'seconds':>9} {'cpu s':>7} {'numbers/s':>12} {'digit_acc':>10}")
     for cell in args.cells:
         torch.manual_seed(0)
-        model = IncrementModel(cell, args.base, args.hidden).to(device)
+        model = IncrementModel(cell, args.base, args.hidden, UnitSettings.from_config(
+            load(Path(__file__).resolve().parents[1])["increment"]["units"])).to(device)
         evaluator(model)  # warm-up: allocator, thread pool, kernels
         times = []
         for _ in range(args.repeats):

@@ -15,14 +15,23 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 
 from rnnrepro.cells import make_recurrent
+from rnnrepro.config_types import load
 from rnnrepro.increment.models import IncrementModel, sequence_loss
 from rnnrepro.increment.settings import UnitSettings
 
+ROOT = Path(__file__).resolve().parents[1]
+
 PAPER_MINIBATCHES = 5 * 10240
+
+
+def keras_units() -> UnitSettings:
+    """Keras 2's LSTM/GRU definitions, as config.yaml states them (increment.units)."""
+    return UnitSettings.from_config(load(ROOT)["increment"]["units"])
 
 
 def steps_per_second(model: IncrementModel, base: int, digits: int, batch: int,
@@ -50,7 +59,7 @@ def steps_per_second(model: IncrementModel, base: int, digits: int, batch: int,
 
 def pytorch_model(cell: str, base: int, hidden: int) -> IncrementModel:
     """The model as it was before increment.units: nn.LSTM / nn.GRU with PyTorch's init."""
-    model = IncrementModel("rnn", base, hidden)
+    model = IncrementModel("rnn", base, hidden, keras_units())
     model.recurrent = make_recurrent(cell, base, hidden)
     return model
 
@@ -73,7 +82,7 @@ def main() -> None:
         base, digits = (int(v) for v in task.split(":"))
         for cell in ("rnn", "lstm", "gru"):
             torch.manual_seed(0)
-            keras = IncrementModel(cell, base, args.hidden, UnitSettings())
+            keras = IncrementModel(cell, base, args.hidden, keras_units())
             after = steps_per_second(keras, base, digits, args.batch_size, args.seconds)
             before = after if cell == "rnn" else steps_per_second(
                 pytorch_model(cell, base, args.hidden), base, digits, args.batch_size,

@@ -26,7 +26,11 @@ BASE, DIGITS = 3, 3
 TINY = {"hidden_size": 16, "batch_size": 16, "learning_rate": 3.0e-4,
         "rmsprop": {"rho": 0.9, "eps": 1.0e-7}, "epochs": 2, "batches_per_epoch": 20,
         "interesting_probability": 0.1, "eval_every": 5, "eval_batch_size": 10,
-        "checkpoint_every": 10}
+        "checkpoint_every": 10,
+        "units": {"gate_activation": "hard_sigmoid", "gru_reset": "before",
+                  "input_init": "glorot_uniform", "recurrent_init": "orthogonal",
+                  "bias_init": "zeros", "lstm_forget_bias": 1.0}}
+KERAS = TrainSettings.from_config(TINY).units
 
 
 @pytest.fixture(autouse=True)
@@ -88,7 +92,7 @@ class Echo(nn.Module):
 
 def test_model_outputs_and_loss():
     torch.manual_seed(0)
-    model = IncrementModel("lstm", 10, 16)
+    model = IncrementModel("lstm", 10, 16, KERAS)
     inputs, targets = make_sequences(np.array([[1, 2, 3], [9, 9, 9]], dtype=np.uint8), 10)
     logits = model(torch.from_numpy(inputs))
     assert logits.shape == (2, 6, 10)
@@ -100,7 +104,7 @@ def test_model_outputs_and_loss():
 
 
 def test_irnn_cell_is_identity_initialised():
-    model = IncrementModel("rnn", 4, 16)
+    model = IncrementModel("rnn", 4, 16, KERAS)
     assert torch.equal(model.recurrent.weight_hh_l0, torch.eye(16))
     assert model.recurrent.nonlinearity == "relu"
 
@@ -122,7 +126,7 @@ def test_evaluation_does_not_depend_on_batch_size():
     holdout = build_holdout(2, 12, size=1000, seed=7, interesting_probability=0.1)
     permutation = make_permutation(2, 12, 0)
     torch.manual_seed(1)
-    model = IncrementModel("gru", 2, 16)
+    model = IncrementModel("gru", 2, 16, KERAS)
     scores = {size: HoldoutEvaluator(holdout, permutation, torch.device("cpu"), size)(model)
               for size in (99, 1000)}
     assert len(set(scores.values())) == 1
@@ -229,14 +233,15 @@ def test_summary_and_figure(task_files, tmp_path):
     assert cli.main(["increment-figure", "--base", str(BASE), "--digits", str(DIGITS),
                      "--history", *[str(r / "history.csv") for r in runs],
                      "--metrics", *[str(r / "metrics.json") for r in runs],
-                     "--output", str(figure)]) == 0
+                     "--output", str(figure), "--png", str(figure.with_suffix(".png"))]) == 0
     assert figure.read_bytes().startswith(b"%PDF") and figure.with_suffix(".png").stat().st_size
     assert sorted(p.name for p in figure.parent.iterdir()) == ["increment-K3-N3.pdf",
                                                                "increment-K3-N3.png"]
     assert cli.main(["increment-figure", "--base", "4", "--digits", str(DIGITS),
                      "--history", str(runs[0] / "history.csv"),
                      "--metrics", str(runs[0] / "metrics.json"),
-                     "--output", str(tmp_path / "other.pdf")]) == 2
+                     "--output", str(tmp_path / "other.pdf"),
+                     "--png", str(tmp_path / "other.png")]) == 2
 
 
 def test_cli_reports_bad_inputs(task_files, tmp_path, capsys):

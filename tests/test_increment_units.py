@@ -5,17 +5,22 @@ initialisers against the stated distributions."""
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from rnnrepro.config_types import load
 from rnnrepro.gated_recurrence import gate_, gru_recurrence, lstm_recurrence
 from rnnrepro.increment.keras_units import KerasRecurrent, keras_orthogonal
 from rnnrepro.increment.models import IncrementModel
 from rnnrepro.increment.settings import SettingsError, TrainSettings, UnitSettings
 
 HIDDEN, INPUTS = 5, 3
+# Keras 2's definitions, as config.yaml states them (increment.units).
+KERAS = UnitSettings.from_config(load(Path(__file__).resolve().parents[1])["increment"]["units"])
 PYTORCH = UnitSettings(gate_activation="sigmoid", gru_reset="after", input_init="pytorch",
                        recurrent_init="pytorch", bias_init="pytorch", lstm_forget_bias=0.0)
 
@@ -69,7 +74,7 @@ def keras_weights(unit: KerasRecurrent):
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_forward_is_keras_2(cell):
     torch.manual_seed(0)
-    unit = KerasRecurrent(cell, INPUTS, HIDDEN, UnitSettings())
+    unit = KerasRecurrent(cell, INPUTS, HIDDEN, KERAS)
     with torch.no_grad():  # non-zero biases and larger weights, so every term matters
         unit.bias_l0.uniform_(-1, 1)
         unit.weight_ih_l0.mul_(3)
@@ -79,7 +84,7 @@ def test_forward_is_keras_2(cell):
                                                                *keras_weights(unit))
     np.testing.assert_allclose(got.detach().numpy(), reference, atol=1e-5, rtol=0)
     # With PyTorch's gate function the numbers change: the choice is really applied.
-    sig = KerasRecurrent(cell, INPUTS, HIDDEN, UnitSettings(gate_activation="sigmoid"))
+    sig = KerasRecurrent(cell, INPUTS, HIDDEN, replace(KERAS, gate_activation="sigmoid"))
     sig.load_state_dict(unit.state_dict())
     assert (sig(x)[0] - got).abs().max() > 1e-2
 
@@ -167,8 +172,8 @@ def test_pytorch_choices_reproduce_nn_units(cell):
 def test_keras_initialisers():
     torch.manual_seed(2)
     hidden, inputs = 16, 10
-    lstm = KerasRecurrent("lstm", inputs, hidden, UnitSettings())
-    gru = KerasRecurrent("gru", inputs, hidden, UnitSettings())
+    lstm = KerasRecurrent("lstm", inputs, hidden, KERAS)
+    gru = KerasRecurrent("gru", inputs, hidden, KERAS)
     for unit, gates in ((lstm, 4), (gru, 3)):
         # Orthogonal: Keras draws one (h, gates*h) kernel with orthonormal rows, so the
         # stacked matrix (ours: its transpose) has W^T W = I.
@@ -189,15 +194,21 @@ def test_keras_initialisers():
 
 
 def test_units_reach_the_model_and_bad_values_name_the_key():
-    model = IncrementModel("gru", 10, 16, UnitSettings(gru_reset="after"))
+    model = IncrementModel("gru", 10, 16, replace(KERAS, gru_reset="after"))
     assert isinstance(model.recurrent, KerasRecurrent) and model.recurrent.reset_after
-    assert isinstance(IncrementModel("rnn", 10, 16).recurrent, torch.nn.RNN)  # the IRNN
+    assert isinstance(IncrementModel("rnn", 10, 16, KERAS).recurrent, torch.nn.RNN)  # the IRNN
     base = {"hidden_size": 16, "batch_size": 16, "learning_rate": 3e-4,
             "rmsprop": {"rho": 0.9, "eps": 1e-7}, "epochs": 1, "batches_per_epoch": 10,
             "interesting_probability": 0.1, "eval_every": 5, "eval_batch_size": 10,
             "checkpoint_every": 5}
-    assert TrainSettings.from_config(base).units == UnitSettings()  # Keras 2 by default
+    assert UnitSettings("hard_sigmoid", "before", "glorot_uniform", "orthogonal",
+                                 "zeros", 1.0) == KERAS  # config.yaml states Keras 2's definitions
+    keras = asdict(KERAS)
+    assert TrainSettings.from_config({**base, "units": keras}).units == KERAS
     with pytest.raises(SettingsError, match=r"increment\.units\.gate_activation"):
-        TrainSettings.from_config({**base, "units": {"gate_activation": "relu"}})
+        TrainSettings.from_config({**base, "units": {**keras, "gate_activation": "relu"}})
     with pytest.raises(SettingsError, match="unknown key"):
-        TrainSettings.from_config({**base, "units": {"reset": "before"}})
+        TrainSettings.from_config({**base, "units": {**keras, "reset": "before"}})
+    with pytest.raises(SettingsError, match=r"missing key\(s\) \['lstm_forget_bias'\]"):
+        TrainSettings.from_config({**base, "units": {k: v for k, v in keras.items()
+                                                     if k != "lstm_forget_bias"}})

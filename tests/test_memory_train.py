@@ -23,6 +23,7 @@ from rnnrepro.data.processed import (
     write_normalization,
 )
 from rnnrepro.memory.representations import pixel_order
+from rnnrepro.memory.runs import run_folder
 from rnnrepro.memory.train import load_split
 from rnnrepro.runtime import StopRequested
 
@@ -121,7 +122,7 @@ def test_resume_after_interruption_gives_the_same_run(workspace, tmp_path, monke
         yield check
 
     with monkeypatch.context() as patch:  # 3 batches per epoch: stop inside epoch 2
-        patch.setattr("rnnrepro.checkpoint.stop_on_signal", lambda: stop_after(4))
+        patch.setattr("rnnrepro.memory.train.stop_on_signal", lambda: stop_after(4))
         assert main(train_args(workspace, resumed, "transposed-perm1", TINY)) == 75
     assert (resumed / "checkpoint.pt").exists() and not (resumed / "history.csv").exists()
     assert len(pd.read_csv(resumed / "history.partial.csv")) == 1
@@ -156,10 +157,10 @@ def test_bad_input_is_a_clear_error(workspace, tmp_path, capsys, change, message
     assert not (tmp_path / "metrics.json").exists()
 
 
-def write_fake_run(root: Path, representation: str, group: str, lr: float, vaccs: list[float]
-                   ) -> Path:
+def write_fake_run(root: Path, representation: str, group: str, lr: float, vaccs: list[float],
+                   seed: int = 0) -> Path:
     """metrics.json + history.csv of a finished run with the given validation accuracies."""
-    folder = root / representation / f"lr{lr:g}"
+    folder = root / run_folder(representation, lr, seed)
     folder.mkdir(parents=True)
     history = pd.DataFrame({"epoch": range(1, len(vaccs) + 1), "loss": 1.0, "acc": 0.5,
                             "val_loss": [1 - v for v in vaccs], "val_acc": vaccs,
@@ -167,8 +168,8 @@ def write_fake_run(root: Path, representation: str, group: str, lr: float, vaccs
     history.to_csv(folder / "history.csv", index=False)
     best = history.loc[history["val_acc"].idxmax()]
     metrics = {"variant": f"{representation}@16@128@{lr:g}", "representation": representation,
-               "group": group, "learning_rate": lr, "seed": 0, "steps": 28,
-               "latency_mean": 10 + lr,
+               "group": group, "learning_rate": lr, "seed": seed, "steps": 28,
+               "latency_mean": 10 + lr + seed,
                "best": {"epoch": int(best["epoch"]), "acc": 0.5, "vacc": float(best["val_acc"]),
                         "loss": 1.0, "vloss": float(best["val_loss"]), "test_acc": 0.4,
                         "test_loss": 1.0}}
@@ -183,13 +184,7 @@ def test_summary_tables_and_figures(workspace, tmp_path):
                            [0.3, 0.2]),
             write_fake_run(tmp_path, "original-perm1", "original random permute", 3e-5,
                            [0.1, 0.65])]
-    out = tmp_path / "summary"
-    names = ["table2", "table3", "table4", "curves", "epochs", "notes"]
-    files = {n: out / f"{n}.{'json' if n == 'notes' else 'csv'}" for n in names}
-    args = ["memory-summary", "--metrics", *map(str, runs)]
-    for name, path in files.items():
-        args += [f"--{name}", str(path)]
-    assert main([*args, "--settings", '{"preset": "test"}']) == 0
+    files = run_summary(runs, tmp_path / "summary")
     t3 = pd.read_csv(files["table3"])
     assert t3["vacc"].tolist() == [0.8, 0.7, 0.65, 0.3]
     assert t3["epoch"].tolist() == [2, 2, 2, 1]
@@ -214,25 +209,46 @@ def test_summary_tables_and_figures(workspace, tmp_path):
     data = str(workspace / "results/data/mnist/manifest.json")
     perms = str(workspace / "results/data/permutations.json")
     assert main(["memory-figure-curves", "--curves", str(files["curves"]),
-                 "--output", str(figures / "curves.pdf")]) == 0
+                 "--output", str(figures / "curves.pdf"), "--png", str(figures / "c.png")]) == 0
     assert main(["memory-figure-gallery", "--data", data, "--permutations", perms,
                  "--settings", '{"representations": ["original", "transposed-perm2", '
                  '"flattened", "flattened-perm1"], "gallery_index": 3}',
-                 "--output", str(figures / "gallery.pdf")]) == 0
+                 "--output", str(figures / "gallery.pdf"), "--png", str(figures / "g.png")]) == 0
     assert main(["memory-figure-samples", "--data", data, "--settings", '{"sample_digits": 12}',
-                 "--output", str(figures / "samples.pdf")]) == 0
+                 "--output", str(figures / "samples.pdf"), "--png", str(figures / "s.png")]) == 0
     for name in ("curves", "gallery", "samples"):
         assert (figures / f"{name}.pdf").read_bytes()[:4] == b"%PDF"
-        assert (figures / f"{name}.png").stat().st_size > 1000
+        assert (figures / f"{name[0]}.png").stat().st_size > 1000
+    # The PNG goes where --png says, nowhere else.
+    assert sorted(p.name for p in figures.iterdir()) == [
+        "c.png", "curves.pdf", "g.png", "gallery.pdf", "s.png", "samples.pdf"]
+    assert main(["memory-figure-samples", "--data", data, "--settings", "{}",
+                 "--output", str(figures / "x.pdf"), "--png", str(figures / "x.png")]) == 2
 
 
 def test_summary_rejects_incomplete_runs(tmp_path, capsys):
     path = tmp_path / "run" / "metrics.json"
     path.parent.mkdir()
     path.write_text('{"variant": "x"}')
-    assert main(["memory-summary", "--metrics", str(path), "--table2", "a", "--table3", "b",
+    history = path.parent / "history.csv"
+    assert main(["memory-summary", "--metrics", str(path), "--histories", str(history),
+                 "--table2", "a", "--table3", "b", "--variants", "v", "--groups", "g",
                  "--table4", "c", "--curves", "d", "--epochs", "f", "--notes", "e"]) == 2
     assert "missing key" in capsys.readouterr().err
+
+
+SUMMARY_FILES = ["table2", "table3", "variants", "groups", "table4", "curves", "epochs", "notes"]
+
+
+def run_summary(metrics: list[Path], out: Path) -> dict[str, Path]:
+    """`rnnrepro memory-summary` over the given runs (histories beside them); its files."""
+    files = {n: out / f"{n}.{'json' if n == 'notes' else 'csv'}" for n in SUMMARY_FILES}
+    args = ["memory-summary", "--metrics", *map(str, metrics),
+            "--histories", *[str(p.parent / "history.csv") for p in metrics]]
+    for name, path in files.items():
+        args += [f"--{name}", str(path)]
+    assert main([*args, "--settings", '{"preset": "test"}']) == 0
+    return files
 
 
 @pytest.mark.slow

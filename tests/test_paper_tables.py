@@ -511,6 +511,26 @@ SETTINGS = {
 }
 
 
+def write_aggregates(results: Mapping[str, pd.DataFrame], folder: Path) -> None:
+    """The summaries' aggregate files (variants.csv, groups.csv, errors.csv) of per-run frames,
+    written by the summary stages' own functions."""
+    from rnnrepro.files import write_csv
+    from rnnrepro.memory import summary as memory_summary
+    from rnnrepro.renet import summary as renet_summary
+
+    keys = ["representation", "learning_rate", "seed"]
+    merged = results["runs"].merge(results["latency"][[*keys, "latency_mean"]], on=keys)
+    runs = [{**{k: row[k] for k in ("representation", "group", "learning_rate", "seed",
+                                     "latency_mean")},
+             "best": {m: row[m] for m in memory_summary.VARIANT_METRICS if m != "latency"}}
+            for row in merged.to_dict("records")]
+    write_csv(folder / "variants.csv", memory_summary.variants(runs),
+              memory_summary.VARIANT_COLUMNS)
+    write_csv(folder / "groups.csv", memory_summary.groups(runs), memory_summary.GROUP_COLUMNS)
+    write_csv(folder / "errors.csv", renet_summary.errors(results["renet"].to_dict("records")),
+              renet_summary.ERROR_COLUMNS)
+
+
 def generate(workdir: Path, results: Mapping[str, pd.DataFrame],
              settings: Mapping[str, Any] = SETTINGS) -> tuple[Path, Path]:
     """Write the result files, run both commands in ``workdir`` with relative paths (as the
@@ -522,11 +542,12 @@ def generate(workdir: Path, results: Mapping[str, pd.DataFrame],
     shutil.copy(PUBLISHED, workdir / "paper" / "published.yaml")
     for name, frame in results.items():
         frame.to_csv(workdir / "results" / f"{name}.csv", index=False)
+    write_aggregates(results, workdir / "results")
     with contextlib.chdir(workdir):
         assert main(["paper-tables", "--published", "paper/published.yaml",
-                     "--renet-summary", "results/renet.csv",
-                     "--memory-latency", "results/latency.csv",
-                     "--memory-runs", "results/runs.csv",
+                     "--renet-errors", "results/errors.csv",
+                     "--memory-variants", "results/variants.csv",
+                     "--memory-groups", "results/groups.csv",
                      "--verdicts", "results/verdicts.csv",
                      "--settings", json.dumps({k: settings[k] for k in ("preset", "renet")}),
                      "--output", "paper/tables.tex", "--html", "results/tables.html"]) == 0
@@ -620,8 +641,8 @@ def test_html_view_has_every_table(generated):
 
 
 def test_missing_input_is_a_clear_error(tmp_path, capsys):
-    code = main(["paper-tables", "--published", str(PUBLISHED), "--renet-summary", "nope.csv",
-                 "--memory-latency", "x.csv", "--memory-runs", "y.csv",
+    code = main(["paper-tables", "--published", str(PUBLISHED), "--renet-errors", "nope.csv",
+                 "--memory-variants", "x.csv", "--memory-groups", "y.csv",
                  "--verdicts", "v.csv", "--settings",
                  '{"preset": "x"}', "--output", str(tmp_path / "t.tex"), "--html",
                  str(tmp_path / "t.html")])
@@ -632,10 +653,19 @@ def test_missing_input_is_a_clear_error(tmp_path, capsys):
 
 def test_malformed_summary_names_the_file(tmp_path, capsys):
     results = synthetic_results(np.random.default_rng(2))
-    results["runs"] = results["runs"].drop(columns=["vacc"])
-    with pytest.raises(AssertionError):
-        generate(tmp_path, results)
-    assert "runs.csv: missing column(s) ['vacc']" in capsys.readouterr().err
+    generate(tmp_path, results)
+    variants = pd.read_csv(tmp_path / "results" / "variants.csv").drop(columns=["vacc_std"])
+    variants.to_csv(tmp_path / "results" / "variants.csv", index=False)
+    with contextlib.chdir(tmp_path):
+        assert main(["paper-tables", "--published", "paper/published.yaml",
+                     "--renet-errors", "results/errors.csv",
+                     "--memory-variants", "results/variants.csv",
+                     "--memory-groups", "results/groups.csv",
+                     "--verdicts", "results/verdicts.csv", "--settings", '{"preset": "x"}',
+                     "--output", "paper/t.tex", "--html", "results/t.html"]) == 2
+    err = capsys.readouterr().err
+    assert "variants.csv: missing column(s) ['vacc_std']; rerun memory_summary" in err
+    assert not (tmp_path / "paper" / "t.tex").exists()
 
 
 @pytest.mark.skipif(shutil.which("latexmk") is None, reason="latexmk not installed")
@@ -677,7 +707,8 @@ def test_main_tex_compiles_without_undefined_references(generated, tmp_path):
 
 
 def test_number_formats():
-    from rnnrepro.paper.stats import fixed, mean_std, shortest, signed, summarize
+    from rnnrepro.aggregate import summarize
+    from rnnrepro.paper.stats import fixed, mean_std, shortest, signed
 
     s = summarize([1.0, 2.0, 4.0])
     assert s.n == 3 and math.isclose(s.std, statistics.stdev([1.0, 2.0, 4.0]))
@@ -695,7 +726,7 @@ def test_number_formats():
 def test_main_tex_includes_exactly_the_figures_the_pdf_rule_needs():
     included = re.findall(r"^\\rnnfigure\{([^}]*)\.pdf\}", (REPO / "paper/main.tex").read_text(),
                           re.M)
-    rules = (REPO / "workflow/rules/paper.smk").read_text()
+    rules = (REPO / "workflow/rules/common.smk").read_text()
     listed = re.findall(r'^\s+"([\w-]+)",$', rules.split("PAPER_FIGURES = [", 1)[1]
                         .split("]", 1)[0], re.M)
     assert sorted(included) == sorted(listed) and len(listed) == 7

@@ -7,12 +7,14 @@ import csv
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -185,15 +187,26 @@ def test_summary_and_figure(tmp_path):
                    "parameters": 123}
         (folder / "metrics.json").write_text(json.dumps(metrics))
         paths.append(folder / "metrics.json")
-    write_summary(paths, tmp_path / "summary.csv")
+    write_summary(paths, tmp_path / "summary.csv", tmp_path / "errors.csv")
     with open(tmp_path / "summary.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert list(rows[0]) == list(SUMMARY_COLUMNS)
     assert [(r["dataset"], r["seed"]) for r in rows] == [("mnist", "0"), ("mnist", "1"),
                                                          ("cifar10", "0")]
     assert float(rows[2]["test_error"]) == pytest.approx(0.41)
-    plot_curves(paths, tmp_path / "fig" / "renet-curves.pdf")
-    assert (tmp_path / "fig" / "renet-curves.pdf").stat().st_size > 1000
-    assert (tmp_path / "fig" / "renet-curves.png").exists()
+    errors = pd.read_csv(tmp_path / "errors.csv")
+    assert errors["dataset"].tolist() == ["mnist", "cifar10"]
+    assert errors["n"].tolist() == [2, 1]
+    assert errors["test_error_percent_mean"].tolist() == pytest.approx([8.5, 41.0])
+    assert errors["test_error_percent_std"].iloc[0] == pytest.approx(
+        statistics.stdev([11.0, 6.0]))
+    assert pd.isna(errors["test_error_percent_std"].iloc[1])  # one seed: no std
+    histories = [p.parent / "history.csv" for p in paths]
+    figure = tmp_path / "fig"
+    plot_curves(paths, histories, figure / "renet-curves.pdf", figure / "curves.png")
+    assert (figure / "renet-curves.pdf").stat().st_size > 1000
+    assert sorted(p.name for p in figure.iterdir()) == ["curves.png", "renet-curves.pdf"]
+    with pytest.raises(ValueError, match="is not the history of"):
+        plot_curves(paths, histories[::-1], figure / "x.pdf", figure / "x.png")
     with pytest.raises(ValueError, match="both mnist seed 0"):
-        write_summary([paths[2], paths[2]], tmp_path / "dup.csv")
+        write_summary([paths[2], paths[2]], tmp_path / "dup.csv", tmp_path / "dup-errors.csv")

@@ -40,13 +40,14 @@ def line_styles() -> Iterator[dict]:
         i += 1
 
 
-def save_figure(fig: plt.Figure, pdf_path: str | Path) -> None:
-    """Save ``fig`` as ``name.pdf`` and ``name.png`` (atomically) and close it."""
-    pdf_path = Path(pdf_path)
-    if pdf_path.suffix != ".pdf":
-        raise ValueError(f"{pdf_path}: figure targets end in .pdf (a .png is written beside it)")
+def save_figure(fig: plt.Figure, pdf_path: str | Path, png_path: str | Path) -> None:
+    """Save ``fig`` as a PDF and a PNG (each atomically) and close it."""
+    pdf_path, png_path = Path(pdf_path), Path(png_path)
+    for path, suffix in ((pdf_path, ".pdf"), (png_path, ".png")):
+        if path.suffix != suffix:
+            raise ValueError(f"{path}: expected a {suffix} file name")
     fig.tight_layout()
-    for path in (pdf_path, pdf_path.with_suffix(".png")):
+    for path in (pdf_path, png_path):
         with atomic_path(path, suffix=path.suffix) as tmp:
             fig.savefig(tmp, format=path.suffix[1:], metadata=_metadata(path))
     plt.close(fig)

@@ -3,8 +3,6 @@
 # Table tab:claims in paper/tables.tex.
 #   snakemake results/claims/verdicts.csv
 
-CLAIMS_VERDICTS = f"{RESULTS}/claims/verdicts.csv"
-
 
 localrules:
     claims,

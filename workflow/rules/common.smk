@@ -1,9 +1,14 @@
-# Shared helpers of the stage files: result paths, settings passed to commands, resources.
+# Every helper of the rule files, one section per stage (the rule files hold rules only, as
+# `snakemake --lint` wants): result paths, targets, input functions and the settings each
+# command receives. Values come from the config only (config.yaml states every default).
 import json
 import os
 import re
+import shlex
+import shutil
 import subprocess
 
+from rnnrepro.memory import runs as memory_runs
 from rnnrepro.sharing import imported as imported_runs
 from rnnrepro.sharing import training as training_jobs
 from rnnrepro.sharing.code import code_digest
@@ -15,11 +20,6 @@ ENV = "../../envs/rnnrepro.yaml"
 def settings_json(section):
     """Compact JSON of a config section for a command's --settings argument."""
     return json.dumps(section, sort_keys=True, separators=(",", ":"))
-
-
-def lr_label(lr):
-    """3e-05 style label used in result paths and variant names (as in the paper's Table 3)."""
-    return f"{float(lr):g}"
 
 
 def git_commit():
@@ -120,9 +120,280 @@ def prepare_settings(dataset):
     )
 
 
+def manifest_folder(wildcards, output):
+    """results/data/<dataset>/manifest.json -> the processed dataset's folder."""
+    return os.path.dirname(output.manifest)
+
+
+def permutations_settings(wildcards):
+    return settings_json(config["data"]["permutations"])
+
+
 def data_targets():
     """Manifests of MNIST and the ReNet datasets, and the permutations file."""
     datasets = dict.fromkeys(["mnist", *config["renet"]["datasets"]])
     return [f"{DATA}/{dataset}/manifest.json" for dataset in datasets] + [
         f"{DATA}/permutations.json"
     ]
+
+
+# ---- memory stage (workflow/rules/memory.smk)
+MEMORY = config["memory"]
+MEMORY_SUMMARY = f"{RESULTS}/memory/summary"
+MNIST_MANIFEST = f"{DATA}/mnist/manifest.json"
+MNIST_PERMUTATIONS = f"{DATA}/permutations.json"
+# One run's folder as a pattern (wildcards representation, lr, seed; rnnrepro.memory.runs).
+MEMORY_RUN = f"{RESULTS}/memory/{memory_runs.RUN_FOLDER}"
+# Folder of every configured run: results/memory/<representation>/lr<lr>/seed<seed>.
+MEMORY_RUNS = [
+    f"{RESULTS}/memory/{memory_runs.run_folder(rep, lr, seed)}"
+    for rep in MEMORY["representations"]
+    for lr in MEMORY["learning_rates"]
+    for seed in MEMORY["seeds"]
+]
+# The files of one run: the archive's content and the cache's entry.
+MEMORY_RUN_FILES = ("history.csv", "metrics.json", "latency.csv")
+MEMORY_TRAINING_OUTPUTS = [
+    training_output(f"{run}/{name}") for run in MEMORY_RUNS for name in MEMORY_RUN_FILES
+]
+MEMORY_SUMMARY_FILES = ("table2_latency.csv", "table3_runs.csv", "variants.csv", "groups.csv",
+                        "table4_best.csv", "curves.csv", "epochs.csv", "notes.json")
+MEMORY_FIGURES = ("memory-curves", "memory-representations", "memory-samples")
+
+
+def memory_targets():
+    """Everything the paper stage needs from the memory stage: summaries and figure PDFs."""
+    return [f"{MEMORY_SUMMARY}/{name}" for name in MEMORY_SUMMARY_FILES] + [
+        f"paper/figures/{name}.pdf" for name in MEMORY_FIGURES
+    ]
+
+
+def memory_run_outputs(name):
+    """``name`` (e.g. metrics.json) of every configured run, imported or trained here."""
+    return [training_output(f"{run}/{name}") for run in MEMORY_RUNS]
+
+
+def memory_permutations(wildcards):
+    """The permutations file, for the permuted representations only."""
+    return [MNIST_PERMUTATIONS] if "-perm" in wildcards.representation else []
+
+
+def memory_permutations_arg(wildcards, input):
+    return f"--permutations {shlex.quote(input.permutations[0])}" if input.permutations else ""
+
+
+def memory_run_settings(wildcards):
+    """--settings of one run (rnnrepro.sharing.training: the keys a run depends on, with
+    memory.pixel_runs applied to the 784-step runs; a sweep change never reruns other runs)."""
+    return settings_json(training_jobs.memory_run_settings(config, wildcards.representation))
+
+
+def memory_summary_settings(wildcards):
+    return settings_json({"preset": config["preset"], "memory": MEMORY})
+
+
+def memory_gallery_settings(wildcards):
+    return settings_json({
+        "representations": MEMORY["representations"],
+        "gallery_index": MEMORY["figures"]["gallery_index"],
+    })
+
+
+def memory_samples_settings(wildcards):
+    return settings_json({"sample_digits": MEMORY["figures"]["sample_digits"]})
+
+
+# ---- renet stage (workflow/rules/renet.smk)
+RENET = config["renet"]
+# One run's folder as a pattern, and every configured run: results/renet/<dataset>/seed<seed>.
+RENET_RUN = f"{RESULTS}/renet/{{dataset}}/seed{{seed}}"
+RENET_RUNS = [f"{RESULTS}/renet/{d}/seed{s}" for d in RENET["datasets"] for s in RENET["seeds"]]
+RENET_SUMMARY = f"{RESULTS}/renet/summary.csv"
+RENET_ERRORS = f"{RESULTS}/renet/errors.csv"
+# The files of one run: the archive's content and the cache's entry.
+RENET_TRAINING_OUTPUTS = [
+    training_output(f"{run}/{name}") for run in RENET_RUNS
+    for name in ("history.csv", "metrics.json")
+]
+
+
+def renet_targets():
+    """Everything the paper stage needs from the renet stage."""
+    return [RENET_SUMMARY, RENET_ERRORS, "paper/figures/renet-curves.pdf"]
+
+
+def renet_run_outputs(name):
+    """``name`` (e.g. metrics.json) of every configured run, imported or trained here."""
+    return [training_output(f"{run}/{name}") for run in RENET_RUNS]
+
+
+def renet_job_settings(wildcards):
+    """--settings of one job: its dataset's model (Table 1), the training settings, the subset."""
+    return settings_json(training_jobs.renet_run_settings(config, wildcards.dataset))
+
+
+# ---- increment stage (workflow/rules/increment.smk)
+INCREMENT = config["increment"]
+INCREMENT_DIR = f"{RESULTS}/increment"
+INCREMENT_LOGS = f"{RESULTS}/logs/increment"
+INCREMENT_TASK_WILDCARDS = {"base": r"\d+", "digits": r"\d+"}
+INCREMENT_WILDCARDS = {
+    **INCREMENT_TASK_WILDCARDS,
+    "order": "simple|complicated",
+    "cell": "rnn|lstm|gru",
+    "seed": r"\d+",
+}
+# A task's folder (its permutation and hold-out set) and one job's folder, as patterns.
+INCREMENT_TASK = f"{INCREMENT_DIR}/K{{base}}-N{{digits}}"
+INCREMENT_RUN = f"{INCREMENT_TASK}/{{order}}/{{cell}}/seed{{seed}}"
+
+
+def increment_runs(base, digits, filename):
+    """``filename`` of every training job of task (K, N): orders x cells x seeds (imported or
+    trained here)."""
+    return [training_output(path) for path in expand(
+        f"{INCREMENT_DIR}/K{base}-N{digits}/{{order}}/{{cell}}/seed{{seed}}/{filename}",
+        order=INCREMENT["orders"], cell=INCREMENT["cells"], seed=INCREMENT["seeds"])]
+
+
+def increment_all_runs(filename):
+    """``filename`` of every training job of every task."""
+    return [path for t in INCREMENT["tasks"]
+            for path in increment_runs(t["base"], t["digits"], filename)]
+
+
+# The files of every run: the archive's content.
+INCREMENT_TRAINING_OUTPUTS = [
+    path for name in ("history.csv", "metrics.json") for path in increment_all_runs(name)
+]
+
+
+def increment_targets():
+    """Everything the paper stage needs from this stage: the summaries, one figure per (K, N)."""
+    return [f"{INCREMENT_DIR}/summary.csv", f"{INCREMENT_DIR}/evaluations.csv"] + [
+        f"paper/figures/increment-K{t['base']}-N{t['digits']}.pdf" for t in INCREMENT["tasks"]]
+
+
+def increment_task_histories(wildcards):
+    return increment_runs(wildcards.base, wildcards.digits, "history.csv")
+
+
+def increment_task_metrics(wildcards):
+    return increment_runs(wildcards.base, wildcards.digits, "metrics.json")
+
+
+def increment_permutation(wildcards):
+    """The digit order, for the complicated order only."""
+    if wildcards.order != "complicated":
+        return []
+    return [f"{INCREMENT_DIR}/K{wildcards.base}-N{wildcards.digits}/permutation.json"]
+
+
+def increment_permutation_arg(wildcards, input):
+    return f"--permutation {shlex.quote(input.permutation[0])}" if input.permutation else ""
+
+
+# Settings each command receives: only the keys its output depends on, so adding a task or seed
+# to the grid reruns nothing that exists (training keys: rnnrepro.sharing.training).
+def increment_settings(*keys):
+    """--settings JSON holding the given keys of the increment section."""
+    return settings_json({key: INCREMENT[key] for key in keys})
+
+
+def increment_permutation_settings(wildcards):
+    return increment_settings(*training_jobs.INCREMENT_PERMUTATION_KEYS)
+
+
+def increment_holdout_settings(wildcards):
+    return increment_settings(*training_jobs.INCREMENT_HOLDOUT_KEYS)
+
+
+def increment_train_settings(wildcards):
+    return settings_json(training_jobs.increment_train_settings(config))
+
+
+# ---- claims stage (workflow/rules/claims.smk)
+CLAIMS_VERDICTS = f"{RESULTS}/claims/verdicts.csv"
+
+
+# ---- results: provenance and the results archive (workflow/rules/results.smk)
+RESULTS_ARCHIVE = f"{RESULTS}/archive/{config['preset']}.tar.gz"
+PROVENANCE = f"{RESULTS}/provenance.json"
+GIT_COMMIT = git_commit()
+# Every training output the summaries read (imported or trained here), stage by stage.
+TRAINING_OUTPUTS = [*MEMORY_TRAINING_OUTPUTS, *INCREMENT_TRAINING_OUTPUTS, *RENET_TRAINING_OUTPUTS]
+
+
+def provenance_record_arg(wildcards, input):
+    return f"--record {shlex.quote(input.record[0])}" if input.record else ""
+
+
+def provenance_results_dir(wildcards, output):
+    """results/provenance.json -> results"""
+    return os.path.dirname(output.json)
+
+
+def archive_config(wildcards):
+    return settings_json(config)
+
+
+def archive_results_dir(wildcards, output):
+    """results/archive/<preset>.tar.gz -> results"""
+    return os.path.dirname(os.path.dirname(output[0]))
+
+
+# ---- paper stage (workflow/rules/paper.smk)
+# paper/main.pdf needs TeX: latexmk (TeX Live) or tectonic on PATH, or `--sdm conda` (rule
+# paper_pdf then runs in envs/tex.yaml, which brings tectonic). Without any of them the default
+# target leaves the PDF out and the run ends with PAPER_PDF_HINT; `snakemake paper/main.pdf`
+# still tries and fails with the same hint in its log.
+PAPER_TEX = bool(
+    shutil.which("latexmk")
+    or shutil.which("tectonic")
+    or any(m.name == "CONDA" for m in workflow.deployment_settings.deployment_method)
+)
+PAPER_PDF_HINT = (
+    "paper/main.pdf not built: no TeX found (latexmk or tectonic). Get it with "
+    "`snakemake --sdm conda paper/main.pdf` (envs/tex.yaml), or install TeX Live (Debian/"
+    "Ubuntu: sudo apt-get install latexmk texlive-latex-base texlive-latex-recommended "
+    "texlive-latex-extra texlive-fonts-recommended) and run `snakemake paper/main.pdf`."
+)
+# The figures paper/main.tex includes (paper/figures/<name>.pdf, drawn by the stages' rules).
+PAPER_FIGURES = [
+    "increment-K2-N32",
+    "increment-K10-N7",
+    "increment-K4-N15",
+    "memory-curves",
+    "memory-representations",
+    "memory-samples",
+    "renet-curves",
+]
+
+
+def paper_targets():
+    """What `snakemake` builds by default: every stage's outputs, the tables and the PDF."""
+    return [
+        *memory_targets(),
+        *increment_targets(),
+        *renet_targets(),
+        CLAIMS_VERDICTS,
+        PROVENANCE,
+        "paper/tables.tex",
+        "paper/increment-table.tex",
+        *(["paper/main.pdf"] if PAPER_TEX else []),
+    ]
+
+
+def paper_tables_settings(wildcards):
+    return settings_json({
+        "preset": config["preset"],
+        "renet": {k: config["renet"][k] for k in ("datasets", "models")},
+    })
+
+
+def paper_increment_settings(wildcards):
+    return settings_json({
+        "preset": config["preset"],
+        "increment": {k: config["increment"][k] for k in ("tasks", "cells")},
+    })
+

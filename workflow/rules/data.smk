@@ -33,7 +33,7 @@ rule prepare_mnist:
         manifest=f"{DATA}/mnist/manifest.json",
         arrays=processed_arrays("mnist"),
     params:
-        folder=lambda wildcards, output: os.path.dirname(output.manifest),
+        folder=manifest_folder,
         settings=prepare_settings("mnist"),
     resources:
         mem_mb=4000,
@@ -56,7 +56,7 @@ rule prepare_cifar10:
         manifest=f"{DATA}/cifar10/manifest.json",
         arrays=processed_arrays("cifar10"),
     params:
-        folder=lambda wildcards, output: os.path.dirname(output.manifest),
+        folder=manifest_folder,
         settings=prepare_settings("cifar10"),
     resources:
         mem_mb=6000,
@@ -77,7 +77,7 @@ rule prepare_svhn:
         manifest=f"{DATA}/svhn/manifest.json",
         arrays=processed_arrays("svhn"),
     params:
-        folder=lambda wildcards, output: os.path.dirname(output.manifest),
+        folder=manifest_folder,
         settings=prepare_settings("svhn"),
     resources:
         mem_mb=4096,
@@ -96,7 +96,7 @@ rule permutations:
     output:
         f"{DATA}/permutations.json",
     params:
-        settings=lambda wildcards: settings_json(config["data"]["permutations"]),
+        settings=permutations_settings,
     log:
         f"{RESULTS}/logs/data/permutations.log",
     conda:

@@ -3,37 +3,8 @@
 # job of the task; one training job per order x cell x seed; one summary CSV; one figure per task.
 #   snakemake results/increment/K10-N7/complicated/gru/seed0/metrics.json     one job
 #   snakemake paper/figures/increment-K10-N7.pdf                             one figure (Fig. 6)
-# increment_targets() lists everything the paper stage needs from here.
-import shlex
-
-INCREMENT = config["increment"]
-INCREMENT_DIR = f"{RESULTS}/increment"
-INCREMENT_LOGS = f"{RESULTS}/logs/increment"
-INCREMENT_TASK_WILDCARDS = {"base": r"\d+", "digits": r"\d+"}
-INCREMENT_WILDCARDS = {
-    **INCREMENT_TASK_WILDCARDS,
-    "order": "simple|complicated",
-    "cell": "rnn|lstm|gru",
-    "seed": r"\d+",
-}
-# Settings each command receives: only the keys its output depends on, so adding a task or seed
-# to the grid reruns nothing that exists (training keys: rnnrepro.sharing.training).
-# (Lambdas, not defs: `snakemake --lint` wants functions kept out of files with rules.)
-# --settings JSON holding the given keys of the increment section.
-increment_settings = lambda *keys: settings_json({key: INCREMENT[key] for key in keys})
-# `filename` of every training job of task (K, N): orders x cells x seeds (imported or trained).
-increment_runs = lambda base, digits, filename: [training_output(path) for path in expand(
-    f"{INCREMENT_DIR}/K{base}-N{digits}/{{order}}/{{cell}}/seed{{seed}}/{filename}",
-    order=INCREMENT["orders"], cell=INCREMENT["cells"], seed=INCREMENT["seeds"])]
-# The files of every run: the archive's content.
-INCREMENT_TRAINING_OUTPUTS = [
-    path for t in INCREMENT["tasks"] for name in ("history.csv", "metrics.json")
-    for path in increment_runs(t["base"], t["digits"], name)
-]
-# Everything the paper stage needs from this stage: the summary CSV and one figure per (K, N).
-increment_targets = lambda: [
-    f"{INCREMENT_DIR}/summary.csv", f"{INCREMENT_DIR}/evaluations.csv"] + [
-    f"paper/figures/increment-K{t['base']}-N{t['digits']}.pdf" for t in INCREMENT["tasks"]]
+# increment_targets() lists everything the paper stage needs from here; the helpers are in
+# common.smk ("increment stage").
 
 
 localrules:
@@ -45,9 +16,9 @@ localrules:
 
 rule increment_permutation:
     output:
-        f"{INCREMENT_DIR}/K{{base}}-N{{digits}}/permutation.json",
+        f"{INCREMENT_TASK}/permutation.json",
     params:
-        settings=lambda w: increment_settings(*training_jobs.INCREMENT_PERMUTATION_KEYS),
+        settings=increment_permutation_settings,
     log:
         f"{INCREMENT_LOGS}/K{{base}}-N{{digits}}/permutation.log",
     wildcard_constraints:
@@ -61,9 +32,9 @@ rule increment_permutation:
 
 rule increment_holdout:
     output:
-        f"{INCREMENT_DIR}/K{{base}}-N{{digits}}/holdout.npz",
+        f"{INCREMENT_TASK}/holdout.npz",
     params:
-        settings=lambda w: increment_settings(*training_jobs.INCREMENT_HOLDOUT_KEYS),
+        settings=increment_holdout_settings,
     log:
         f"{INCREMENT_LOGS}/K{{base}}-N{{digits}}/holdout.log",
     wildcard_constraints:
@@ -79,19 +50,15 @@ rule increment_holdout:
 # failed or preempted attempt, which Snakemake would delete if it were an output.
 rule increment_train:
     input:
-        holdout=f"{INCREMENT_DIR}/K{{base}}-N{{digits}}/holdout.npz",
-        # The digit order, for the complicated order only.
-        permutation=lambda w: (
-            [f"{INCREMENT_DIR}/K{w.base}-N{w.digits}/permutation.json"]
-            if w.order == "complicated" else []),
+        holdout=f"{INCREMENT_TASK}/holdout.npz",
+        permutation=increment_permutation,
     output:
-        history=f"{INCREMENT_DIR}/K{{base}}-N{{digits}}/{{order}}/{{cell}}/seed{{seed}}/history.csv",
-        metrics=f"{INCREMENT_DIR}/K{{base}}-N{{digits}}/{{order}}/{{cell}}/seed{{seed}}/metrics.json",
+        history=f"{INCREMENT_RUN}/history.csv",
+        metrics=f"{INCREMENT_RUN}/metrics.json",
     params:
-        settings=lambda w: settings_json(training_jobs.increment_train_settings(config)),
-        permutation=lambda w, input: (
-            f"--permutation {shlex.quote(input.permutation[0])}" if input.permutation else ""),
-        checkpoint=f"{INCREMENT_DIR}/K{{base}}-N{{digits}}/{{order}}/{{cell}}/seed{{seed}}/checkpoint.pt",
+        settings=increment_train_settings,
+        permutation=increment_permutation_arg,
+        checkpoint=f"{INCREMENT_RUN}/checkpoint.pt",
         device=config["device"],
         **cache_key("increment"),
     cache: True
@@ -117,16 +84,8 @@ rule increment_train:
 
 rule increment_summary:
     input:
-        metrics=[
-            path
-            for t in INCREMENT["tasks"]
-            for path in increment_runs(t["base"], t["digits"], "metrics.json")
-        ],
-        history=[
-            path
-            for t in INCREMENT["tasks"]
-            for path in increment_runs(t["base"], t["digits"], "history.csv")
-        ],
+        metrics=increment_all_runs("metrics.json"),
+        history=increment_all_runs("history.csv"),
     output:
         summary=f"{INCREMENT_DIR}/summary.csv",
         evaluations=f"{INCREMENT_DIR}/evaluations.csv",
@@ -141,8 +100,8 @@ rule increment_summary:
 
 rule increment_figure:
     input:
-        history=lambda w: increment_runs(w.base, w.digits, "history.csv"),
-        metrics=lambda w: increment_runs(w.base, w.digits, "metrics.json"),
+        history=increment_task_histories,
+        metrics=increment_task_metrics,
     output:
         pdf="paper/figures/increment-K{base}-N{digits}.pdf",
         png=report(
@@ -160,4 +119,4 @@ rule increment_figure:
     shell:
         "rnnrepro increment-figure --base {wildcards.base} --digits {wildcards.digits}"
         " --history {input.history:q} --metrics {input.metrics:q} --output {output.pdf:q}"
-        " > {log:q} 2>&1"
+        " --png {output.png:q} > {log:q} 2>&1"

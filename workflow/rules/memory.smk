@@ -2,44 +2,8 @@
 # one IRNN training job per (representation, learning rate, seed), latency, Tables 1-4, Figs. 8-9.
 #   snakemake results/memory/transposed/lr3e-05/seed0/metrics.json      one run
 #   snakemake memory_summary paper/figures/memory-curves.pdf              tables, one figure
-# memory_targets() lists everything the paper stage needs from here.
-import shlex
-
-MEMORY = config["memory"]
-MEMORY_SUMMARY = f"{RESULTS}/memory/summary"
-MNIST_MANIFEST = f"{RESULTS}/data/mnist/manifest.json"
-MNIST_PERMUTATIONS = f"{RESULTS}/data/permutations.json"
-# Settings of one run (rnnrepro.sharing.training: the keys a run depends on, with
-# memory.pixel_runs applied to the 784-step runs; a sweep change never reruns other runs).
-memory_run_settings = lambda representation: settings_json(
-    training_jobs.memory_run_settings(config, representation))
-MEMORY_FIGURES = {"gallery_index": 0, "sample_digits": 20, **MEMORY.get("figures", {})}
-# Folder of every configured run: results/memory/<representation>/lr<lr>/seed<seed>.
-MEMORY_RUNS = [
-    f"{RESULTS}/memory/{rep}/lr{lr_label(lr)}/seed{seed}"
-    for rep in MEMORY["representations"]
-    for lr in MEMORY["learning_rates"]
-    for seed in MEMORY["seeds"]
-]
-# The files of one run: the archive's content and the cache's entry.
-MEMORY_RUN_FILES = ("history.csv", "metrics.json", "latency.csv")
-MEMORY_TRAINING_OUTPUTS = [
-    training_output(f"{run}/{name}") for run in MEMORY_RUNS for name in MEMORY_RUN_FILES
-]
-MEMORY_TARGETS = [
-    f"{MEMORY_SUMMARY}/table2_latency.csv",
-    f"{MEMORY_SUMMARY}/table3_runs.csv",
-    f"{MEMORY_SUMMARY}/table4_best.csv",
-    f"{MEMORY_SUMMARY}/curves.csv",
-    f"{MEMORY_SUMMARY}/epochs.csv",
-    f"{MEMORY_SUMMARY}/notes.json",
-    "paper/figures/memory-curves.pdf",
-    "paper/figures/memory-representations.pdf",
-    "paper/figures/memory-samples.pdf",
-]
-# Everything the paper stage needs from this stage: summary tables and figure PDFs. (Lambdas,
-# not defs: `snakemake --lint` wants functions kept out of files with rules.)
-memory_targets = lambda: list(MEMORY_TARGETS)
+# memory_targets() lists everything the paper stage needs from here; the helpers are in
+# common.smk ("memory stage"), and run names in rnnrepro.memory.runs.
 
 
 localrules:
@@ -52,17 +16,18 @@ localrules:
 rule memory_train:
     input:
         data=MNIST_MANIFEST,
-        # The permutations file, for the permuted representations only.
-        permutations=lambda w: [MNIST_PERMUTATIONS] if "-perm" in w.representation else [],
+        permutations=memory_permutations,
     output:
-        history=f"{RESULTS}/memory/{{representation}}/lr{{lr}}/seed{{seed}}/history.csv",
-        metrics=f"{RESULTS}/memory/{{representation}}/lr{{lr}}/seed{{seed}}/metrics.json",
-        latency=f"{RESULTS}/memory/{{representation}}/lr{{lr}}/seed{{seed}}/latency.csv",
+        history=f"{MEMORY_RUN}/history.csv",
+        metrics=f"{MEMORY_RUN}/metrics.json",
+        latency=f"{MEMORY_RUN}/latency.csv",
     params:
-        settings=lambda w: memory_run_settings(w.representation),
-        permutations=lambda w, input: (
-            f"--permutations {shlex.quote(input.permutations[0])}" if input.permutations else ""
-        ),
+        settings=memory_run_settings,
+        permutations=memory_permutations_arg,
+        # Not outputs: Snakemake deletes a failed job's outputs, and these must survive for
+        # the retry to resume (checkpoint) and to evaluate the best epoch (best weights).
+        checkpoint=f"{MEMORY_RUN}/checkpoint.pt",
+        best=f"{MEMORY_RUN}/best.pt",
         device=config["device"],
         **cache_key("memory"),
     cache: True
@@ -71,7 +36,7 @@ rule memory_train:
         lr=r"[0-9.e+-]+",
         seed=r"\d+",
     log:
-        f"{RESULTS}/logs/memory/{{representation}}/lr{{lr}}/seed{{seed}}.log",
+        f"{RESULTS}/logs/memory/{memory_runs.RUN_FOLDER}.log",
     threads: 1
     resources:
         gpu=1,
@@ -84,29 +49,34 @@ rule memory_train:
         " --representation {wildcards.representation} --learning-rate {wildcards.lr}"
         " --seed {wildcards.seed} --settings {params.settings:q} --device {params.device}"
         " --threads {threads} --history {output.history:q} --metrics {output.metrics:q}"
-        " --latency {output.latency:q} > {log:q} 2>&1"
+        " --latency {output.latency:q} --checkpoint {params.checkpoint:q} --best {params.best:q}"
+        " > {log:q} 2>&1"
 
 
 rule memory_summary:
     input:
-        metrics=[training_output(f"{run}/metrics.json") for run in MEMORY_RUNS],
-        histories=[training_output(f"{run}/history.csv") for run in MEMORY_RUNS],
+        metrics=memory_run_outputs("metrics.json"),
+        histories=memory_run_outputs("history.csv"),
     output:
         table2=f"{MEMORY_SUMMARY}/table2_latency.csv",
         table3=f"{MEMORY_SUMMARY}/table3_runs.csv",
+        variants=f"{MEMORY_SUMMARY}/variants.csv",
+        groups=f"{MEMORY_SUMMARY}/groups.csv",
         table4=f"{MEMORY_SUMMARY}/table4_best.csv",
         curves=f"{MEMORY_SUMMARY}/curves.csv",
         epochs=f"{MEMORY_SUMMARY}/epochs.csv",
         notes=f"{MEMORY_SUMMARY}/notes.json",
     params:
-        settings=lambda w: settings_json({"preset": config["preset"], "memory": MEMORY}),
+        settings=memory_summary_settings,
     log:
         f"{RESULTS}/logs/memory/summary.log",
     conda:
         ENV
     shell:
-        "rnnrepro memory-summary --metrics {input.metrics:q} --table2 {output.table2:q}"
-        " --table3 {output.table3:q} --table4 {output.table4:q} --curves {output.curves:q}"
+        "rnnrepro memory-summary --metrics {input.metrics:q} --histories {input.histories:q}"
+        " --table2 {output.table2:q} --table3 {output.table3:q}"
+        " --variants {output.variants:q} --groups {output.groups:q}"
+        " --table4 {output.table4:q} --curves {output.curves:q}"
         " --epochs {output.epochs:q} --notes {output.notes:q} --settings {params.settings:q}"
         " > {log:q} 2>&1"
 
@@ -128,7 +98,7 @@ rule memory_figure_curves:
         ENV
     shell:
         "rnnrepro memory-figure-curves --curves {input.curves:q} --output {output.pdf:q}"
-        " > {log:q} 2>&1"
+        " --png {output.png:q} > {log:q} 2>&1"
 
 
 rule memory_figure_gallery:
@@ -144,10 +114,7 @@ rule memory_figure_gallery:
             labels={"figure": "memory: representations (Table 1)"},
         ),
     params:
-        settings=lambda w: settings_json({
-            "representations": MEMORY["representations"],
-            "gallery_index": MEMORY_FIGURES["gallery_index"],
-        }),
+        settings=memory_gallery_settings,
     log:
         f"{RESULTS}/logs/memory/figure-representations.log",
     conda:
@@ -155,7 +122,7 @@ rule memory_figure_gallery:
     shell:
         "rnnrepro memory-figure-gallery --data {input.data:q}"
         " --permutations {input.permutations:q} --settings {params.settings:q}"
-        " --output {output.pdf:q} > {log:q} 2>&1"
+        " --output {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
 
 
 rule memory_figure_samples:
@@ -170,11 +137,11 @@ rule memory_figure_samples:
             labels={"figure": "memory: MNIST samples (Fig. 8)"},
         ),
     params:
-        settings=lambda w: settings_json({"sample_digits": MEMORY_FIGURES["sample_digits"]}),
+        settings=memory_samples_settings,
     log:
         f"{RESULTS}/logs/memory/figure-samples.log",
     conda:
         ENV
     shell:
         "rnnrepro memory-figure-samples --data {input.data:q} --settings {params.settings:q}"
-        " --output {output.pdf:q} > {log:q} 2>&1"
+        " --output {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"

@@ -3,35 +3,7 @@
 #   snakemake paper/tables.tex             the papers' tables (needs only the summary CSVs)
 #   snakemake paper/main.pdf               the whole paper (latexmk; TeX from Debian packages)
 #   snakemake --report report.html         self-contained HTML report (captions: workflow/report)
-
-import shutil
-
-# paper/main.pdf needs TeX: latexmk (TeX Live) or tectonic on PATH, or `--sdm conda` (rule
-# paper_pdf then runs in envs/tex.yaml, which brings tectonic). Without any of them the default
-# target leaves the PDF out and the run ends with PAPER_PDF_HINT; `snakemake paper/main.pdf`
-# still tries and fails with the same hint in its log.
-PAPER_TEX = bool(
-    shutil.which("latexmk")
-    or shutil.which("tectonic")
-    or any(m.name == "CONDA" for m in workflow.deployment_settings.deployment_method)
-)
-PAPER_PDF_HINT = (
-    "paper/main.pdf not built: no TeX found (latexmk or tectonic). Get it with "
-    "`snakemake --sdm conda paper/main.pdf` (envs/tex.yaml), or install TeX Live (Debian/"
-    "Ubuntu: sudo apt-get install latexmk texlive-latex-base texlive-latex-recommended "
-    "texlive-latex-extra texlive-fonts-recommended) and run `snakemake paper/main.pdf`."
-)
-
-# The figures paper/main.tex includes (paper/figures/<name>.pdf, drawn by the stages' rules).
-PAPER_FIGURES = [
-    "increment-K2-N32",
-    "increment-K10-N7",
-    "increment-K4-N15",
-    "memory-curves",
-    "memory-representations",
-    "memory-samples",
-    "renet-curves",
-]
+# paper_targets() is what `snakemake` builds by default; the helpers are in common.smk ("paper").
 
 
 localrules:
@@ -40,26 +12,12 @@ localrules:
     paper_pdf,
 
 
-# What `snakemake` builds by default: every stage's outputs, the tables and the PDF. (A lambda,
-# not a def: `snakemake --lint` flags functions beside rules.)
-paper_targets = lambda: [
-    *memory_targets(),
-    *increment_targets(),
-    *renet_targets(),
-    CLAIMS_VERDICTS,
-    PROVENANCE,
-    "paper/tables.tex",
-    "paper/increment-table.tex",
-    *(["paper/main.pdf"] if PAPER_TEX else []),
-]
-
-
 rule paper_tables:
     input:
         published="paper/published.yaml",
-        renet=f"{RESULTS}/renet/summary.csv",
-        latency=f"{RESULTS}/memory/summary/table2_latency.csv",
-        runs=f"{RESULTS}/memory/summary/table3_runs.csv",
+        renet=RENET_ERRORS,
+        variants=f"{MEMORY_SUMMARY}/variants.csv",
+        groups=f"{MEMORY_SUMMARY}/groups.csv",
         verdicts=CLAIMS_VERDICTS,
     output:
         tex="paper/tables.tex",
@@ -70,19 +28,14 @@ rule paper_tables:
             labels={"table": "papers' Tables (ReNet 1-2, memory 2-4) and the claims"},
         ),
     params:
-        settings=lambda w: settings_json(
-            {
-                "preset": config["preset"],
-                "renet": {k: config["renet"][k] for k in ("datasets", "models")},
-            }
-        ),
+        settings=paper_tables_settings,
     log:
         f"{RESULTS}/logs/paper/paper_tables.log",
     conda:
         ENV
     shell:
-        "rnnrepro paper-tables --published {input.published:q} --renet-summary {input.renet:q}"
-        " --memory-latency {input.latency:q} --memory-runs {input.runs:q}"
+        "rnnrepro paper-tables --published {input.published:q} --renet-errors {input.renet:q}"
+        " --memory-variants {input.variants:q} --memory-groups {input.groups:q}"
         " --verdicts {input.verdicts:q} --settings {params.settings:q} --output {output.tex:q} --html {output.html:q}"
         " > {log:q} 2>&1"
 
@@ -99,12 +52,7 @@ rule paper_increment_table:
             labels={"table": "increment final accuracies (ours)"},
         ),
     params:
-        settings=lambda w: settings_json(
-            {
-                "preset": config["preset"],
-                "increment": {k: config["increment"][k] for k in ("tasks", "cells")},
-            }
-        ),
+        settings=paper_increment_settings,
     log:
         f"{RESULTS}/logs/paper/paper_increment_table.log",
     conda:

@@ -2,15 +2,8 @@
 # archive a finished run is published as (`rnnrepro results unpack` imports one elsewhere).
 #   snakemake results/archive/quick.tar.gz --configfile workflow/presets/quick.yaml
 # Between workflows, the training rules' outputs are also cached by Snakemake itself
-# (`cache: True`; SNAKEMAKE_OUTPUT_CACHE=<folder> snakemake --cache ...).
-
-import shlex
-
-# Every training output the summaries read (imported or trained here), stage by stage.
-TRAINING_OUTPUTS = [*MEMORY_TRAINING_OUTPUTS, *INCREMENT_TRAINING_OUTPUTS, *RENET_TRAINING_OUTPUTS]
-RESULTS_ARCHIVE = f"{RESULTS}/archive/{config['preset']}.tar.gz"
-PROVENANCE = f"{RESULTS}/provenance.json"
-GIT_COMMIT = git_commit()
+# (`cache: True`; SNAKEMAKE_OUTPUT_CACHE=<folder> snakemake --cache ...). The helpers are in
+# common.smk ("results").
 
 
 localrules:
@@ -31,9 +24,8 @@ rule provenance:
         ),
         tex="paper/provenance.tex",
     params:
-        record=lambda w, input: f"--record {shlex.quote(input.record[0])}" if input.record else "",
-        # results/provenance.json -> results
-        results_dir=lambda w, output: os.path.dirname(output.json),
+        record=provenance_record_arg,
+        results_dir=provenance_results_dir,
         preset=config["preset"],
         commit=GIT_COMMIT,
     log:
@@ -52,9 +44,8 @@ rule results_archive:
     output:
         RESULTS_ARCHIVE,
     params:
-        config=lambda w: settings_json(config),
-        # results/archive/<preset>.tar.gz -> results
-        results_dir=lambda w, output: os.path.dirname(os.path.dirname(output[0])),
+        config=archive_config,
+        results_dir=archive_results_dir,
         commit=GIT_COMMIT,
     log:
         f"{RESULTS}/logs/results/archive.log",

@@ -81,8 +81,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--history", type=Path, nargs="+", required=True, help="jobs' history.csv")
     p.add_argument("--metrics", type=Path, nargs="+", required=True,
                    help="the same jobs' metrics.json, in the same order")
-    p.add_argument("--output", type=Path, required=True,
-                   help="figure .pdf to write (a .png is written beside it)")
+    p.add_argument("--output", type=Path, required=True, help="figure .pdf to write")
+    p.add_argument("--png", type=Path, required=True, help="the same figure as .png")
     p.set_defaults(func=_guard(cmd_figure))
 
 
@@ -187,5 +187,5 @@ def cmd_figure(args: argparse.Namespace) -> None:
         if history.parent != metrics.parent:
             raise UserError(f"{history} and {metrics} are not from the same job folder")
         runs.append((read_json(metrics), read_history(history)))
-    plot_task(runs, args.base, args.digits, args.output)
+    plot_task(runs, args.base, args.digits, args.output, args.png)
     log.info("K=%d N=%d: %d runs -> %s", args.base, args.digits, len(runs), args.output)

@@ -35,7 +35,7 @@ def read_history(path: str | Path) -> pd.DataFrame:
 
 
 def plot_task(runs: Sequence[tuple[dict[str, Any], pd.DataFrame]], base: int, digits: int,
-              output: str | Path) -> None:
+              output: str | Path, png: str | Path) -> None:
     """Draw one (K, N) figure from (metrics, history) pairs and save it as PDF + PNG."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
@@ -88,7 +88,7 @@ def plot_task(runs: Sequence[tuple[dict[str, Any], pd.DataFrame]], base: int, di
     axes[0].set_ylabel(f"hold-out accuracy (K={base}, N={digits})")
     handles, labels = axes[0].get_legend_handles_labels()
     legend_ax.legend(handles, labels, loc="center", ncol=len(labels), frameon=False)
-    save_figure(fig, output)
+    save_figure(fig, output, png)
 
 
 def _thousands(value: float, _position: int) -> str:

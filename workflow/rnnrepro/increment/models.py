@@ -12,15 +12,15 @@ from rnnrepro.increment.keras_units import GATES, KerasRecurrent, UnitSettings
 
 class IncrementModel(nn.Module):
     """One ``cell`` layer of ``hidden_size`` units (rnn = IRNN; lstm and gru computed as
-    ``units`` says, Keras 2's definitions by default) and a shared linear read-out at every
+    ``units`` says: config ``increment.units``) and a shared linear read-out at every
     step; ``forward`` returns logits (the softmax lives in the loss)."""
 
     def __init__(self, cell: str, base: int, hidden_size: int,
-                 units: UnitSettings | None = None):
+                 units: UnitSettings):
         super().__init__()
         self.base = base
         if cell in GATES:
-            self.recurrent = KerasRecurrent(cell, base, hidden_size, units or UnitSettings())
+            self.recurrent = KerasRecurrent(cell, base, hidden_size, units)
         else:
             self.recurrent = make_recurrent(cell, base, hidden_size)
         self.readout = nn.Linear(hidden_size, base)

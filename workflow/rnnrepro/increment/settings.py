@@ -8,7 +8,7 @@ to some value silently.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 # Keys of the config section (workflow/schemas/increment.schema.yaml).
@@ -30,12 +30,12 @@ INITS = {"input_init": ("glorot_uniform", "pytorch"),
 class UnitSettings:
     """How the increment task's LSTM and GRU compute and start (config ``increment.units``)."""
 
-    gate_activation: str = "hard_sigmoid"
-    gru_reset: str = "before"
-    input_init: str = "glorot_uniform"
-    recurrent_init: str = "orthogonal"
-    bias_init: str = "zeros"
-    lstm_forget_bias: float = 1.0
+    gate_activation: str
+    gru_reset: str
+    input_init: str
+    recurrent_init: str
+    bias_init: str
+    lstm_forget_bias: float
 
     def __post_init__(self) -> None:
         allowed = {"gate_activation": GATE_ACTIVATIONS, "gru_reset": GRU_RESETS, **INITS}
@@ -45,11 +45,14 @@ class UnitSettings:
                                  f"one of {list(values)}")
 
     @classmethod
-    def from_mapping(cls, raw: dict[str, Any]) -> UnitSettings:
-        """From the config's mapping; absent keys take Keras 2's defaults."""
-        unknown = sorted(set(raw) - set(asdict(cls())))
+    def from_config(cls, raw: Mapping[str, Any]) -> UnitSettings:
+        """From the config's mapping; every key is required (config.yaml states Keras 2's)."""
+        names = {f.name for f in fields(cls)}
+        unknown, missing = sorted(set(raw) - names), sorted(names - set(raw))
         if unknown:
             raise ValueError(f"increment.units: unknown key(s) {unknown}")
+        if missing:
+            raise ValueError(f"increment.units: missing key(s) {missing}")
         return cls(**raw)
 
 
@@ -96,7 +99,7 @@ class TrainSettings:
     eval_every: int
     eval_batch_size: int     # evaluation only: does not change results
     checkpoint_every: int    # minibatches between checkpoints (rounded to a multiple of eval_every)
-    units: UnitSettings = field(default_factory=UnitSettings)  # the LSTM's and GRU's equations
+    units: UnitSettings      # the LSTM's and GRU's equations
 
     @classmethod
     def from_config(cls, settings: Mapping[str, Any]) -> TrainSettings:
@@ -118,7 +121,7 @@ class TrainSettings:
             eval_every=require(settings, "eval_every", int, minimum=1),
             eval_batch_size=require(settings, "eval_batch_size", int, minimum=1),
             checkpoint_every=require(settings, "checkpoint_every", int, minimum=1),
-            units=_units(settings.get("units", {})),
+            units=_units(settings.get("units")),
         )
 
     @property
@@ -142,10 +145,10 @@ class TrainSettings:
 
 
 def _units(raw: Any) -> UnitSettings:
-    """``increment.units`` (absent keys: Keras 2's defaults); errors name the key."""
+    """``increment.units``; errors name the key."""
     if not isinstance(raw, Mapping):
         raise SettingsError(f"--settings: increment.units = {raw!r} must be a mapping")
     try:
-        return UnitSettings.from_mapping(dict(raw))
+        return UnitSettings.from_config(raw)
     except (TypeError, ValueError) as err:
         raise SettingsError(f"--settings: {err}") from err

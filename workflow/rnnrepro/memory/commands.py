@@ -34,12 +34,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--latency", required=True, type=Path)
     p.add_argument("--checkpoint", type=Path,
                    help="checkpoint file (default: checkpoint.pt beside --metrics)")
+    p.add_argument("--best", type=Path,
+                   help="best-validation weights (default: best.pt beside --metrics)")
     p.set_defaults(func=train_command)
 
     p = sub.add_parser("memory-summary", help="Tables 2-4 and Fig. 9 data from all runs")
     p.add_argument("--metrics", required=True, nargs="+", type=Path,
-                   help="metrics.json of every run (history.csv beside each)")
-    for name in ("table2", "table3", "table4", "curves", "epochs", "notes"):
+                   help="metrics.json of every run")
+    p.add_argument("--histories", required=True, nargs="+", type=Path,
+                   help="history.csv of every run, in the order of --metrics")
+    for name in ("table2", "table3", "variants", "groups", "table4", "curves", "epochs",
+                 "notes"):
         p.add_argument(f"--{name}", required=True, type=Path)
     p.add_argument("--settings", type=load_settings, default={},
                    help="recorded in notes.json (preset, sweep)")
@@ -47,22 +52,25 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("memory-figure-curves", help="Fig. 9: validation accuracy per epoch")
     p.add_argument("--curves", required=True, type=Path, help="curves.csv of memory-summary")
-    p.add_argument("--output", required=True, type=Path, help="PDF (a PNG is written beside)")
+    p.add_argument("--output", required=True, type=Path, help="the figure as PDF")
+    p.add_argument("--png", required=True, type=Path, help="the figure as PNG")
     p.set_defaults(func=curves_command)
 
     p = sub.add_parser("memory-figure-gallery",
                        help="Table 1: one test digit in every representation")
     p.add_argument("--data", required=True, type=Path)
     p.add_argument("--permutations", type=Path)
-    p.add_argument("--settings", type=load_settings, default={},
+    p.add_argument("--settings", type=load_settings, required=True,
                    help="{representations: [...], gallery_index: i}")
-    p.add_argument("--output", required=True, type=Path)
+    p.add_argument("--output", required=True, type=Path, help="the figure as PDF")
+    p.add_argument("--png", required=True, type=Path, help="the figure as PNG")
     p.set_defaults(func=gallery_command)
 
     p = sub.add_parser("memory-figure-samples", help="Fig. 8: sample MNIST digits")
     p.add_argument("--data", required=True, type=Path)
-    p.add_argument("--settings", type=load_settings, default={}, help="{sample_digits: n}")
-    p.add_argument("--output", required=True, type=Path)
+    p.add_argument("--settings", type=load_settings, required=True, help="{sample_digits: n}")
+    p.add_argument("--output", required=True, type=Path, help="the figure as PDF")
+    p.add_argument("--png", required=True, type=Path, help="the figure as PNG")
     p.set_defaults(func=samples_command)
 
 
@@ -119,7 +127,10 @@ def train_command(args: argparse.Namespace) -> None:
         raise UserError(f"--settings: {err}") from err
     device = training_device(args.device, args.threads)
     permutations = _permutations(args.permutations, [args.representation])
-    paths = RunPaths.beside(args.history, args.metrics, args.latency, args.checkpoint)
+    folder = args.metrics.parent
+    paths = RunPaths(history=args.history, metrics=args.metrics, latency=args.latency,
+                     checkpoint=args.checkpoint or folder / "checkpoint.pt",
+                     best=args.best or folder / "best.pt")
     try:
         train_memory(data_dir=_dataset(args.data).root, representation=args.representation,
                      learning_rate=args.learning_rate, seed=args.seed, settings=settings,
@@ -132,9 +143,10 @@ def summary_command(args: argparse.Namespace) -> None:
     from rnnrepro.memory.summary import write_summary
 
     try:
-        write_summary(args.metrics, table2_path=args.table2, table3_path=args.table3,
-                      table4_path=args.table4, curves_path=args.curves, epochs_path=args.epochs,
-                      notes_path=args.notes,
+        write_summary(args.metrics, args.histories, table2_path=args.table2,
+                      table3_path=args.table3, variants_path=args.variants,
+                      groups_path=args.groups, table4_path=args.table4,
+                      curves_path=args.curves, epochs_path=args.epochs, notes_path=args.notes,
                       settings=args.settings)
     except (FileNotFoundError, ValueError) as err:
         raise UserError(str(err)) from err
@@ -146,7 +158,7 @@ def curves_command(args: argparse.Namespace) -> None:
     if not args.curves.exists():
         raise UserError(f"{args.curves} missing; run memory-summary first")
     try:
-        plot_curves(args.curves, args.output)
+        plot_curves(args.curves, args.output, args.png)
     except ValueError as err:
         raise UserError(str(err)) from err
 
@@ -155,28 +167,37 @@ def gallery_command(args: argparse.Namespace) -> None:
     from rnnrepro.memory.figures import dataset_images, plot_gallery
     from rnnrepro.memory.representations import pixel_order
 
-    names = list(args.settings.get("representations") or [])
+    names = list(_setting(args.settings, "representations") or [])
     if not names:
         raise UserError("--settings: give the representations to draw")
+    index = _setting(args.settings, "gallery_index")
     _check_names(names)
     permutations = _permutations(args.permutations, names)
     try:
         orders = {name: pixel_order(name, permutations) for name in names}
         images, _ = dataset_images(_dataset(args.data), "test",
-                                   [int(args.settings.get("gallery_index", 0))])
+                                   [int(index)])
     except ValueError as err:
         raise UserError(str(err)) from err
-    plot_gallery(images[0], orders, args.output)
+    plot_gallery(images[0], orders, args.output, args.png)
 
 
 def samples_command(args: argparse.Namespace) -> None:
     from rnnrepro.memory.figures import dataset_images, plot_samples
 
-    count = int(args.settings.get("sample_digits", 20))
+    count = int(_setting(args.settings, "sample_digits"))
     if count < 1:
         raise UserError(f"--settings: sample_digits must be positive, got {count}")
     try:
         images, labels = dataset_images(_dataset(args.data), "train", range(count))
     except ValueError as err:
         raise UserError(str(err)) from err
-    plot_samples(images, labels, args.output)
+    plot_samples(images, labels, args.output, args.png)
+
+
+def _setting(settings: Mapping[str, Any], key: str) -> Any:
+    """A required ``--settings`` key (config.yaml states its value); the error names it."""
+    if key not in settings:
+        raise UserError(f"--settings: missing key {key!r} (the rule passes it from config.yaml's "
+                        "memory section)")
+    return settings[key]

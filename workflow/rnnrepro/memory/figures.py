@@ -18,8 +18,9 @@ CMAP = "gray_r"  # ink dark on white paper
 logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting chatter
 
 
-def plot_curves(curves_csv: str | Path, pdf_path: str | Path) -> None:
-    """Fig. 9: validation accuracy per epoch of the best run of each group."""
+def plot_curves(curves_csv: str | Path, pdf_path: str | Path, png_path: str | Path) -> None:
+    """Fig. 9: validation accuracy per epoch of each group's best variant (its mean over seeds;
+    the range over seeds shaded when there are several)."""
     import matplotlib.pyplot as plt
 
     data = pd.read_csv(curves_csv)
@@ -29,19 +30,23 @@ def plot_curves(curves_csv: str | Path, pdf_path: str | Path) -> None:
     fig, ax = plt.subplots(figsize=(COLUMN_WIDTH, 2.9))
     styles = line_styles()
     for group, rows in data.groupby("group", sort=False):
-        rows = rows.sort_values("epoch")
-        ax.plot(rows["epoch"], rows["val_acc"], label=group, **next(styles))
+        by_epoch = rows.groupby("epoch")["val_acc"]
+        mean = by_epoch.mean()
+        line, = ax.plot(mean.index, mean.to_numpy(), label=group, **next(styles))
+        if rows["seed"].nunique() > 1:
+            ax.fill_between(mean.index, by_epoch.min().to_numpy(), by_epoch.max().to_numpy(),
+                            color=line.get_color(), alpha=0.15, linewidth=0)
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation accuracy")
     ax.legend(loc="upper center", bbox_to_anchor=(0.42, -0.27), ncol=2, frameon=False,
               fontsize=6, handlelength=2.2, columnspacing=0.8)
     if data["epoch"].max() <= 10:
         ax.set_xticks(sorted(data["epoch"].unique()))
-    save_figure(fig, pdf_path)
+    save_figure(fig, pdf_path, png_path)
 
 
-def plot_gallery(image: np.ndarray, orders: Mapping[str, np.ndarray], pdf_path: str | Path
-                 ) -> None:
+def plot_gallery(image: np.ndarray, orders: Mapping[str, np.ndarray], pdf_path: str | Path,
+                 png_path: str | Path) -> None:
     """Table 1: one image (28, 28) in every representation.
 
     28-step sequences are drawn as (steps x features) images, time running top to bottom (the
@@ -77,11 +82,11 @@ def plot_gallery(image: np.ndarray, orders: Mapping[str, np.ndarray], pdf_path: 
             ax.set_xticklabels([str(t) for t in range(0, strip.shape[1] + 1, 112)])
             ax.set_xlabel("step", fontsize=7)
         ax.grid(False)
-    save_figure(fig, pdf_path)
+    save_figure(fig, pdf_path, png_path)
 
 
 def plot_samples(images: np.ndarray, labels: Sequence[int], pdf_path: str | Path,
-                 columns: int = 10) -> None:
+                 png_path: str | Path, columns: int = 10) -> None:
     """Fig. 8: sample digits (N, 28, 28) in a grid, each titled with its label."""
     import matplotlib.pyplot as plt
 
@@ -95,7 +100,7 @@ def plot_samples(images: np.ndarray, labels: Sequence[int], pdf_path: str | Path
     for ax, image, label in zip(axes.ravel(), images, labels, strict=False):
         ax.imshow(image, cmap=CMAP, vmin=0, vmax=1, interpolation="nearest")
         ax.set_title(str(int(label)), fontsize=6.5, pad=1.5)
-    save_figure(fig, pdf_path)
+    save_figure(fig, pdf_path, png_path)
 
 
 def dataset_images(data: ProcessedDataset, split: str, indices: Sequence[int]

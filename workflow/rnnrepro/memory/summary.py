@@ -1,11 +1,14 @@
 """Tables 2-4 and the Fig. 9 curves of the memory-capacity experiment, from the runs' files.
 
-Reads only each run's ``metrics.json`` and the ``history.csv`` beside it, and writes tidy CSVs
-the paper stage renders:
+Reads only each run's ``metrics.json`` and ``history.csv``, and writes tidy CSVs the paper stage
+only formats (every number it prints is in one of them):
 
 * ``table2_latency.csv``: latency mean of every run (the paper lists the 28-step groups);
 * ``table3_runs.csv``: each run's best epoch by validation accuracy, sorted by it;
-* ``table4_best.csv``: the best run of each group (the paper's Table 4 rows);
+* ``variants.csv``: each (representation, learning rate) over its seeds: n, mean and sample std
+  of every number Tables 2-4 print, and whether it is its group's best (:func:`best_variants`);
+* ``groups.csv``: each group's latency over all its runs (Table 2's "mean" rows);
+* ``table4_best.csv``: every run (seed) of each group's best variant (the paper's Table 4 rows);
 * ``curves.csv``: per-epoch history of the runs in Table 4 (Fig. 9);
 * ``epochs.csv``: per-epoch history of every run (what the claims are checked on);
 * ``notes.json``: what the numbers mean and where they differ from the paper's.
@@ -19,8 +22,10 @@ from typing import Any
 
 import pandas as pd
 
+from rnnrepro.aggregate import column_names, summarize, summary_columns
 from rnnrepro.files import read_json, write_csv, write_json
 from rnnrepro.memory.representations import GROUP_ORDER
+from rnnrepro.memory.runs import run_label
 
 TABLE2_COLUMNS = ["variant", "representation", "group", "learning_rate", "seed", "steps",
                   "latency_mean"]
@@ -30,6 +35,11 @@ CURVE_COLUMNS = ["group", "variant", "representation", "learning_rate", "seed", 
                  "val_acc", "test_acc", "loss", "val_loss", "test_loss"]
 EPOCH_COLUMNS = ["representation", "group", "learning_rate", "seed", "epoch", "acc", "val_acc",
                  "test_acc", "loss", "val_loss", "test_loss"]
+# Summarized over seeds per variant: the reproduced columns of Tables 3 and 4, and Table 2's.
+VARIANT_METRICS = ("epoch", "acc", "vacc", "test_acc", "loss", "vloss", "latency")
+VARIANT_COLUMNS = ["run", "representation", "learning_rate", "group", "n", "best",
+                   *[c for m in VARIANT_METRICS for c in column_names(m)]]
+GROUP_COLUMNS = ["group", "n", *column_names("latency")]
 HISTORY_COLUMNS = {"epoch", "loss", "acc", "val_loss", "val_acc", "test_loss", "test_acc"}
 METRIC_KEYS = {"variant", "representation", "group", "learning_rate", "seed", "steps", "best",
                "latency_mean"}
@@ -61,23 +71,36 @@ NOTES = {
     "epoch": "Epochs are counted from 1 (epoch 1 = after the first pass over the training set).",
     "variant": ("Table 3 names: representation (permutation number) @ batch size @ hidden size "
                 "@ learning rate, e.g. 'transposed random permute 2@16@128@3e-05'."),
+    "run": ("variants.csv's run: representation @ learning rate, e.g. 'transposed@3e-05', "
+            "summarized over its seeds (n, <metric>_mean, <metric>_std: sample std, empty "
+            "when n = 1; latency = the runs' latency_mean)."),
+    "best": ("The best variant of a group has the highest mean validation accuracy over its "
+             "seeds (ties: the first run label in alphabetical order). It is Table 4's row, "
+             "table4_best.csv holds its runs and curves.csv their histories (Fig. 9)."),
 }
 
 
-def load_runs(metrics_paths: Sequence[str | Path]) -> list[dict[str, Any]]:
-    """Each run's metrics plus its history (``history.csv`` beside ``metrics.json``)."""
+def load_runs(metrics_paths: Sequence[str | Path], history_paths: Sequence[str | Path]
+              ) -> list[dict[str, Any]]:
+    """Each run's metrics plus its history (the two lists name the runs in the same order)."""
     if not metrics_paths:
         raise ValueError("no runs given: pass at least one metrics.json")
+    if len(metrics_paths) != len(history_paths):
+        raise ValueError(f"{len(metrics_paths)} metrics.json but {len(history_paths)} "
+                         "history.csv given; pass one history per run, in the same order")
     runs = []
-    for path in map(Path, metrics_paths):
+    for path, history_path in zip(map(Path, metrics_paths), map(Path, history_paths),
+                                  strict=True):
+        if path.parent != history_path.parent:
+            raise ValueError(f"{history_path} is not the history of {path} (give both of each "
+                             "run in the same order)")
         metrics = read_json(path)
         missing = METRIC_KEYS - set(metrics)
         if missing:
             raise ValueError(f"{path}: missing key(s) {sorted(missing)}; rerun its memory_train "
                              "job")
-        history_path = path.parent / "history.csv"
         if not history_path.exists():
-            raise FileNotFoundError(f"{history_path} missing (expected beside {path.name})")
+            raise FileNotFoundError(f"{history_path} missing; rerun its memory_train job")
         history = pd.read_csv(history_path)
         missing = HISTORY_COLUMNS - set(history.columns)
         if missing or history.empty:
@@ -102,15 +125,58 @@ def table3(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: (-row["vacc"], row["variant"], row["seed"]))
 
 
-def table4(table3_rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The best run of each group (first in Table 3's order), sorted by validation accuracy."""
-    best: dict[str, Mapping[str, Any]] = {}
-    for row in table3_rows:
-        best.setdefault(row["group"], row)
-    unknown = set(best) - set(GROUP_ORDER)
+def variants(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Each (representation, learning rate) over its seeds, with its group's best marked;
+    sorted by run label."""
+    by_label: dict[str, list[Mapping[str, Any]]] = {}
+    for run in runs:
+        by_label.setdefault(run_label(run["representation"], run["learning_rate"]), []).append(run)
+    rows = []
+    for label, seeds in sorted(by_label.items()):
+        values = {m: [r["best"][m] for r in seeds] for m in VARIANT_METRICS if m != "latency"}
+        values["latency"] = [r["latency_mean"] for r in seeds]
+        first = seeds[0]
+        row: dict[str, Any] = {"run": label, "representation": first["representation"],
+                               "learning_rate": first["learning_rate"], "group": first["group"],
+                               "n": len(seeds), "best": False}
+        for metric in VARIANT_METRICS:
+            row.update(summary_columns(metric, summarize(values[metric])))
+        rows.append(row)
+    unknown = {row["group"] for row in rows} - set(GROUP_ORDER)
     if unknown:
         raise ValueError(f"unknown group(s) {sorted(unknown)} in the runs' metrics")
-    return [dict(row) for row in table3_rows if best[row["group"]] is row]
+    best = best_variants(rows)
+    for row in rows:
+        row["best"] = best[row["group"]] == row["run"]
+    return rows
+
+
+def best_variants(variant_rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """The one definition of "best" (Table 4, Fig. 9, table4_best.csv): per group, the run
+    label with the highest mean validation accuracy over its seeds; ties: the first label."""
+    best: dict[str, str] = {}
+    for row in sorted(variant_rows, key=lambda r: (-r["vacc_mean"], r["run"])):
+        best.setdefault(row["group"], row["run"])
+    return best
+
+
+def groups(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Each group's latency over all its runs (every variant and seed), in the paper's order."""
+    rows = []
+    for name in GROUP_ORDER:
+        values = [r["latency_mean"] for r in runs if r["group"] == name]
+        if values:
+            rows.append({"group": name, "n": len(values),
+                         **summary_columns("latency", summarize(values))})
+    return rows
+
+
+def table4(table3_rows: Sequence[Mapping[str, Any]], variant_rows: Sequence[Mapping[str, Any]]
+           ) -> list[dict[str, Any]]:
+    """Every run of each group's best variant, in Table 3's order."""
+    best = {row["run"] for row in variant_rows if row["best"]}
+    return [dict(row) for row in table3_rows
+            if run_label(row["representation"], row["learning_rate"]) in best]
 
 
 def curves(runs: Sequence[Mapping[str, Any]], table4_rows: Sequence[Mapping[str, Any]]
@@ -135,16 +201,20 @@ def epochs(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def write_summary(metrics_paths: Sequence[str | Path], *, table2_path: str | Path,
-                  table3_path: str | Path, table4_path: str | Path, curves_path: str | Path,
+def write_summary(metrics_paths: Sequence[str | Path], history_paths: Sequence[str | Path], *,
+                  table2_path: str | Path, table3_path: str | Path, variants_path: str | Path,
+                  groups_path: str | Path, table4_path: str | Path, curves_path: str | Path,
                   epochs_path: str | Path, notes_path: str | Path,
                   settings: Mapping[str, Any] | None = None) -> None:
     """Write every summary file (each atomically)."""
-    runs = load_runs(metrics_paths)
+    runs = load_runs(metrics_paths, history_paths)
     rows3 = table3(runs)
-    rows4 = table4(rows3)
+    variant_rows = variants(runs)
+    rows4 = table4(rows3, variant_rows)
     write_csv(table2_path, table2(runs), columns=TABLE2_COLUMNS)
     write_csv(table3_path, rows3, columns=TABLE3_COLUMNS)
+    write_csv(variants_path, variant_rows, columns=VARIANT_COLUMNS)
+    write_csv(groups_path, groups(runs), columns=GROUP_COLUMNS)
     write_csv(table4_path, rows4, columns=TABLE3_COLUMNS)
     write_csv(curves_path, curves(runs, rows4), columns=CURVE_COLUMNS)
     write_csv(epochs_path, epochs(runs), columns=EPOCH_COLUMNS)

@@ -19,11 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "paper-tables", help="paper/tables.tex: the papers' tables, published beside reproduced",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     tables.add_argument("--published", required=True, help="paper/published.yaml")
-    tables.add_argument("--renet-summary", required=True, help="results/renet/summary.csv")
-    tables.add_argument("--memory-latency", required=True,
-                        help="results/memory/summary/table2_latency.csv")
-    tables.add_argument("--memory-runs", required=True,
-                        help="results/memory/summary/table3_runs.csv")
+    tables.add_argument("--renet-errors", required=True, help="results/renet/errors.csv")
+    tables.add_argument("--memory-variants", required=True,
+                        help="results/memory/summary/variants.csv")
+    tables.add_argument("--memory-groups", required=True,
+                        help="results/memory/summary/groups.csv")
     tables.add_argument("--verdicts", required=True, help="results/claims/verdicts.csv")
     tables.add_argument("--settings", required=True, type=load_settings,
                         help="JSON: {preset, renet: {datasets, models}}")
@@ -68,23 +68,23 @@ def paper_tables(args: argparse.Namespace) -> int:
     from rnnrepro.paper.published import PublishedError, load
 
     preset = _preset(args.settings)
-    inputs = [args.published, args.renet_summary, args.memory_latency, args.memory_runs,
+    inputs = [args.published, args.renet_errors, args.memory_variants, args.memory_groups,
               args.verdicts]
     for path in inputs:
         if not Path(path).exists():
             raise UserError(f"{path}: not found; build it first (snakemake {path})")
     try:
         published = load(args.published)
-        renet = renet_tables.read_summary(args.renet_summary)
-        latency = memory_tables.read_csv(args.memory_latency, memory_tables.LATENCY_COLUMNS)
-        runs = memory_tables.read_csv(args.memory_runs, memory_tables.RUN_COLUMNS)
+        renet = renet_tables.read_errors(args.renet_errors)
+        runs = memory_tables.read_variants(args.memory_variants)
+        groups = memory_tables.read_groups(args.memory_groups)
         verdicts = read_verdicts(args.verdicts)
     except (PublishedError, ValueError) as err:
         raise UserError(str(err)) from err
     renet_settings = args.settings.get("renet", {})
     tables = [renet_tables.architectures_table(published, renet_settings, preset),
               renet_tables.errors_table(published, renet, preset),
-              memory_tables.latency_table(published, latency, preset),
+              memory_tables.latency_table(published, runs, groups, preset),
               memory_tables.runs_table(published, runs, preset),
               memory_tables.best_table(published, runs, preset),
               claims_table(verdicts, preset)]

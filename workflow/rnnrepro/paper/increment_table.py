@@ -10,7 +10,8 @@ import pandas as pd
 
 from rnnrepro.files import read_csv_columns
 from rnnrepro.paper.layout import MIDRULE, Cell, Row, Table, cells
-from rnnrepro.paper.stats import MISSING, Summary, count, mean_std, signed, summarize
+from rnnrepro.aggregate import Summary, summarize
+from rnnrepro.paper.stats import MISSING, count, mean_std, signed
 
 SUMMARY_COLUMNS = ("base", "digits", "order", "cell", "seed", "minibatches", "final_digit_acc",
                    "final_number_acc")

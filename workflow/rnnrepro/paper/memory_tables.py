@@ -1,4 +1,6 @@
-"""The memory paper's Table 2 (latency), Table 3 (every run) and Table 4 (best per group)."""
+"""The memory paper's Table 2 (latency), Table 3 (every run) and Table 4 (best per group),
+formatted from the memory summary's ``variants.csv`` and ``groups.csv`` (which hold every number
+printed here except the published ones and the differences Δ = reproduced − published)."""
 
 from __future__ import annotations
 
@@ -6,28 +8,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
-
+from rnnrepro.aggregate import Summary, column_names, from_columns, summarize
 from rnnrepro.files import read_csv_columns
+from rnnrepro.memory.runs import from_paper_name, lr_label
 from rnnrepro.paper.layout import MIDRULE, Cell, Row, Table, cells
-from rnnrepro.paper.published import lr_label, run_key
 from rnnrepro.paper.stats import (
     MISSING,
-    Summary,
     count,
     difference,
     fixed,
     mean_std,
     shortest,
     signed,
-    summarize,
 )
 
-LATENCY_COLUMNS = ("representation", "group", "learning_rate", "seed", "latency_mean")
-RUN_COLUMNS = ("representation", "group", "learning_rate", "seed", "epoch", "acc", "vacc",
-               "loss", "vloss", "test_acc")
-# Summarized per run, and the reproduced columns of Tables 3 and 4 (between n and Δ vacc).
+# Summarized per variant: the reproduced columns of Tables 3 and 4 (between n and Δ vacc).
 METRICS = ("epoch", "acc", "vacc", "test_acc", "loss", "vloss")
+VARIANT_COLUMNS = ("run", "representation", "learning_rate", "group", "n", "best",
+                   *[c for m in (*METRICS, "latency") for c in column_names(m)])
+GROUP_COLUMNS = ("group", "n", *column_names("latency"))
 PUBLISHED_METRICS = ("epoch", "acc", "vacc", "loss", "vloss")
 ACC_DECIMALS = 3
 LATENCY_DECIMALS = 2
@@ -42,33 +41,34 @@ Key = tuple[str, str]   # (representation, learning-rate label)
 
 @dataclass(frozen=True)
 class Run:
-    """One (representation, learning rate) variant summarized over its seeds."""
+    """One (representation, learning rate) variant summarized over its seeds (a variants.csv
+    row)."""
 
     representation: str
     lr: str
     group: str
+    label: str
+    best: bool
     metrics: dict[str, Summary]
 
-    @property
-    def label(self) -> str:
-        return f"{self.representation}@{self.lr}"
 
-
-def read_csv(path: str, columns: Sequence[str]) -> pd.DataFrame:
-    """A memory summary CSV, checked for the columns used here; adds an ``lr`` label column."""
-    frame = read_csv_columns(path, columns, rerun="memory_summary")
-    frame["lr"] = [lr_label(v) for v in frame["learning_rate"]]
-    return frame
-
-
-def summarize_runs(frame: pd.DataFrame, metrics: Sequence[str]) -> dict[Key, Run]:
-    """One :class:`Run` per (representation, lr), metrics summarized over seeds."""
+def read_variants(path: str) -> dict[Key, Run]:
+    """``variants.csv`` of the memory summary, one :class:`Run` per row."""
+    frame = read_csv_columns(path, VARIANT_COLUMNS, rerun="memory_summary")
     runs = {}
-    for (representation, lr), rows in frame.groupby(["representation", "lr"], sort=False):
-        runs[(representation, lr)] = Run(
-            representation, lr, str(rows["group"].iloc[0]),
-            {m: summarize(rows[m]) for m in metrics})
+    for row in frame.to_dict("records"):
+        lr = lr_label(row["learning_rate"])
+        runs[(row["representation"], lr)] = Run(
+            row["representation"], lr, str(row["group"]), str(row["run"]), bool(row["best"]),
+            {m: from_columns(row, m, row["n"]) for m in (*METRICS, "latency")})
     return runs
+
+
+def read_groups(path: str) -> dict[str, Summary]:
+    """``groups.csv`` of the memory summary: each group's latency over all its runs."""
+    frame = read_csv_columns(path, GROUP_COLUMNS, rerun="memory_summary")
+    return {str(row["group"]): from_columns(row, "latency", row["n"])
+            for row in frame.to_dict("records")}
 
 
 def _sorted_runs(runs: Sequence[Run]) -> list[Run]:
@@ -106,16 +106,16 @@ def _group_order(published: Mapping[str, Any], groups: Sequence[str]) -> list[st
     return order + sorted(set(groups) - set(order))
 
 
-def latency_table(published: Mapping[str, Any], frame: pd.DataFrame, preset: str) -> Table:
+def latency_table(published: Mapping[str, Any], runs: Mapping[Key, Run],
+                  groups: Mapping[str, Summary], preset: str) -> Table:
     """Table 2: the paper's latency values beside ours, per group, with per-group means."""
     paper = {r["model"]: [float(v) for v in r["values"]]
              for r in published["memory"]["latency"]["rows"]}
-    runs = summarize_runs(frame, ["latency_mean"])
     header = [[Cell(""), Cell("Published", span=2), Cell(f"Reproduced ({preset})", span=3),
                Cell("")],
               cells("Model", "latency", "n", "run", "latency", "n", "Δ")]
     body: list[Row | str] = []
-    for group in _group_order(published, frame["group"].unique()):
+    for group in _group_order(published, list(groups)):
         values = paper.get(group, [])
         ours = _sorted_runs([r for r in runs.values() if r.group == group])
         if not values and not ours:
@@ -126,14 +126,14 @@ def latency_table(published: Mapping[str, Any], frame: pd.DataFrame, preset: str
             pub = (shortest(values[i]) if i < len(values)
                    else (MISSING if not values and i == 0 else ""))
             run = ours[i] if i < len(ours) else None
-            summary = run.metrics["latency_mean"] if run else None
+            summary = run.metrics["latency"] if run else None
             body.append([Cell(group if i == 0 else ""), Cell(pub), Cell(""),
                          Cell(run.label if run else (MISSING if i == 0 else "")),
                          Cell(mean_std(summary, LATENCY_DECIMALS) if run else
                               (MISSING if i == 0 else "")),
                          Cell(count(summary) if run else ""), Cell("")])
         pub_summary = summarize(values)
-        our_summary = summarize(frame.loc[frame["group"] == group, "latency_mean"])
+        our_summary = groups.get(group)
         body.append([Cell("mean", italic=True), Cell(mean_std(pub_summary, LATENCY_DECIMALS)),
                      Cell(count(pub_summary)), Cell("all runs", italic=True),
                      Cell(mean_std(our_summary, LATENCY_DECIMALS)), Cell(count(our_summary)),
@@ -155,11 +155,10 @@ def latency_table(published: Mapping[str, Any], frame: pd.DataFrame, preset: str
         columns="lrrlrrr", header=header, body=body, wide=True)
 
 
-def runs_table(published: Mapping[str, Any], frame: pd.DataFrame, preset: str) -> Table:
+def runs_table(published: Mapping[str, Any], runs: Mapping[Key, Run], preset: str) -> Table:
     """Table 3: every run's best epoch, published beside reproduced, matched by run name."""
-    runs = summarize_runs(frame, METRICS)
     paper_rows = published["memory"]["runs"]["rows"]
-    keys = [run_key(r["model"]) for r in paper_rows]
+    keys = [from_paper_name(r["model"]) for r in paper_rows]
     extra = sorted((k for k in runs if k not in keys),
                    key=lambda k: -runs[k].metrics["vacc"].mean)
     header = [[Cell(""), Cell(""), Cell("Published (test set)", span=5),
@@ -183,17 +182,10 @@ def runs_table(published: Mapping[str, Any], frame: pd.DataFrame, preset: str) -
         columns="ll" + "r" * 13, header=header, body=body, wide=True, size="footnotesize")
 
 
-def best_runs(runs: Mapping[Key, Run]) -> dict[str, Run]:
-    """Per group, the variant with the highest mean validation accuracy over its seeds."""
-    best: dict[str, Run] = {}
-    for run in sorted(runs.values(), key=lambda r: (-r.metrics["vacc"].mean, r.label)):
-        best.setdefault(run.group, run)
-    return best
-
-
-def best_table(published: Mapping[str, Any], frame: pd.DataFrame, preset: str) -> Table:
-    """Table 4: the best run of each group, published beside reproduced."""
-    best = best_runs(summarize_runs(frame, METRICS))
+def best_table(published: Mapping[str, Any], runs: Mapping[Key, Run], preset: str) -> Table:
+    """Table 4: the best variant of each group (variants.csv's ``best``), published beside
+    reproduced."""
+    best = {run.group: run for run in runs.values() if run.best}
     paper = {r["model"]: r for r in published["memory"]["best"]["rows"]}
     header = [[Cell(""), Cell("Published (test set)", span=5),
                Cell(f"Reproduced ({preset}, validation split)", span=8), Cell("")],

@@ -1,18 +1,16 @@
-"""The published numbers (``paper/published.yaml``): loading, shape checks, run-name mapping."""
+"""The published numbers (``paper/published.yaml``): loading and shape checks."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from rnnrepro.memory.runs import from_paper_name
+
 RENET_DATASETS = ("mnist", "cifar10", "svhn")
 RUN_METRICS = ("epoch", "acc", "vacc", "loss", "vloss")
-# The paper's Table 3 model name: representation[ random permute k]@batch@hidden@learning rate.
-_RUN_NAME = re.compile(r"^(?P<name>[a-z -]+?)(?: random permute (?P<perm>\d+))?"
-                       r"@(?P<batch>\d+)@(?P<hidden>\d+)@(?P<lr>[0-9.e+-]+)$")
 
 
 class PublishedError(ValueError):
@@ -27,7 +25,7 @@ def load(path: str | Path) -> dict[str, Any]:
     data = yaml.safe_load(path.read_text())
     try:
         _check(data)
-    except (KeyError, TypeError, AssertionError) as err:
+    except (KeyError, TypeError, ValueError, AssertionError) as err:
         raise PublishedError(f"{path}: malformed ({err!r}); compare with its git history") from err
     return data
 
@@ -49,25 +47,7 @@ def _check(data: dict[str, Any]) -> None:
             for key in RUN_METRICS:
                 float(row[key])
     for row in memory["runs"]["rows"]:
-        run_key(row["model"])
-
-
-def run_key(model: str) -> tuple[str, str]:
-    """(our representation, learning-rate label) of a Table 3 model name.
-
-    ``transposed random permute 2@16@128@3e-05`` -> ``("transposed-perm2", "3e-05")``.
-    """
-    match = _RUN_NAME.match(model)
-    if not match:
-        raise PublishedError(f"cannot read the Table 3 model name {model!r}")
-    name = match["name"]
-    representation = name if match["perm"] is None else f"{name}-perm{match['perm']}"
-    return representation, lr_label(float(match["lr"]))
-
-
-def lr_label(lr: float) -> str:
-    """``3e-05`` style label, as in result paths and the paper's run names."""
-    return f"{float(lr):g}"
+        from_paper_name(row["model"])
 
 
 def renet_row(dataset_block: dict[str, Any]) -> dict[str, Any]:

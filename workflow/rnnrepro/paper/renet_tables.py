@@ -5,16 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import pandas as pd
-
+from rnnrepro.aggregate import Summary, column_names, from_columns
 from rnnrepro.files import read_csv_columns
 from rnnrepro.paper.layout import MIDRULE, Cell, Row, Table, cells, latex_text
 from rnnrepro.paper.published import RENET_DATASETS, renet_row
-from rnnrepro.paper.stats import MISSING, count, difference, mean_std, signed, summarize
+from rnnrepro.paper.stats import MISSING, count, difference, mean_std, signed
 from rnnrepro.renet.units import UNIT_NAMES
 
 DATASET_NAMES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "svhn": "SVHN"}
-SUMMARY_COLUMNS = ("dataset", "seed", "test_error")
+ERROR_COLUMNS = ("dataset", "n", *column_names("test_error_percent"))
 ERROR_DECIMALS = 2
 
 
@@ -94,12 +93,15 @@ def architectures_table(published: Mapping[str, Any], renet_settings: Mapping[st
         columns="l" + "cc" * len(RENET_DATASETS), header=header, body=body, wide=True)
 
 
-def read_summary(path: str) -> pd.DataFrame:
-    """``results/renet/summary.csv``, checked for the columns used here."""
-    return read_csv_columns(path, SUMMARY_COLUMNS, rerun="renet_summary")
+def read_errors(path: str) -> dict[str, Summary]:
+    """``results/renet/errors.csv``: each dataset's test error (%) over its seeds."""
+    frame = read_csv_columns(path, ERROR_COLUMNS, rerun="renet_summary")
+    return {str(row["dataset"]): from_columns(row, "test_error_percent", row["n"])
+            for row in frame.to_dict("records")}
 
 
-def errors_table(published: Mapping[str, Any], summary: pd.DataFrame, preset: str) -> Table:
+def errors_table(published: Mapping[str, Any], errors: Mapping[str, Summary],
+                 preset: str) -> Table:
     """ReNet Table 2: literature rows, the paper's ReNet and the reproduced ReNet per dataset."""
     blocks = published["renet"]["test_errors"]["datasets"]
     header = [cells("Model", "Test error (%)", "n", "Δ (pp)")]
@@ -109,8 +111,7 @@ def errors_table(published: Mapping[str, Any], summary: pd.DataFrame, preset: st
             body.append(MIDRULE)
         body.append([Cell(f"({'abc'[index]}) {DATASET_NAMES[name]}", span=4, align="l",
                           italic=True)])
-        errors = summary.loc[summary["dataset"] == name, "test_error"] * 100
-        ours = summarize(errors)
+        ours = errors.get(name)
         paper_error = float(renet_row(blocks[name])["error"])
         for row in blocks[name]["rows"]:
             value = f"{float(row['error']):.{ERROR_DECIMALS}f}"

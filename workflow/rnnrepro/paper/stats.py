@@ -1,36 +1,10 @@
-"""Seed summaries (mean, sample std, n) and the number formats the tables print."""
+"""The number formats the tables print (seed summaries come from :mod:`rnnrepro.aggregate`)."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
-from dataclasses import dataclass
+from rnnrepro.aggregate import Summary
 
 MISSING = "—"
-
-
-@dataclass(frozen=True)
-class Summary:
-    """Mean and sample standard deviation (ddof=1) of ``n`` values; std is 0 when n == 1."""
-
-    mean: float
-    std: float
-    n: int
-
-
-def summarize(values: Iterable[float]) -> Summary | None:
-    """Summary of the finite values given; None when there are none."""
-    data = [float(v) for v in values]
-    if not data:
-        return None
-    bad = [v for v in data if not math.isfinite(v)]
-    if bad:
-        raise ValueError(f"non-finite value(s) {bad} in results; rerun the job that wrote them")
-    mean = math.fsum(data) / len(data)
-    if len(data) == 1:
-        return Summary(mean, 0.0, 1)
-    var = math.fsum((v - mean) ** 2 for v in data) / (len(data) - 1)
-    return Summary(mean, math.sqrt(var), len(data))
 
 
 def fixed(value: float | None, decimals: int) -> str:

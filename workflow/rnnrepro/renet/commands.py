@@ -37,13 +37,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("renet-summary", help="one row per ReNet run: test error etc. (Table 2)")
     p.add_argument("--metrics", required=True, nargs="+", type=Path,
                    help="metrics.json of every run")
-    p.add_argument("--output", required=True, type=Path, help="summary CSV")
+    p.add_argument("--output", required=True, type=Path, help="summary CSV (one row per run)")
+    p.add_argument("--errors", required=True, type=Path,
+                   help="CSV of each dataset's test error over its seeds (Table 2)")
     p.set_defaults(func=summary_command)
 
     p = sub.add_parser("renet-figure", help="learning curves: train/validation error per epoch")
     p.add_argument("--metrics", required=True, nargs="+", type=Path,
-                   help="metrics.json of every run (history.csv beside each)")
-    p.add_argument("--output", required=True, type=Path, help="PDF (a PNG is written beside)")
+                   help="metrics.json of every run")
+    p.add_argument("--histories", required=True, nargs="+", type=Path,
+                   help="history.csv of every run, in the order of --metrics")
+    p.add_argument("--output", required=True, type=Path, help="the figure as PDF")
+    p.add_argument("--png", required=True, type=Path, help="the figure as PNG")
     p.set_defaults(func=figure_command)
 
 
@@ -68,7 +73,7 @@ def summary_command(args: argparse.Namespace) -> None:
     from rnnrepro.renet.summary import write_summary
 
     try:
-        write_summary(args.metrics, args.output)
+        write_summary(args.metrics, args.output, args.errors)
     except (FileNotFoundError, ValueError) as err:
         raise UserError(str(err)) from err
 
@@ -77,6 +82,6 @@ def figure_command(args: argparse.Namespace) -> None:
     from rnnrepro.renet.figures import plot_curves
 
     try:
-        plot_curves(args.metrics, args.output)
+        plot_curves(args.metrics, args.histories, args.output, args.png)
     except (FileNotFoundError, ValueError) as err:
         raise UserError(str(err)) from err

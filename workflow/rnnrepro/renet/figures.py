@@ -15,11 +15,13 @@ DATASET_NAMES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "svhn": "SVHN"}
 HISTORY_COLUMNS = ("epoch", "train_error", "val_error")
 
 
-def load_history(metrics_path: Path) -> pd.DataFrame:
-    path = metrics_path.parent / "history.csv"
+def load_history(path: Path, metrics_path: Path) -> pd.DataFrame:
+    """The history.csv of the run whose metrics are ``metrics_path``."""
+    if path.parent != metrics_path.parent:
+        raise ValueError(f"{path} is not the history of {metrics_path} (give both of each run "
+                         "in the same order)")
     if not path.exists():
-        raise FileNotFoundError(f"{path} missing (expected beside {metrics_path}); rerun the "
-                                "run's renet_train job")
+        raise FileNotFoundError(f"{path} missing; rerun the run's renet_train job")
     frame = pd.read_csv(path)
     missing = set(HISTORY_COLUMNS) - set(frame.columns)
     if missing or frame.empty:
@@ -35,13 +37,18 @@ def _label_2_and_5(value: float, _pos: int) -> str:
     return f"{value:g}" if leading in (2, 5) else ""
 
 
-def plot_curves(metrics_paths: Sequence[str | Path], output: str | Path) -> None:
+def plot_curves(metrics_paths: Sequence[str | Path], history_paths: Sequence[str | Path],
+                output: str | Path, png: str | Path) -> None:
     """Train (dashed) and validation (solid) error in % per epoch; a dot marks the best epoch."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     from rnnrepro.plotting import COLUMN_WIDTH, FULL_WIDTH, save_figure, setup_style
 
+    if len(metrics_paths) != len(history_paths):
+        raise ValueError(f"{len(metrics_paths)} metrics.json but {len(history_paths)} "
+                         "history.csv given; pass one history per run, in the same order")
+    histories = {Path(m): Path(h) for m, h in zip(metrics_paths, history_paths, strict=True)}
     runs = load_metrics(metrics_paths)
     datasets = list(dict.fromkeys(run["dataset"] for run in runs))
     setup_style()
@@ -50,7 +57,7 @@ def plot_curves(metrics_paths: Sequence[str | Path], output: str | Path) -> None
     palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, dataset in zip(axes[0], datasets, strict=True):
         for i, run in enumerate(r for r in runs if r["dataset"] == dataset):
-            history = load_history(run["path"])
+            history = load_history(histories[run["path"]], run["path"])
             color = palette[i % len(palette)]
             label = f"seed {run['seed']}"
             ax.plot(history["epoch"], history["val_error"] * 100, color=color,
@@ -68,4 +75,4 @@ def plot_curves(metrics_paths: Sequence[str | Path], output: str | Path) -> None
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(loc="upper right", frameon=False)
     axes[0][0].set_ylabel("error (%)")
-    save_figure(fig, output)
+    save_figure(fig, output, png)

@@ -1,7 +1,9 @@
-"""``results/renet/summary.csv``: one row per ReNet run, read only from the runs' metrics.json.
+"""The ReNet runs' summary, read only from their metrics.json:
 
-The paper stage renders Table 2 from it (test errors, fractions in [0, 1]) and Table 1 from
-config.yaml.
+* ``results/renet/summary.csv``: one row per run (test errors as fractions in [0, 1]);
+* ``results/renet/errors.csv``: each dataset's test error in % over its seeds (n, mean, sample
+  std), the numbers Table 2 prints; the paper stage only formats them (Table 1 comes from
+  config.yaml).
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rnnrepro.aggregate import column_names, summarize, summary_columns
 from rnnrepro.files import read_json, write_csv
 
 DATASET_ORDER = ("mnist", "cifar10", "svhn")
 SUMMARY_COLUMNS = ("dataset", "seed", "test_error", "val_error", "best_epoch", "epochs_run",
                    "parameters")
+ERROR_COLUMNS = ("dataset", "n", *column_names("test_error_percent"))
 
 
 def load_metrics(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
@@ -42,7 +46,20 @@ def _dataset_rank(name: str) -> int:
     return DATASET_ORDER.index(name) if name in DATASET_ORDER else len(DATASET_ORDER)
 
 
-def write_summary(metrics_paths: Sequence[str | Path], output: str | Path) -> list[dict]:
+def errors(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each dataset's test error in percent over its seeds, in the summary's order."""
+    out = []
+    for dataset in dict.fromkeys(row["dataset"] for row in rows):
+        values = [row["test_error"] * 100 for row in rows if row["dataset"] == dataset]
+        out.append({"dataset": dataset, "n": len(values),
+                    **summary_columns("test_error_percent", summarize(values))})
+    return out
+
+
+def write_summary(metrics_paths: Sequence[str | Path], output: str | Path,
+                  errors_path: str | Path) -> list[dict]:
+    """Write summary.csv (one row per run) and errors.csv (per dataset); return the runs' rows."""
     rows = [{c: run[c] for c in SUMMARY_COLUMNS} for run in load_metrics(metrics_paths)]
     write_csv(output, rows, SUMMARY_COLUMNS)
+    write_csv(errors_path, errors(rows), ERROR_COLUMNS)
     return rows

@@ -33,9 +33,9 @@ def memory_run_settings(config: Mapping[str, Any], representation: str) -> dict[
     from rnnrepro.memory.representations import steps
 
     memory = config["memory"]
-    settings = {key: memory[key] for key in MEMORY_RUN_KEYS if key in memory}
+    settings = {key: memory[key] for key in MEMORY_RUN_KEYS}
     if steps(representation) == 784:
-        settings.update(memory.get("pixel_runs", {}))
+        settings.update(memory["pixel_runs"])
     return settings
 
 
@@ -48,7 +48,7 @@ def renet_run_settings(config: Mapping[str, Any], dataset: str) -> dict[str, Any
     """``--settings`` of one ReNet run: its dataset's model (Table 1), training, subset."""
     renet = config["renet"]
     return {"model": renet["models"][dataset], "training": renet["training"],
-            "train_subset": renet.get("train_subset")}
+            "train_subset": renet["train_subset"]}
 
 
 def raw_identity(config: Mapping[str, Any], dataset: str) -> dict[str, dict[str, Any]]:
