@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 import yaml
 
 from conftest import copy_repo
-from rnnrepro.config_types import coerce
+from rnnrepro.config_types import coerce, load
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -92,3 +93,55 @@ def test_wrong_overrides_are_refused_naming_the_key(workdir, override, message):
     output = done.stdout + done.stderr
     assert done.returncode != 0
     assert message in output and "On instance['memory']['epochs']" in output
+
+
+STAGE_SCHEMAS = ("memory", "increment", "renet")
+
+
+def object_schemas(schema: dict, where: str):
+    """(dotted path, schema) of every object schema with properties, nested ones included."""
+    if isinstance(schema, dict):
+        if "properties" in schema:
+            yield where, schema
+        for key, value in schema.items():
+            if isinstance(value, dict):
+                yield from object_schemas(value, f"{where}.{key}" if key not in (
+                    "properties", "$defs") else where)
+
+
+@pytest.mark.parametrize("stage", STAGE_SCHEMAS)
+def test_config_yaml_is_the_one_source_of_stage_defaults(stage):
+    """The stage's schema holds no default and requires every key; config.yaml states them."""
+    text = (REPO / f"workflow/schemas/{stage}.schema.yaml").read_text()
+    schema = yaml.safe_load(text)
+    assert "default:" not in re.sub(r"#.*", "", text)
+    for where, sub in object_schemas(schema, stage):
+        if where == "memory.pixel_runs":     # overrides for the 784-step runs: all optional
+            assert "required" not in sub
+            continue
+        assert set(sub.get("required", ())) == set(sub["properties"]), where
+    assert set(schema["properties"]) == set(yaml.safe_load((REPO / "config.yaml").read_text())
+                                            [stage])
+
+
+def test_a_key_a_preset_leaves_out_takes_config_yaml_s_value(tmp_path):
+    preset = tmp_path / "preset.yaml"
+    preset.write_text("memory: {epochs: 3}\nrenet: {training: {max_epochs: 2}}\n")
+    config = load(REPO, [preset])
+    stated = yaml.safe_load((REPO / "config.yaml").read_text())
+    assert config["memory"]["epochs"] == 3 and config["renet"]["training"]["max_epochs"] == 2
+    assert config["memory"]["eval_batch_size"] == stated["memory"]["eval_batch_size"] == 1000
+    assert config["memory"]["rmsprop"] == {"rho": 0.9, "eps": 1e-7}
+    assert config["renet"]["training"]["patience"] == stated["renet"]["training"]["patience"]
+    assert config["increment"]["units"]["gate_activation"] == "hard_sigmoid"
+
+
+def test_a_key_missing_from_config_yaml_is_refused_naming_it(tmp_path):
+    root = tmp_path / "repo"
+    (root / "workflow").mkdir(parents=True)
+    shutil.copytree(REPO / "workflow/schemas", root / "workflow/schemas")
+    stated = yaml.safe_load((REPO / "config.yaml").read_text())
+    del stated["memory"]["eval_batch_size"]
+    (root / "config.yaml").write_text(yaml.safe_dump(stated))
+    with pytest.raises(Exception, match="'eval_batch_size' is a required property"):
+        load(root)

@@ -12,8 +12,8 @@ from rnnrepro.memory.representations import (
     group,
     pixel_order,
     to_sequence,
-    variant_name,
 )
+from rnnrepro.memory.runs import from_paper_name, paper_name, run_folder, run_label
 
 NAMES = ["original", "transposed", "original-perm0", "original-perm1", "original-perm2",
          "transposed-perm0", "transposed-perm1", "transposed-perm2", "flattened",
@@ -93,9 +93,21 @@ def test_names_groups_and_variants():
     assert group("flattened-perm0") == "flattened random permute"
     assert len({group(n) for n in NAMES}) == 7
     assert display_name("original-perm1") == "original random permute 1"
-    assert variant_name("transposed", 16, 128, 3e-5) == "transposed@16@128@3e-05"
-    assert variant_name("flattened-perm1", 16, 128, 1e-6) == \
+    assert paper_name("transposed", 16, 128, 3e-5) == "transposed@16@128@3e-05"
+    assert paper_name("flattened-perm1", 16, 128, 1e-6) == \
         "flattened random permute 1@16@128@1e-06"
+
+
+def test_one_mapping_between_a_run_s_names():
+    """Folder, the paper's Table 3 name and our table label of one run, and back."""
+    assert run_folder("transposed", 3e-5, 0) == "transposed/lr3e-05/seed0"
+    assert run_label("transposed-perm2", 3e-5) == "transposed-perm2@3e-05"
+    for name in NAMES:
+        for lr in (3e-5, 1e-6):
+            assert from_paper_name(paper_name(name, 16, 128, lr)) == (
+                name, run_label(name, lr).split("@")[1])
+    with pytest.raises(ValueError, match="cannot read the Table 3 model name"):
+        from_paper_name("transposed@16@128")
 
 
 @pytest.mark.parametrize("bad", ["diagonal", "transposed-flattened-perm0", "original-perm"])

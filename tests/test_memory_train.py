@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from rnnrepro.cli import main
 from rnnrepro.data.permutations import load_permutations, write_permutations
@@ -259,14 +260,16 @@ def test_snakemake_runs_the_memory_rules_end_to_end(workspace, tmp_path):
     for name in ("mnist", "permutations.json"):
         src = workspace / "results/data" / name
         os.symlink(src, work / "results/data" / name)
+    # config.yaml with a tiny memory section (common.smk reads every stage's section).
     config = {
+        **yaml.safe_load((REPO / "config.yaml").read_text()),
         "preset": "tiny", "device": "cpu",
         "memory": {"representations": ["transposed", "flattened-perm2"],
                    "learning_rates": [1e-3], "seeds": [0], "epochs": 1, "hidden_size": 128,
                    "batch_size": 16, "input_weight_std": 0.001,
                    "rmsprop": {"rho": 0.9, "eps": 1e-7}, "train_subset": 32,
-                   "eval_batch_size": 16, "figures": {"gallery_index": 1, "sample_digits": 10}},
-        "resources": {"memory_train": {"runtime": 10, "mem_mb": 1000}},
+                   "eval_batch_size": 16, "pixel_runs": {},
+                   "figures": {"gallery_index": 1, "sample_digits": 10}},
     }
     (work / "config.yaml").write_text(json.dumps(config))
     (work / "Snakefile").write_text(textwrap.dedent(f"""\

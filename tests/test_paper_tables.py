@@ -414,6 +414,95 @@ def check_all(tables_tex: Path, increment_tex: Path, published: Mapping[str, Any
 
 
 # --------------------------------------------------------------------------------------------
+# Every reproduced number is in a results file: tables.tex -> file -> row -> column, one step
+
+# Where each table's reproduced numbers are read from (paths relative to the results folder).
+AGGREGATE_FILES = {"variants": "memory/summary/variants.csv", "groups": "memory/summary/groups.csv",
+                   "errors": "renet/errors.csv", "verdicts": "claims/verdicts.csv"}
+DATASET_SECTIONS = {"MNIST": "mnist", "CIFAR-10": "cifar10", "SVHN": "svhn"}
+
+
+def assert_stored(cell: str, n_cell: str, row: Mapping[str, Any], metric: str,
+                  what: str) -> None:
+    """A printed "mean ± std" (or plain mean) and its n are the stored row's columns."""
+    assert n_cell == str(int(row["n"])), f"{what}: n {n_cell} != {row['n']}"
+    mean, _, std = (part.strip() for part in cell.partition("±"))
+    assert_close(mean, float(row[f"{metric}_mean"]), f"{what} {metric}_mean")
+    if int(row["n"]) > 1:
+        assert_close(std, float(row[f"{metric}_std"]), f"{what} {metric}_std")
+    else:
+        assert not std, f"{what}: one seed, no std"
+
+
+def check_numbers_in_results(tables_tex: Path, results: Path,
+                             files: Mapping[str, str] = AGGREGATE_FILES) -> int:
+    """Find every reproduced number tables.tex prints (not the published ones, nor Δ =
+    reproduced − published) in the summary file that holds it, by row; returns the count."""
+    tables = parse_tables(tables_tex.read_text())
+    frames = {name: pd.read_csv(results / path) for name, path in files.items()}
+    variants = {row["run"]: row for row in frames["variants"].to_dict("records")}
+    checked = 0
+
+    dataset = None
+    for row in tables["tab:renet-errors"].rows:
+        if len(row) == 1:
+            dataset = DATASET_SECTIONS[row[0].split(") ", 1)[1]]
+        elif row[0].startswith("ReNet (reproduced"):
+            stored = frames["errors"][frames["errors"]["dataset"] == dataset]
+            if row[1] == MISSING:
+                assert stored.empty, dataset
+                continue
+            assert_stored(row[1], row[2], stored.iloc[0], "test_error_percent", dataset)
+            checked += 1
+
+    groups = {row["group"]: row for row in frames["groups"].to_dict("records")}
+    group = None
+    for row in tables["tab:memory-latency"].rows:
+        group = row[0] if row[0] not in ("", "mean") else group
+        if row[0] == "mean":
+            if row[4] != MISSING:
+                assert_stored(row[4], row[5], groups[group], "latency", f"{group} mean")
+                checked += 1
+        elif row[3] not in ("", MISSING):
+            assert variants[row[3]]["group"] == group, row[3]
+            assert_stored(row[4], row[5], variants[row[3]], "latency", row[3])
+            checked += 1
+
+    metrics = ("epoch", "acc", "vacc", "test_acc", "loss", "vloss")
+    for row in tables["tab:memory-runs"].rows:
+        if row[7] != MISSING:
+            stored = variants[f"{row[0]}@{row[1]}"]
+            for metric, cell in zip(metrics, row[8:14], strict=True):
+                assert_stored(cell, row[7], stored, metric, f"{row[0]}@{row[1]}")
+            checked += 1
+    for row in tables["tab:memory-best"].rows:
+        if row[6] != MISSING:
+            stored = variants[row[6]]
+            assert stored["best"] and stored["group"] == row[0], row[6]
+            for metric, cell in zip(metrics, row[8:14], strict=True):
+                assert_stored(cell, row[7], stored, metric, row[6])
+            checked += 1
+
+    verdict_rows = iter(frames["verdicts"].to_dict("records"))
+    for row in tables["tab:claims"].rows:
+        if len(row) == 2:    # a claim's heading
+            continue
+        stored = next(verdict_rows)
+        assert row[1] == str(stored["comparison"]) and row[4] == str(int(stored["n"]))
+        if row[3] == MISSING:
+            continue
+        # Relative effects print verdicts.csv's fraction in percent.
+        scale = 100 if stored["effect"] == "relative" else 1
+        numbers = re.findall(r"[+−-][0-9.]+", row[3])
+        assert_close(numbers[0], float(stored["mean"]) * scale, f"{row[1]} mean")
+        if len(numbers) == 3:
+            assert_close(numbers[1], float(stored["ci_low"]) * scale, f"{row[1]} ci_low")
+            assert_close(numbers[2], float(stored["ci_high"]) * scale, f"{row[1]} ci_high")
+        checked += 1
+    return checked
+
+
+# --------------------------------------------------------------------------------------------
 # Synthetic results
 
 REPRESENTATIONS = ["original", "transposed", *[f"{b}-perm{k}" for b in ("original", "transposed")
@@ -578,6 +667,22 @@ def generated(tmp_path: Path) -> tuple[Path, Path, dict[str, pd.DataFrame]]:
 def test_every_number_matches_its_source(generated, published):
     tables, inc, results = generated
     check_all(tables, inc, published, results, SETTINGS)
+
+
+def test_every_reproduced_number_is_in_a_results_file(generated):
+    tables, _, _ = generated
+    results = tables.parents[1] / "results"
+    files = {"variants": "variants.csv", "groups": "groups.csv", "errors": "errors.csv",
+             "verdicts": "verdicts.csv"}
+    # 2 ReNet datasets; 24 variants (12 representations x 2 learning rates) and 7 groups in
+    # Table 2, the 24 variants in Table 3, the 7 groups' best in Table 4; 4 claims that ran.
+    assert check_numbers_in_results(tables, results, files) == 2 + (24 + 7) + 24 + 7 + 4
+    # A number the summaries do not hold is caught.
+    variants = pd.read_csv(results / "variants.csv")
+    variants.loc[0, "acc_mean"] += 0.01
+    variants.to_csv(results / "variants.csv", index=False)
+    with pytest.raises(AssertionError, match="acc_mean"):
+        check_numbers_in_results(tables, results, files)
 
 
 def test_missing_rows_and_seed_summaries_are_visible(generated):

@@ -306,7 +306,7 @@ def test_paper_gru_gradcheck_in_double():
 
 
 def test_checkpoint_of_the_other_gru_is_refused(tmp_path):
-    from rnnrepro.checkpoint import Checkpointer, RunState
+    from rnnrepro.checkpoint import Checkpointer, TrainingState
     from rnnrepro.renet.units import UNIT_NAMES
 
     model = make_layer("gru-reset-after", (2, 2), 1, hidden=3)
@@ -314,7 +314,7 @@ def test_checkpoint_of_the_other_gru_is_refused(tmp_path):
     path = tmp_path / "checkpoint.pt"
 
     Checkpointer(path, "fp", unit=UNIT_NAMES["gru-reset-after"]).save(
-        model, optimizer, RunState(history=[]), {})
+        model, optimizer, TrainingState(history=[]), {})
     paper = make_layer("gru", (2, 2), 1, hidden=3)
     with pytest.raises(ValueError) as err:
         Checkpointer(path, "fp", unit=UNIT_NAMES["gru"]).load(

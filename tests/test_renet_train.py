@@ -118,8 +118,10 @@ def test_nan_loss_stops_with_clear_error(tmp_path):
 
 def test_bad_settings_name_the_key():
     with pytest.raises(ValueError, match=r"renet.training: missing key\(s\) \['patience'\]"):
-        Job.from_settings("mnist", 0, {"model": MODEL, "training": {
+        Job.from_settings("mnist", 0, {"model": MODEL, "train_subset": None, "training": {
             k: v for k, v in TRAINING.items() if k != "patience"}})
+    with pytest.raises(ValueError, match="--settings lacks 'train_subset'"):
+        Job.from_settings("mnist", 0, {"model": MODEL, "training": TRAINING})
     with pytest.raises(ValueError, match=r"renet\.training\.dropout"):
         Job.from_settings("mnist", 0, settings(dropout=1.5))
 

@@ -1,8 +1,19 @@
-"""Resumable training: one checkpoint file per job holding model, optimizer, RNG states and history.
+"""Helpers for the training loops: training state, checkpoint, best weights, history file.
 
-Every training job (memory, increment, ReNet) runs through :func:`run_resumable`, so a job killed
-by a time limit or preemption continues where its last checkpoint left off, and a resumed run on
-CPU ends with the same numbers as an uninterrupted one.
+Each training job (memory, increment, ReNet) writes its loop out in its own ``train.py``: resume
+from the checkpoint, then for every unit (an epoch, or a block of minibatches) train, evaluate,
+checkpoint, keep the best weights and write the history so far. The loop calls these helpers:
+
+- :class:`TrainingState`: history rows, training seconds, units done, best epoch and its value;
+- :class:`Checkpointer`: ``checkpoint.pt`` with the model, optimizer, every RNG state and the
+  state (``resume``, ``save``, ``remove``; refuses a checkpoint of other settings or another unit);
+- :class:`BestWeights`: ``best.pt`` with the best epoch's weights (``save``, ``load``);
+- :class:`HistoryFile`: ``<history>.partial.csv`` while running, the history once complete;
+- :func:`log_unit`: one log line per unit.
+
+SIGTERM/SIGINT stop a loop at a safe point through :func:`rnnrepro.runtime.stop_on_signal`. A job
+killed by a time limit or preemption continues where its last checkpoint left off, and a resumed
+run on CPU ends with the same numbers as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -10,8 +21,8 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +30,6 @@ import numpy as np
 import torch
 
 from rnnrepro.files import atomic_path, write_csv
-from rnnrepro.runtime import stop_on_signal
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +69,33 @@ def restore_rng_state(state: dict[str, Any], generators: Generators) -> None:
 
 
 @dataclass
-class RunState:
-    """What a resumable run carries from one unit (epoch, evaluation block) to the next."""
+class TrainingState:
+    """What a run carries from one unit (epoch, block of minibatches) to the next."""
 
     history: list[dict[str, Any]] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
-    elapsed: float = 0.0
-    units_done: int = 0
+    elapsed: float = 0.0                # seconds of training, summed over sessions
+    units_done: int = 0                 # units finished and checkpointed
+    best_epoch: int | None = None       # the epoch whose weights best.pt keeps
+    best_value: float | None = None     # its validation number the trainer ranks epochs by
+
+    def wall_time(self, started: float) -> float:
+        """Training seconds so far, in a unit that began at ``started`` (time.monotonic())."""
+        return round(self.elapsed + time.monotonic() - started, 3)
+
+    def end_unit(self, rows: list[dict[str, Any]], started: float) -> None:
+        """Count a finished unit: add its seconds, stamp rows lacking ``wall_time`` with the
+        total, append them to the history."""
+        self.elapsed += time.monotonic() - started
+        for row in rows:
+            row.setdefault("wall_time", round(self.elapsed, 3))
+        self.history.extend(rows)
+        self.units_done += 1
+
+    def best_row(self) -> dict[str, Any]:
+        """The history row of :attr:`best_epoch`."""
+        return next(row for row in self.history if row["epoch"] == self.best_epoch)
+
+
 
 
 class Checkpointer:
@@ -78,24 +108,22 @@ class Checkpointer:
         self.fingerprint = fingerprint
         self.unit = unit
 
-    def save(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, run: RunState,
-             generators: Generators) -> None:
+    def save(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+             state: TrainingState, generators: Generators) -> None:
+        """Write model, optimizer, RNG states and ``state`` atomically."""
         payload = {
             "fingerprint": self.fingerprint,
             "unit": self.unit,
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
-            "history": run.history,
-            "extra": run.extra,
-            "elapsed": run.elapsed,
-            "units_done": run.units_done,
+            "state": asdict(state),
             "rng": rng_state(generators),
         }
         with atomic_path(self.path) as tmp:
             torch.save(payload, tmp)
 
     def load(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-             generators: Generators) -> RunState | None:
+             generators: Generators) -> TrainingState | None:
         """Restore state if a checkpoint of the same settings exists; else return None."""
         if not self.path.exists():
             return None
@@ -112,66 +140,84 @@ class Checkpointer:
             log.warning("%s was written with different settings; starting from scratch",
                         self.path)
             return None
+        if "state" not in payload:
+            log.warning("%s was written by an older rnnrepro (no training state); starting "
+                        "from scratch", self.path)
+            return None
         model.load_state_dict(payload["model"])
         optimizer.load_state_dict(payload["optimizer"])
         restore_rng_state(payload["rng"], generators)
-        return RunState(history=payload["history"], extra=payload["extra"],
-                        elapsed=payload["elapsed"], units_done=payload["units_done"])
+        return TrainingState(**payload["state"])
+
+    def resume(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+               generators: Generators, units: int) -> TrainingState:
+        """:meth:`load`, logging the resume, or a fresh state when there is nothing to resume."""
+        state = self.load(model, optimizer, generators)
+        if state is None:
+            return TrainingState()
+        log.info("resuming from %s after %d of %d units", self.path, state.units_done, units)
+        return state
 
     def remove(self) -> None:
+        """Delete the checkpoint (once the run's final outputs are written)."""
         self.path.unlink(missing_ok=True)
 
 
-def run_resumable(
-    *,
-    checkpointer: Checkpointer,
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    units: int,
-    run_unit: Callable[[int, RunState, Callable[[], None]], dict[str, Any] | list[dict[str, Any]]],
-    history_path: str | Path,
-    generators: Generators | None = None,
-    should_stop: Callable[[RunState], bool] | None = None,
-) -> RunState:
-    """Run ``units`` training units (epochs or evaluation blocks), checkpointing after each.
+class BestWeights:
+    """The best epoch's weights in ``best.pt``: {"fingerprint", "epoch", "model"}.
 
-    ``run_unit(index, state, check_stop)`` trains one unit and returns its history row (or rows,
-    e.g. one per evaluation inside the unit; a row may set its own ``wall_time``); it must
-    call ``check_stop()`` between minibatches so SIGTERM stops the job at a safe point (the job
-    then exits non-zero and the last checkpoint stays on disk for the retry). While running, the
-    history so far is kept in ``<history>.partial.csv`` beside the target (for watching a long
-    job); ``history_path`` itself appears only when the run is complete. Rows get a
-    ``wall_time`` column (seconds of training, summed across resumes).
-    ``should_stop`` implements early stopping. The checkpoint stays on disk: the caller removes it
-    (``checkpointer.remove()``) after writing its final outputs, so a kill in between loses nothing.
+    A loop saves them right after the checkpoint that names their epoch as the best. A kill in
+    between leaves ``best.pt`` one best behind; :meth:`after_resume` rewrites it from the
+    resumed weights, which are those of the best epoch (the last one checkpointed).
     """
-    generators = dict(generators or {})
-    history_path = Path(history_path)
-    partial = history_path.with_suffix(".partial.csv")
-    run = checkpointer.load(model, optimizer, generators)
-    if run is None:
-        run = RunState()
-    else:
-        log.info("resuming from %s after %d of %d units", checkpointer.path, run.units_done,
-                 units)
-    with stop_on_signal() as check_stop:
-        while run.units_done < units and not (run.units_done and should_stop
-                                               and should_stop(run)):
-            index = run.units_done
-            start = time.monotonic()
-            result = run_unit(index, run, check_stop)
-            run.elapsed += time.monotonic() - start
-            rows = result if isinstance(result, list) else [result]
-            for row in rows:
-                row.setdefault("wall_time", round(run.elapsed, 3))
-            run.history.extend(rows)
-            run.units_done += 1
-            checkpointer.save(model, optimizer, run, generators)
-            write_csv(partial, run.history)
-            if rows:
-                log.info("unit %d/%d: %s", index + 1, units,
-                         " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                  for k, v in rows[-1].items()))
-    write_csv(history_path, run.history)
-    partial.unlink(missing_ok=True)
-    return run
+
+    def __init__(self, path: str | Path, fingerprint: str):
+        self.path = Path(path)
+        self.fingerprint = fingerprint
+
+    def save(self, model: torch.nn.Module, epoch: int) -> None:
+        """Write ``model``'s weights as those of ``epoch``, atomically."""
+        weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        with atomic_path(self.path, suffix=".pt") as tmp:
+            torch.save({"fingerprint": self.fingerprint, "epoch": epoch, "model": weights}, tmp)
+
+    def after_resume(self, model: torch.nn.Module, state: TrainingState) -> None:
+        """Save the resumed weights if the last checkpointed epoch is the best one."""
+        if state.best_epoch is not None and state.best_epoch == state.units_done:
+            self.save(model, state.best_epoch)
+
+    def load(self, model: torch.nn.Module, epoch: int | None) -> None:
+        """Load ``best.pt`` into ``model``; refuse weights of another run or another epoch."""
+        if not self.path.exists():
+            raise FileNotFoundError(f"{self.path} missing: the best-validation weights are gone; "
+                                    "delete the job's checkpoint.pt and rerun it")
+        payload = torch.load(self.path, map_location="cpu", weights_only=True)
+        if payload["fingerprint"] != self.fingerprint or payload["epoch"] != epoch:
+            raise ValueError(
+                f"{self.path} holds epoch {payload['epoch']} of run {payload['fingerprint']}, but "
+                f"the run's best epoch is {epoch} (run {self.fingerprint}); a killed job rerun "
+                "differently. Delete the folder's checkpoint.pt and best.pt and rerun the job")
+        model.load_state_dict(payload["model"])
+
+
+class HistoryFile:
+    """A run's history CSV: ``<history>.partial.csv`` while the run goes on (for watching a long
+    job), the history itself only once the run is complete."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.partial = self.path.with_suffix(".partial.csv")
+
+    def write_partial(self, rows: list[dict[str, Any]]) -> None:
+        write_csv(self.partial, rows)
+
+    def write_final(self, rows: list[dict[str, Any]]) -> None:
+        write_csv(self.path, rows)
+        self.partial.unlink(missing_ok=True)
+
+
+def log_unit(number: int, units: int, row: Mapping[str, Any]) -> None:
+    """Log unit ``number`` of ``units`` (1-based) with its last history row."""
+    log.info("unit %d/%d: %s", number, units,
+             " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                      for k, v in row.items()))

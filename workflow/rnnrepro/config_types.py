@@ -129,8 +129,8 @@ CONFIG_SCHEMA = "workflow/schemas/config.schema.yaml"
 
 def load(root: str | Path, configfiles: list[str | Path] = ()) -> dict[str, Any]:
     """The config a ``snakemake --configfile F...`` run in ``root`` uses: ``config.yaml``,
-    each file merged over it in order, typed and validated by the schema (which fills the
-    defaults), as the Snakefile does."""
+    each file merged over it in order (config.yaml states every stage's defaults), typed and
+    validated by the schema, as the Snakefile does."""
     from snakemake.utils import update_config, validate
 
     root = Path(root)

@@ -1,5 +1,11 @@
 """One increment training job: (K, N) x order x cell x seed, hold-out accuracy after every
-``eval_every`` minibatches, resumable through :func:`rnnrepro.checkpoint.run_resumable`.
+``eval_every`` minibatches.
+
+:func:`train_job` shows the loop: resume from the checkpoint, then every unit of
+``settings.unit_size`` minibatches (the first opens with an evaluation of the untrained model at
+minibatch 0): train ``eval_every`` minibatches (:func:`train_block`) and evaluate on the hold-out
+set, repeatedly; checkpoint; write the history so far (helpers of :mod:`rnnrepro.checkpoint`).
+A killed job continues from its last unit.
 
 Training numbers are drawn fresh for every minibatch by a generator seeded with (seed, K, N), and
 the model is initialised from ``seed``: for one seed, every order and cell of a task sees the same
@@ -19,15 +25,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from rnnrepro.checkpoint import Checkpointer, RunState, run_resumable
+from rnnrepro.checkpoint import Checkpointer, HistoryFile, log_unit
 from rnnrepro.files import write_json
-from rnnrepro.increment.evaluation import HoldoutEvaluator
+from rnnrepro.increment.evaluation import Accuracy, HoldoutEvaluator
 from rnnrepro.increment.holdout import Holdout
 from rnnrepro.increment.models import IncrementModel, sequence_loss
 from rnnrepro.increment.numbers import draw_numbers
 from rnnrepro.increment.sequences import make_sequences
 from rnnrepro.increment.settings import TrainSettings
-from rnnrepro.runtime import Progress, check_finite, fingerprint, seed_everything
+from rnnrepro.runtime import (
+    Progress,
+    check_finite,
+    fingerprint,
+    seed_everything,
+    stop_on_signal,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,59 +77,86 @@ def train_job(job: Job, settings: TrainSettings, holdout: Holdout,
                                     alpha=settings.rho, eps=settings.eps)
     data_rng = np.random.default_rng([job.seed, job.base, job.digits])
     evaluator = HoldoutEvaluator(holdout, permutation, device, settings.eval_batch_size)
-    total = settings.minibatches
-    block = settings.unit_size
     checkpointer = Checkpointer(checkpoint_path, fingerprint({
         "job": asdict(job), "settings": settings.result_dict(), "holdout": holdout.digest(),
         "permutation": None if permutation is None else permutation.tolist()}))
+    history = HistoryFile(history_path)
+    generators = {"data": data_rng}
+    total = settings.minibatches
+    units = math.ceil(total / settings.unit_size)
     progress = Progress(total, job.label)
-
-    def evaluation_row(minibatch: int, train_loss: float, run: RunState,
-                       unit_start: float) -> dict[str, Any]:
-        accuracy = evaluator(model)
-        return {"minibatch": minibatch,
-                "epoch": round(minibatch / settings.batches_per_epoch, 6),
-                "train_loss": train_loss, "digit_acc": accuracy.digit,
-                "number_acc": accuracy.number,
-                "wall_time": round(run.elapsed + time.monotonic() - unit_start, 3)}
-
-    def run_unit(index: int, run: RunState, check_stop: Callable[[], None]) -> list[dict]:
-        unit_start = time.monotonic()
-        rows = [evaluation_row(0, math.nan, run, unit_start)] if index == 0 else []
-        loss_sum = torch.zeros((), device=device)
-        losses = 0
-        for minibatch in range(index * block + 1, min(total, (index + 1) * block) + 1):
-            check_stop()
-            numbers = draw_numbers(data_rng, settings.batch_size, job.base, job.digits,
-                                   settings.interesting_probability)
-            inputs, targets = make_sequences(numbers, job.base, permutation)
-            loss = sequence_loss(model(torch.from_numpy(inputs).to(device)),
-                                 torch.from_numpy(targets).to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.detach()
-            losses += 1
-            if minibatch % settings.eval_every == 0 or minibatch == total:
-                train_loss = loss_sum.item() / losses
-                check_finite(train_loss, f"{job.label}: training loss at minibatch {minibatch}")
-                rows.append(evaluation_row(minibatch, train_loss, run, unit_start))
-                loss_sum.zero_()
-                losses = 0
-                progress.update(minibatch, loss=train_loss, digit_acc=rows[-1]["digit_acc"],
-                                number_acc=rows[-1]["number_acc"])
-        return rows
-
     log.info("%s: %d minibatches, evaluation every %d on %d hold-out numbers, device %s",
              job.label, total, settings.eval_every, len(evaluator), device)
-    run = run_resumable(checkpointer=checkpointer, model=model, optimizer=optimizer,
-                        units=math.ceil(total / block), run_unit=run_unit,
-                        history_path=history_path, generators={"data": data_rng})
-    metrics = summarize_history(run.history, job, settings, holdout, permutation, device,
-                                run.elapsed)
+
+    state = checkpointer.resume(model, optimizer, generators, units=units)
+    with stop_on_signal() as check_stop:
+        for unit in range(state.units_done, units):
+            started = time.monotonic()
+            rows: list[dict[str, Any]] = []
+            if unit == 0:
+                rows.append(history_row(0, math.nan, evaluator(model), settings,
+                                        state.wall_time(started)))
+            for block in evaluation_blocks(unit, settings):
+                train_loss = train_block(model, optimizer, block, job=job, settings=settings,
+                                         rng=data_rng, permutation=permutation, device=device,
+                                         check_stop=check_stop)
+                check_finite(train_loss, f"{job.label}: training loss at minibatch {block[-1]}")
+                rows.append(history_row(block[-1], train_loss, evaluator(model), settings,
+                                        state.wall_time(started)))
+                progress.update(block[-1], loss=train_loss, digit_acc=rows[-1]["digit_acc"],
+                                number_acc=rows[-1]["number_acc"])
+            state.end_unit(rows, started)
+            checkpointer.save(model, optimizer, state, generators)
+            history.write_partial(state.history)
+            log_unit(unit + 1, units, rows[-1])
+    history.write_final(state.history)
+
+    metrics = summarize_history(state.history, job, settings, holdout, permutation, device,
+                                state.elapsed)
     write_json(metrics_path, metrics)
     checkpointer.remove()
     return metrics
+
+
+def evaluation_blocks(unit: int, settings: TrainSettings) -> list[range]:
+    """The minibatch numbers (from 1) of checkpointed unit ``unit`` (from 0), cut after each
+    evaluation: every ``eval_every``-th minibatch and the last one. ``unit_size`` is a multiple
+    of ``eval_every``, so every unit ends with an evaluation."""
+    total, size = settings.minibatches, settings.unit_size
+    blocks, first = [], unit * size + 1
+    for minibatch in range(first, min(total, (unit + 1) * size) + 1):
+        if minibatch % settings.eval_every == 0 or minibatch == total:
+            blocks.append(range(first, minibatch + 1))
+            first = minibatch + 1
+    return blocks
+
+
+def train_block(model: IncrementModel, optimizer: torch.optim.Optimizer, block: range, *,
+                job: Job, settings: TrainSettings, rng: np.random.Generator,
+                permutation: np.ndarray | None, device: torch.device,
+                check_stop: Callable[[], None]) -> float:
+    """One RMSprop update per minibatch of ``block`` on freshly drawn numbers; the mean loss."""
+    loss_sum = torch.zeros((), device=device)
+    for _ in block:
+        check_stop()
+        numbers = draw_numbers(rng, settings.batch_size, job.base, job.digits,
+                               settings.interesting_probability)
+        inputs, targets = make_sequences(numbers, job.base, permutation)
+        loss = sequence_loss(model(torch.from_numpy(inputs).to(device)),
+                             torch.from_numpy(targets).to(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        loss_sum += loss.detach()
+    return loss_sum.item() / len(block)
+
+
+def history_row(minibatch: int, train_loss: float, accuracy: Accuracy, settings: TrainSettings,
+                wall_time: float) -> dict[str, Any]:
+    """One history row: an evaluation after ``minibatch`` minibatches."""
+    return {"minibatch": minibatch, "epoch": round(minibatch / settings.batches_per_epoch, 6),
+            "train_loss": train_loss, "digit_acc": accuracy.digit,
+            "number_acc": accuracy.number, "wall_time": wall_time}
 
 
 def summarize_history(history: list[dict[str, Any]], job: Job, settings: TrainSettings,

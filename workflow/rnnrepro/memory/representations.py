@@ -79,11 +79,6 @@ def display_name(name: str) -> str:
     return group(name) if perm is None else f"{group(name)} {perm}"
 
 
-def variant_name(name: str, batch_size: int, hidden_size: int, learning_rate: float) -> str:
-    """Table 3's model name: representation @ batch size @ hidden size @ learning rate."""
-    return f"{display_name(name)}@{batch_size}@{hidden_size}@{float(learning_rate):g}"
-
-
 def pixel_order(name: str, permutations: Permutations | None = None) -> np.ndarray:
     """The (steps, features) array of row-major pixel numbers that defines ``name``."""
     base, perm = parse(name)

@@ -8,6 +8,10 @@ validation split and ``test_*`` on the test split, both after the epoch). The we
 epoch with the highest validation accuracy are kept (``best.pt``); latency is measured on the
 test set with them.
 
+:func:`train_memory` shows the loop: resume from the checkpoint, then every epoch train
+(:func:`train_epoch`), evaluate, checkpoint, keep the best weights, write the history so far
+(helpers of :mod:`rnnrepro.checkpoint`); a killed job continues from its last epoch.
+
 torch's RMSprop with ``alpha=rho`` is Keras' update: ``a = rho*a + (1-rho)*g^2``,
 ``w -= lr * g / (sqrt(a) + eps)`` (eps outside the square root, accumulator starting at zero).
 """
@@ -17,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -26,9 +30,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rnnrepro.checkpoint import Checkpointer, RunState, run_resumable
+from rnnrepro.checkpoint import BestWeights, Checkpointer, HistoryFile, log_unit
 from rnnrepro.data.processed import ProcessedDataset
-from rnnrepro.files import atomic_path, write_csv, write_json
+from rnnrepro.files import write_csv, write_json
 from rnnrepro.memory import latency as latency_metric
 from rnnrepro.memory.irnn import IRNNClassifier, count_parameters, trainable
 from rnnrepro.memory.representations import (
@@ -36,10 +40,16 @@ from rnnrepro.memory.representations import (
     group,
     pixel_order,
     to_sequence,
-    variant_name,
 )
+from rnnrepro.memory.runs import paper_name
 from rnnrepro.memory.settings import TrainSettings
-from rnnrepro.runtime import Progress, check_finite, fingerprint, seed_everything
+from rnnrepro.runtime import (
+    Progress,
+    check_finite,
+    fingerprint,
+    seed_everything,
+    stop_on_signal,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,21 +58,13 @@ SPLITS = ("train", "validation", "test")
 
 @dataclass(frozen=True)
 class RunPaths:
-    """Files of one run; the checkpoint and best weights live beside the metrics."""
+    """Every file one run writes (each on the command line; the rule passes them all)."""
 
     history: Path
     metrics: Path
     latency: Path
     checkpoint: Path
     best: Path
-
-    @classmethod
-    def beside(cls, history: str | Path, metrics: str | Path, latency: str | Path,
-               checkpoint: str | Path | None = None) -> RunPaths:
-        metrics = Path(metrics)
-        checkpoint = Path(checkpoint) if checkpoint else metrics.parent / "checkpoint.pt"
-        return cls(Path(history), metrics, Path(latency), checkpoint,
-                   checkpoint.parent / "best.pt")
 
 
 def load_split(dataset: ProcessedDataset, split: str, order: np.ndarray,
@@ -114,6 +116,32 @@ def rmsprop(model: IRNNClassifier, learning_rate: float, settings: TrainSettings
                                eps=settings.eps, momentum=0.0, centered=False, weight_decay=0.0)
 
 
+def train_epoch(model: IRNNClassifier, optimizer: torch.optim.Optimizer, x: torch.Tensor,
+                y: torch.Tensor, *, shuffle: torch.Generator, batch_size: int,
+                device: torch.device, label: str, check_stop: Callable[[], None]
+                ) -> tuple[float, float]:
+    """One pass over the reshuffled training set; running mean loss and accuracy (as Keras)."""
+    model.train()
+    perm = torch.randperm(len(y), generator=shuffle).to(device)
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    batches = -(-len(y) // batch_size)
+    progress = Progress(batches, label)
+    for b in range(batches):
+        check_stop()
+        idx = perm[b * batch_size:(b + 1) * batch_size]
+        xb, yb = x[idx], y[idx]
+        logits = model(xb)
+        loss = F.cross_entropy(logits, yb)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        loss_sum += loss.detach().double() * len(idx)
+        correct += (logits.detach().argmax(1) == yb).sum()
+        progress.update(b + 1)
+    return loss_sum.item() / len(y), correct.item() / len(y)
+
+
 def _digest(array: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()[:16]
 
@@ -148,53 +176,43 @@ def train_memory(*, data_dir: str | Path, representation: str, learning_rate: fl
              steps, features, len(train_y), len(val_y), len(test_y), count_parameters(model),
              device)
 
-    def run_epoch(index: int, run: RunState, check_stop: Any) -> dict[str, Any]:
-        model.train()
-        perm = torch.randperm(len(train_y), generator=shuffle).to(device)
-        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-        correct = torch.zeros((), dtype=torch.int64, device=device)
-        batches = -(-len(train_y) // settings.batch_size)
-        progress = Progress(batches, f"{label} epoch {index + 1}")
-        for b in range(batches):
-            check_stop()
-            idx = perm[b * settings.batch_size:(b + 1) * settings.batch_size]
-            xb, yb = train_x[idx], train_y[idx]
-            logits = model(xb)
-            loss = F.cross_entropy(logits, yb)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.detach().double() * len(idx)
-            correct += (logits.detach().argmax(1) == yb).sum()
-            progress.update(b + 1)
-        train_loss = loss_sum.item() / len(train_y)
-        check_finite(train_loss, f"{label}: training loss in epoch {index + 1}")
-        val_loss, val_acc = evaluate(model, val_x, val_y, settings.eval_batch_size, device)
-        test_loss, test_acc = evaluate(model, test_x, test_y, settings.eval_batch_size, device)
-        check_finite(val_loss, f"{label}: validation loss in epoch {index + 1}")
-        row = {"epoch": index + 1, "loss": train_loss, "acc": correct.item() / len(train_y),
-               "val_loss": val_loss, "val_acc": val_acc, "test_loss": test_loss,
-               "test_acc": test_acc}
-        if not run.history or val_acc > max(r["val_acc"] for r in run.history):
-            run.extra["best_epoch"] = index + 1
-            run.extra["best_state"] = {k: v.detach().cpu().clone()
-                                       for k, v in model.state_dict().items()}
-            save_best(paths.best, run.extra, checkpointer.fingerprint)
-        return row
-
+    best = BestWeights(paths.best, checkpointer.fingerprint)
+    history = HistoryFile(paths.history)
+    generators = {"shuffle": shuffle}
     start = time.monotonic()
-    run = run_resumable(checkpointer=checkpointer, model=model, optimizer=optimizer,
-                        units=settings.epochs, run_unit=run_epoch, history_path=paths.history,
-                        generators={"shuffle": shuffle})
-    best = next(r for r in run.history if r["epoch"] == run.extra["best_epoch"])
-    save_best(paths.best, run.extra, checkpointer.fingerprint)
-    model.load_state_dict(run.extra["best_state"])
+    state = checkpointer.resume(model, optimizer, generators, units=settings.epochs)
+    best.after_resume(model, state)
+    with stop_on_signal() as check_stop:
+        for epoch in range(state.units_done + 1, settings.epochs + 1):
+            started = time.monotonic()
+            loss, acc = train_epoch(model, optimizer, train_x, train_y, shuffle=shuffle,
+                                    batch_size=settings.batch_size, device=device,
+                                    label=f"{label} epoch {epoch}", check_stop=check_stop)
+            check_finite(loss, f"{label}: training loss in epoch {epoch}")
+            val_loss, val_acc = evaluate(model, val_x, val_y, settings.eval_batch_size, device)
+            test_loss, test_acc = evaluate(model, test_x, test_y, settings.eval_batch_size,
+                                           device)
+            check_finite(val_loss, f"{label}: validation loss in epoch {epoch}")
+            if state.best_value is None or val_acc > state.best_value:
+                state.best_epoch, state.best_value = epoch, val_acc
+            state.end_unit([{"epoch": epoch, "loss": loss, "acc": acc, "val_loss": val_loss,
+                             "val_acc": val_acc, "test_loss": test_loss, "test_acc": test_acc}],
+                           started)
+            checkpointer.save(model, optimizer, state, generators)
+            if state.best_epoch == epoch:
+                best.save(model, epoch)
+            history.write_partial(state.history)
+            log_unit(epoch, settings.epochs, state.history[-1])
+    history.write_final(state.history)
+
+    best.load(model, state.best_epoch)
+    best_row = state.best_row()
     latencies = latency_metric.latency(
         step_predictions(model, test_x, settings.eval_batch_size, device))
     write_csv(paths.latency, latency_metric.distribution(latencies, steps),
               columns=["latency", "count"])
     metrics = {
-        "variant": variant_name(representation, settings.batch_size, settings.hidden_size,
+        "variant": paper_name(representation, settings.batch_size, settings.hidden_size,
                                 learning_rate),
         "representation": representation,
         "display_name": display_name(representation),
@@ -204,14 +222,15 @@ def train_memory(*, data_dir: str | Path, representation: str, learning_rate: fl
         "steps": steps,
         "features": features,
         "epochs": settings.epochs,
-        "best": {"epoch": best["epoch"], "acc": best["acc"], "vacc": best["val_acc"],
-                 "loss": best["loss"], "vloss": best["val_loss"], "test_acc": best["test_acc"],
-                 "test_loss": best["test_loss"]},
+        "best": {"epoch": best_row["epoch"], "acc": best_row["acc"],
+                 "vacc": best_row["val_acc"], "loss": best_row["loss"],
+                 "vloss": best_row["val_loss"], "test_acc": best_row["test_acc"],
+                 "test_loss": best_row["test_loss"]},
         "latency_mean": float(latencies.mean()),
         "latency_median": float(np.median(latencies)),
         "parameters": count_parameters(model),
         "sizes": {s: len(splits[s][1]) for s in SPLITS},
-        "train_wall_time": round(run.elapsed, 3),
+        "train_wall_time": round(state.elapsed, 3),
         "device": str(device),
         "settings": asdict(settings),
         "fingerprint": checkpointer.fingerprint,
@@ -219,13 +238,8 @@ def train_memory(*, data_dir: str | Path, representation: str, learning_rate: fl
     write_json(paths.metrics, metrics)
     checkpointer.remove()
     log.info("%s: best epoch %d vacc %.4f test_acc %.4f latency %.3f (%.0fs this session)",
-             label, best["epoch"], best["val_acc"], best["test_acc"], metrics["latency_mean"],
+             label, best_row["epoch"], best_row["val_acc"], best_row["test_acc"],
+             metrics["latency_mean"],
              time.monotonic() - start)
     return metrics
 
-
-def save_best(path: Path, extra: Mapping[str, Any], run_fingerprint: str) -> None:
-    """Write the best epoch's weights atomically (``best.pt``: fingerprint, epoch, model)."""
-    with atomic_path(path, suffix=".pt") as tmp:
-        torch.save({"fingerprint": run_fingerprint, "epoch": extra["best_epoch"],
-                    "model": extra["best_state"]}, tmp)

@@ -8,9 +8,9 @@ from typing import Any
 
 import pandas as pd
 
+from rnnrepro.aggregate import Summary, summarize
 from rnnrepro.files import read_csv_columns
 from rnnrepro.paper.layout import MIDRULE, Cell, Row, Table, cells
-from rnnrepro.aggregate import Summary, summarize
 from rnnrepro.paper.stats import MISSING, count, mean_std, signed
 
 SUMMARY_COLUMNS = ("base", "digits", "order", "cell", "seed", "minibatches", "final_digit_acc",

@@ -2,8 +2,12 @@
 
 Adam; dropout after every sweep and FC layer; input masking, flipping and shifting on the training
 batches; early stopping on validation error; the best-validation weights (``best.pt``) are
-evaluated once on the test set; no retraining on train + validation. One resumable unit per epoch
-(:func:`rnnrepro.checkpoint.run_resumable`): a killed job continues from its last epoch.
+evaluated once on the test set; no retraining on train + validation.
+
+:func:`train` shows the loop: resume from the checkpoint, then every epoch (until ``max_epochs``
+or ``patience`` epochs without a better validation error) train (:func:`train_epoch`), evaluate,
+checkpoint, keep the best weights, write the history so far (helpers of
+:mod:`rnnrepro.checkpoint`); a killed job continues from its last epoch.
 
 History rows: epoch, train_loss, train_error (running means over the epoch's augmented, dropped-out
 minibatches), val_loss, val_error, wall_time. Errors are fractions in [0, 1].
@@ -14,7 +18,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -23,14 +28,27 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from rnnrepro.checkpoint import Checkpointer, RunState, run_resumable
+from rnnrepro.checkpoint import (
+    BestWeights,
+    Checkpointer,
+    HistoryFile,
+    TrainingState,
+    log_unit,
+)
 from rnnrepro.data.processed import ProcessedDataset
-from rnnrepro.files import atomic_path, write_json
+from rnnrepro.files import write_json
 from rnnrepro.renet.augment import augment
 from rnnrepro.renet.models import ModelSpec, ReNet, count_parameters
 from rnnrepro.renet.settings import TrainSettings
 from rnnrepro.renet.units import UNIT_NAMES
-from rnnrepro.runtime import Progress, check_finite, fingerprint, pick_device, seed_everything
+from rnnrepro.runtime import (
+    Progress,
+    check_finite,
+    fingerprint,
+    pick_device,
+    seed_everything,
+    stop_on_signal,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +66,11 @@ class Job:
     @classmethod
     def from_settings(cls, dataset: str, seed: int, settings: Mapping[str, Any]) -> Job:
         """From the command's ``--settings``: {model: {...}, training: {...}, train_subset}."""
-        for key in ("model", "training"):
+        for key in ("model", "training", "train_subset"):
             if key not in settings:
-                raise ValueError(f"--settings lacks {key!r} (expected renet.models.{dataset} "
-                                 "and renet.training of config.yaml)")
-        subset = settings.get("train_subset")
+                raise ValueError(f"--settings lacks {key!r} (expected renet.models.{dataset}, "
+                                 "renet.training and renet.train_subset of config.yaml)")
+        subset = settings["train_subset"]
         if subset is not None and (not isinstance(subset, int) or subset < 1):
             raise ValueError(f"renet.train_subset = {subset!r}: expected null or a positive int")
         return cls(dataset=dataset, seed=int(seed),
@@ -142,6 +160,34 @@ def minibatches(order: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
         yield order[start:start + batch_size]
 
 
+def train_epoch(model: ReNet, optimizer: torch.optim.Optimizer, split: Split, *, job: Job,
+                epoch: int, shuffle_rng: np.random.Generator, augment_gen: torch.Generator,
+                device: torch.device, check_stop: Callable[[], None]) -> tuple[float, float]:
+    """One pass over the reshuffled training split; running mean loss and error."""
+    settings = job.settings
+    model.train()
+    order = shuffle_rng.permutation(len(split))
+    progress = Progress(math.ceil(len(order) / settings.batch_size), f"epoch {epoch}")
+    loss_sum, wrong, seen = 0.0, 0, 0
+    for b, idx in enumerate(minibatches(order, settings.batch_size)):
+        check_stop()
+        x, y = split.batch(idx, device)
+        value, batch_wrong = training_step(
+            model, optimizer, x, y, augment_gen, job.spec, settings,
+            what=f"{job.dataset} seed {job.seed}: training loss at epoch {epoch}, "
+                 f"batch {b + 1}")
+        loss_sum += value * len(y)
+        wrong += batch_wrong
+        seen += len(y)
+        progress.update(b + 1, loss=loss_sum / seen, error=wrong / seen)
+    return loss_sum / seen, wrong / seen
+
+
+def out_of_patience(state: TrainingState, patience: int) -> bool:
+    """Early stopping: ``patience`` epochs have passed without a better validation error."""
+    return state.best_epoch is not None and state.units_done - state.best_epoch >= patience
+
+
 def train(job: Job, *, data_root: str | Path, history_path: str | Path,
           metrics_path: str | Path, checkpoint_path: str | Path | None = None,
           best_path: str | Path | None = None, device: str | torch.device = "auto"
@@ -170,58 +216,51 @@ def train(job: Job, *, data_root: str | Path, history_path: str | Path,
              job.dataset, job.seed, parameters, len(train_split), len(val_split),
              len(test_split), dev)
 
-    def run_epoch(index: int, run: RunState, check_stop: Any) -> dict[str, Any]:
-        model.train()
-        order = shuffle_rng.permutation(len(train_split))
-        n_batches = math.ceil(len(order) / settings.batch_size)
-        progress = Progress(n_batches, f"epoch {index + 1}")
-        loss_sum, wrong, seen = 0.0, 0, 0
-        for b, idx in enumerate(minibatches(order, settings.batch_size)):
-            check_stop()
-            x, y = train_split.batch(idx, dev)
-            value, batch_wrong = training_step(
-                model, optimizer, x, y, augment_gen, spec, settings,
-                what=f"{job.dataset} seed {job.seed}: training loss at epoch {index + 1}, "
-                     f"batch {b + 1}")
-            loss_sum += value * len(y)
-            wrong += batch_wrong
-            seen += len(y)
-            progress.update(b + 1, loss=loss_sum / seen, error=wrong / seen)
-        val_loss, val_error = evaluate(model, val_split, settings.eval_batch_size, dev,
-                                       settings.bf16)
-        check_finite(val_loss, f"{job.dataset} seed {job.seed}: validation loss at epoch "
-                               f"{index + 1}")
-        epoch = index + 1
-        if val_error < run.extra.get("best_val_error", math.inf):
-            save_best(best_path, model, epoch, fp)
-            run.extra.update(best_val_error=val_error, best_val_loss=val_loss, best_epoch=epoch)
-        return {"epoch": epoch, "train_loss": loss_sum / seen, "train_error": wrong / seen,
-                "val_loss": val_loss, "val_error": val_error}
+    best = BestWeights(best_path, fp)
+    history = HistoryFile(history_path)
+    generators = {"shuffle": shuffle_rng, "augment": augment_gen}
+    state = checkpointer.resume(model, optimizer, generators, units=settings.max_epochs)
+    best.after_resume(model, state)
+    with stop_on_signal() as check_stop:
+        for epoch in range(state.units_done + 1, settings.max_epochs + 1):
+            if out_of_patience(state, settings.patience):
+                break
+            started = time.monotonic()
+            train_loss, train_error = train_epoch(
+                model, optimizer, train_split, job=job, epoch=epoch, shuffle_rng=shuffle_rng,
+                augment_gen=augment_gen, device=dev, check_stop=check_stop)
+            val_loss, val_error = evaluate(model, val_split, settings.eval_batch_size, dev,
+                                           settings.bf16)
+            check_finite(val_loss, f"{job.dataset} seed {job.seed}: validation loss at epoch "
+                                   f"{epoch}")
+            if state.best_value is None or val_error < state.best_value:
+                state.best_epoch, state.best_value = epoch, val_error
+            state.end_unit([{"epoch": epoch, "train_loss": train_loss,
+                             "train_error": train_error, "val_loss": val_loss,
+                             "val_error": val_error}], started)
+            checkpointer.save(model, optimizer, state, generators)
+            if state.best_epoch == epoch:
+                best.save(model, epoch)
+            history.write_partial(state.history)
+            log_unit(epoch, settings.max_epochs, state.history[-1])
+    history.write_final(state.history)
 
-    def should_stop(run: RunState) -> bool:
-        return run.units_done - run.extra["best_epoch"] >= settings.patience
-
-    run = run_resumable(checkpointer=checkpointer, model=model, optimizer=optimizer,
-                        units=settings.max_epochs, run_unit=run_epoch, history_path=history_path,
-                        generators={"shuffle": shuffle_rng, "augment": augment_gen},
-                        should_stop=should_stop)
-
-    best_epoch = load_best(best_path, model, run.extra["best_epoch"], fp)
+    best.load(model, state.best_epoch)
     test_loss, test_error = evaluate(model, test_split, settings.eval_batch_size, dev,
                                      settings.bf16)
     metrics = {
         "dataset": job.dataset,
         "seed": job.seed,
-        "best_epoch": best_epoch,
-        "val_error": run.extra["best_val_error"],
-        "val_loss": run.extra["best_val_loss"],
+        "best_epoch": state.best_epoch,
+        "val_error": state.best_value,
+        "val_loss": state.best_row()["val_loss"],
         "test_error": test_error,
         "test_loss": test_loss,
         "parameters": parameters,
-        "epochs_run": run.units_done,
-        "stopped_early": run.units_done < settings.max_epochs,
+        "epochs_run": state.units_done,
+        "stopped_early": state.units_done < settings.max_epochs,
         "train_images": len(train_split),
-        "wall_time": round(run.elapsed, 3),
+        "wall_time": round(state.elapsed, 3),
         "device": str(dev),
         "architecture": {**spec.describe(), "input_shape": list(model.input_shape)},
         "training": asdict(settings),
@@ -229,30 +268,8 @@ def train(job: Job, *, data_root: str | Path, history_path: str | Path,
     write_json(metrics_path, metrics)
     checkpointer.remove()
     log.info("%s seed %d: best epoch %d, validation error %.4f, test error %.4f", job.dataset,
-             job.seed, best_epoch, metrics["val_error"], test_error)
+             job.seed, state.best_epoch, metrics["val_error"], test_error)
     return metrics
-
-
-def save_best(path: Path, model: ReNet, epoch: int, fp: str) -> None:
-    """Keep the best-validation weights (atomically), tagged with their epoch and settings."""
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    with atomic_path(path, suffix=".pt") as tmp:
-        torch.save({"epoch": epoch, "fingerprint": fp, "model": state}, tmp)
-
-
-def load_best(path: Path, model: ReNet, expected_epoch: int, fp: str) -> int:
-    """Load best.pt into ``model``; refuse weights from another run or another epoch."""
-    if not path.exists():
-        raise FileNotFoundError(f"{path} missing: the best-validation weights are gone; delete "
-                                "the job's checkpoint.pt and rerun it")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    if payload["fingerprint"] != fp or payload["epoch"] != expected_epoch:
-        raise ValueError(
-            f"{path} holds epoch {payload['epoch']} of run {payload['fingerprint']}, but the "
-            f"run's best epoch is {expected_epoch} (run {fp}); a killed job rerun differently. "
-            "Delete the folder's checkpoint.pt and best.pt and rerun the job")
-    model.load_state_dict(payload["model"])
-    return int(payload["epoch"])
 
 
 def _data_fingerprint(data: ProcessedDataset) -> Any:
