@@ -9,7 +9,7 @@ checkpoint, keep the best weights and write the history so far. The loop calls t
   state (``resume``, ``save``, ``remove``; refuses a checkpoint of other settings or another unit);
 - :class:`BestWeights`: ``best.pt`` with the best epoch's weights (``save``, ``load``);
 - :class:`HistoryFile`: ``<history>.partial.csv`` while running, the history once complete;
-- :func:`log_unit`: one log line per unit.
+- one log line per unit (:meth:`HistoryFile.write_partial`).
 
 SIGTERM/SIGINT stop a loop at a safe point through :func:`rnnrepro.runtime.stop_on_signal`. A job
 killed by a time limit or preemption continues where its last checkpoint left off, and a resumed
@@ -96,8 +96,6 @@ class TrainingState:
         return next(row for row in self.history if row["epoch"] == self.best_epoch)
 
 
-
-
 class Checkpointer:
     """Save and restore a run's full state at ``path``; refuses state from different settings."""
 
@@ -166,9 +164,10 @@ class Checkpointer:
 class BestWeights:
     """The best epoch's weights in ``best.pt``: {"fingerprint", "epoch", "model"}.
 
-    A loop saves them right after the checkpoint that names their epoch as the best. A kill in
-    between leaves ``best.pt`` one best behind; :meth:`after_resume` rewrites it from the
-    resumed weights, which are those of the best epoch (the last one checkpointed).
+    A loop keeps them (:meth:`keep`) right after the checkpoint that names their epoch as the
+    best. A kill in between leaves ``best.pt`` one best behind; :meth:`keep` after the resume
+    rewrites it from the resumed weights, which are those of the best epoch (the last one
+    checkpointed).
     """
 
     def __init__(self, path: str | Path, fingerprint: str):
@@ -181,8 +180,9 @@ class BestWeights:
         with atomic_path(self.path, suffix=".pt") as tmp:
             torch.save({"fingerprint": self.fingerprint, "epoch": epoch, "model": weights}, tmp)
 
-    def after_resume(self, model: torch.nn.Module, state: TrainingState) -> None:
-        """Save the resumed weights if the last checkpointed epoch is the best one."""
+    def keep(self, model: torch.nn.Module, state: TrainingState) -> None:
+        """Save ``model``'s weights if the last finished epoch is the best one: right after its
+        checkpoint, and again after a resume (the resumed weights are the last checkpoint's)."""
         if state.best_epoch is not None and state.best_epoch == state.units_done:
             self.save(model, state.best_epoch)
 
@@ -208,16 +208,14 @@ class HistoryFile:
         self.path = Path(path)
         self.partial = self.path.with_suffix(".partial.csv")
 
-    def write_partial(self, rows: list[dict[str, Any]]) -> None:
-        write_csv(self.partial, rows)
+    def write_partial(self, state: TrainingState, units: int) -> None:
+        """Write the history so far and log the unit just finished (``i/units`` and its last
+        row)."""
+        write_csv(self.partial, state.history)
+        log.info("unit %d/%d: %s", state.units_done, units,
+                 " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                          for k, v in state.history[-1].items()))
 
     def write_final(self, rows: list[dict[str, Any]]) -> None:
         write_csv(self.path, rows)
         self.partial.unlink(missing_ok=True)
-
-
-def log_unit(number: int, units: int, row: Mapping[str, Any]) -> None:
-    """Log unit ``number`` of ``units`` (1-based) with its last history row."""
-    log.info("unit %d/%d: %s", number, units,
-             " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                      for k, v in row.items()))

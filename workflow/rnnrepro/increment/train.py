@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rnnrepro.checkpoint import Checkpointer, HistoryFile, log_unit
+from rnnrepro.checkpoint import Checkpointer, HistoryFile
 from rnnrepro.files import write_json
 from rnnrepro.increment.evaluation import Accuracy, HoldoutEvaluator
 from rnnrepro.increment.holdout import Holdout
@@ -33,13 +33,7 @@ from rnnrepro.increment.models import IncrementModel, sequence_loss
 from rnnrepro.increment.numbers import draw_numbers
 from rnnrepro.increment.sequences import make_sequences
 from rnnrepro.increment.settings import TrainSettings
-from rnnrepro.runtime import (
-    Progress,
-    check_finite,
-    fingerprint,
-    seed_everything,
-    stop_on_signal,
-)
+from rnnrepro.runtime import Progress, check_finite, fingerprint, seed_everything, stop_on_signal
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +101,7 @@ def train_job(job: Job, settings: TrainSettings, holdout: Holdout,
                                 number_acc=rows[-1]["number_acc"])
             state.end_unit(rows, started)
             checkpointer.save(model, optimizer, state, generators)
-            history.write_partial(state.history)
-            log_unit(unit + 1, units, rows[-1])
+            history.write_partial(state, units)
     history.write_final(state.history)
 
     metrics = summarize_history(state.history, job, settings, holdout, permutation, device,

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rnnrepro.checkpoint import BestWeights, Checkpointer, HistoryFile, log_unit
+from rnnrepro.checkpoint import BestWeights, Checkpointer, HistoryFile
 from rnnrepro.data.processed import ProcessedDataset
 from rnnrepro.files import write_csv, write_json
 from rnnrepro.memory import latency as latency_metric
@@ -43,13 +43,7 @@ from rnnrepro.memory.representations import (
 )
 from rnnrepro.memory.runs import paper_name
 from rnnrepro.memory.settings import TrainSettings
-from rnnrepro.runtime import (
-    Progress,
-    check_finite,
-    fingerprint,
-    seed_everything,
-    stop_on_signal,
-)
+from rnnrepro.runtime import Progress, check_finite, fingerprint, seed_everything, stop_on_signal
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +175,7 @@ def train_memory(*, data_dir: str | Path, representation: str, learning_rate: fl
     generators = {"shuffle": shuffle}
     start = time.monotonic()
     state = checkpointer.resume(model, optimizer, generators, units=settings.epochs)
-    best.after_resume(model, state)
+    best.keep(model, state)
     with stop_on_signal() as check_stop:
         for epoch in range(state.units_done + 1, settings.epochs + 1):
             started = time.monotonic()
@@ -195,14 +189,12 @@ def train_memory(*, data_dir: str | Path, representation: str, learning_rate: fl
             check_finite(val_loss, f"{label}: validation loss in epoch {epoch}")
             if state.best_value is None or val_acc > state.best_value:
                 state.best_epoch, state.best_value = epoch, val_acc
-            state.end_unit([{"epoch": epoch, "loss": loss, "acc": acc, "val_loss": val_loss,
-                             "val_acc": val_acc, "test_loss": test_loss, "test_acc": test_acc}],
-                           started)
+            row = {"epoch": epoch, "loss": loss, "acc": acc, "val_loss": val_loss,
+                   "val_acc": val_acc, "test_loss": test_loss, "test_acc": test_acc}
+            state.end_unit([row], started)
             checkpointer.save(model, optimizer, state, generators)
-            if state.best_epoch == epoch:
-                best.save(model, epoch)
-            history.write_partial(state.history)
-            log_unit(epoch, settings.epochs, state.history[-1])
+            best.keep(model, state)
+            history.write_partial(state, settings.epochs)
     history.write_final(state.history)
 
     best.load(model, state.best_epoch)

@@ -33,7 +33,6 @@ from rnnrepro.checkpoint import (
     Checkpointer,
     HistoryFile,
     TrainingState,
-    log_unit,
 )
 from rnnrepro.data.processed import ProcessedDataset
 from rnnrepro.files import write_json
@@ -220,7 +219,7 @@ def train(job: Job, *, data_root: str | Path, history_path: str | Path,
     history = HistoryFile(history_path)
     generators = {"shuffle": shuffle_rng, "augment": augment_gen}
     state = checkpointer.resume(model, optimizer, generators, units=settings.max_epochs)
-    best.after_resume(model, state)
+    best.keep(model, state)
     with stop_on_signal() as check_stop:
         for epoch in range(state.units_done + 1, settings.max_epochs + 1):
             if out_of_patience(state, settings.patience):
@@ -239,10 +238,8 @@ def train(job: Job, *, data_root: str | Path, history_path: str | Path,
                              "train_error": train_error, "val_loss": val_loss,
                              "val_error": val_error}], started)
             checkpointer.save(model, optimizer, state, generators)
-            if state.best_epoch == epoch:
-                best.save(model, epoch)
-            history.write_partial(state.history)
-            log_unit(epoch, settings.max_epochs, state.history[-1])
+            best.keep(model, state)
+            history.write_partial(state, settings.max_epochs)
     history.write_final(state.history)
 
     best.load(model, state.best_epoch)
