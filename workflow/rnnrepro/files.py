@@ -68,6 +68,21 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         raise ValueError(f"{path}: not valid JSON ({err}); delete it and rerun its rule") from err
 
 
+def paired_runs(metrics_paths: Sequence[str | os.PathLike[str]],
+                history_paths: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, Path]]:
+    """(metrics.json, history.csv) of each run, given as two lists in the same order; a count
+    mismatch or a history from another run's folder is a ValueError naming the files."""
+    if len(metrics_paths) != len(history_paths):
+        raise ValueError(f"{len(metrics_paths)} metrics.json but {len(history_paths)} "
+                         "history.csv given; pass one history per run, in the same order")
+    pairs = [(Path(m), Path(h)) for m, h in zip(metrics_paths, history_paths, strict=True)]
+    for metrics, history in pairs:
+        if metrics.parent != history.parent:
+            raise ValueError(f"{history} is not the history of {metrics} (give both of each "
+                             "run in the same order)")
+    return pairs
+
+
 def read_csv_columns(path: str | os.PathLike[str], columns: Iterable[str],
                      rerun: str) -> pd.DataFrame:
     """A results CSV as a DataFrame, checked to hold ``columns``; a missing column names the file

@@ -207,7 +207,7 @@ def memory_samples_settings(wildcards):
 RENET = config["renet"]
 # One run's folder as a pattern, and every configured run: results/renet/<dataset>/seed<seed>.
 RENET_RUN = f"{RESULTS}/renet/{{dataset}}/seed{{seed}}"
-RENET_RUNS = [f"{RESULTS}/renet/{d}/seed{s}" for d in RENET["datasets"] for s in RENET["seeds"]]
+RENET_RUNS = expand(RENET_RUN, dataset=RENET["datasets"], seed=RENET["seeds"])
 RENET_SUMMARY = f"{RESULTS}/renet/summary.csv"
 RENET_ERRORS = f"{RESULTS}/renet/errors.csv"
 # The files of one run: the archive's content and the cache's entry.
@@ -252,7 +252,7 @@ def increment_runs(base, digits, filename):
     """``filename`` of every training job of task (K, N): orders x cells x seeds (imported or
     trained here)."""
     return [training_output(path) for path in expand(
-        f"{INCREMENT_DIR}/K{base}-N{digits}/{{order}}/{{cell}}/seed{{seed}}/{filename}",
+        f"{INCREMENT_RUN}/{filename}", base=base, digits=digits,
         order=INCREMENT["orders"], cell=INCREMENT["cells"], seed=INCREMENT["seeds"])]
 
 
@@ -286,7 +286,8 @@ def increment_permutation(wildcards):
     """The digit order, for the complicated order only."""
     if wildcards.order != "complicated":
         return []
-    return [f"{INCREMENT_DIR}/K{wildcards.base}-N{wildcards.digits}/permutation.json"]
+    return expand(f"{INCREMENT_TASK}/permutation.json", base=wildcards.base,
+                  digits=wildcards.digits)
 
 
 def increment_permutation_arg(wildcards, input):

@@ -176,16 +176,10 @@ def cmd_summary(args: argparse.Namespace) -> None:
 
 
 def cmd_figure(args: argparse.Namespace) -> None:
-    from rnnrepro.files import read_json
+    from rnnrepro.files import paired_runs, read_json
     from rnnrepro.increment.figures import plot_task, read_history
 
-    if len(args.history) != len(args.metrics):
-        raise UserError(f"{len(args.history)} --history files but {len(args.metrics)} "
-                        "--metrics files; give one of each per job, in the same order")
-    runs = []
-    for history, metrics in zip(args.history, args.metrics, strict=True):
-        if history.parent != metrics.parent:
-            raise UserError(f"{history} and {metrics} are not from the same job folder")
-        runs.append((read_json(metrics), read_history(history)))
+    runs = [(read_json(metrics), read_history(history))
+            for metrics, history in paired_runs(args.metrics, args.history)]
     plot_task(runs, args.base, args.digits, args.output, args.png)
     log.info("K=%d N=%d: %d runs -> %s", args.base, args.digits, len(runs), args.output)

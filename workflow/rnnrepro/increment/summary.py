@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from rnnrepro.files import read_json
+from rnnrepro.files import paired_runs, read_json
 
 JOB_KEYS = ("base", "digits", "order", "cell", "seed")
 SUMMARY_COLUMNS = (*JOB_KEYS, "minibatches", "final_digit_acc", "final_number_acc")
@@ -43,14 +43,8 @@ def evaluation_rows(metrics_paths: Sequence[str | Path], history_paths: Sequence
     in the same folder), sorted like the summary."""
     import pandas as pd
 
-    if len(metrics_paths) != len(history_paths):
-        raise ValueError(f"{len(metrics_paths)} metrics.json but {len(history_paths)} "
-                         "history.csv given; pass one history per job, in the same order")
     jobs = []
-    for metrics_path, history_path in zip(metrics_paths, history_paths, strict=True):
-        if Path(metrics_path).parent != Path(history_path).parent:
-            raise ValueError(f"{history_path} is not the history of {metrics_path} (give both "
-                             "of each job in the same order)")
+    for metrics_path, history_path in paired_runs(metrics_paths, history_paths):
         metrics = read_metrics(metrics_path)
         history = pd.read_csv(history_path)
         missing = [c for c in EVALUATION_COLUMNS[len(JOB_KEYS):] if c not in history.columns]

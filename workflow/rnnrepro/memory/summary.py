@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from rnnrepro.aggregate import column_names, summarize, summary_columns
-from rnnrepro.files import read_json, write_csv, write_json
+from rnnrepro.files import paired_runs, read_json, write_csv, write_json
 from rnnrepro.memory.representations import GROUP_ORDER
 from rnnrepro.memory.runs import run_label
 
@@ -85,15 +85,8 @@ def load_runs(metrics_paths: Sequence[str | Path], history_paths: Sequence[str |
     """Each run's metrics plus its history (the two lists name the runs in the same order)."""
     if not metrics_paths:
         raise ValueError("no runs given: pass at least one metrics.json")
-    if len(metrics_paths) != len(history_paths):
-        raise ValueError(f"{len(metrics_paths)} metrics.json but {len(history_paths)} "
-                         "history.csv given; pass one history per run, in the same order")
     runs = []
-    for path, history_path in zip(map(Path, metrics_paths), map(Path, history_paths),
-                                  strict=True):
-        if path.parent != history_path.parent:
-            raise ValueError(f"{history_path} is not the history of {path} (give both of each "
-                             "run in the same order)")
+    for path, history_path in paired_runs(metrics_paths, history_paths):
         metrics = read_json(path)
         missing = METRIC_KEYS - set(metrics)
         if missing:

@@ -8,9 +8,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rnnrepro.aggregate import Summary, column_names, from_columns, summarize
+from rnnrepro.aggregate import Summary, from_columns, summarize
 from rnnrepro.files import read_csv_columns
 from rnnrepro.memory.runs import from_paper_name, lr_label
+from rnnrepro.memory.summary import GROUP_COLUMNS, VARIANT_COLUMNS, VARIANT_METRICS
 from rnnrepro.paper.layout import MIDRULE, Cell, Row, Table, cells
 from rnnrepro.paper.stats import (
     MISSING,
@@ -22,11 +23,8 @@ from rnnrepro.paper.stats import (
     signed,
 )
 
-# Summarized per variant: the reproduced columns of Tables 3 and 4 (between n and Δ vacc).
+# The reproduced columns of Tables 3 and 4 (between n and Δ vacc).
 METRICS = ("epoch", "acc", "vacc", "test_acc", "loss", "vloss")
-VARIANT_COLUMNS = ("run", "representation", "learning_rate", "group", "n", "best",
-                   *[c for m in (*METRICS, "latency") for c in column_names(m)])
-GROUP_COLUMNS = ("group", "n", *column_names("latency"))
 PUBLISHED_METRICS = ("epoch", "acc", "vacc", "loss", "vloss")
 ACC_DECIMALS = 3
 LATENCY_DECIMALS = 2
@@ -60,7 +58,7 @@ def read_variants(path: str) -> dict[Key, Run]:
         lr = lr_label(row["learning_rate"])
         runs[(row["representation"], lr)] = Run(
             row["representation"], lr, str(row["group"]), str(row["run"]), bool(row["best"]),
-            {m: from_columns(row, m, row["n"]) for m in (*METRICS, "latency")})
+            {m: from_columns(row, m, row["n"]) for m in VARIANT_METRICS})
     return runs
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rnnrepro.aggregate import Summary, column_names, from_columns
+from rnnrepro.aggregate import Summary, from_columns
 from rnnrepro.files import read_csv_columns
 from rnnrepro.paper.layout import MIDRULE, Cell, Row, Table, cells, latex_text
 from rnnrepro.paper.published import RENET_DATASETS, renet_row
 from rnnrepro.paper.stats import MISSING, count, difference, mean_std, signed
+from rnnrepro.renet.summary import ERROR_COLUMNS
 from rnnrepro.renet.units import UNIT_NAMES
 
 DATASET_NAMES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "svhn": "SVHN"}
-ERROR_COLUMNS = ("dataset", "n", *column_names("test_error_percent"))
 ERROR_DECIMALS = 2
 
 

@@ -9,17 +9,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from rnnrepro.files import paired_runs
 from rnnrepro.renet.summary import load_metrics
 
 DATASET_NAMES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "svhn": "SVHN"}
 HISTORY_COLUMNS = ("epoch", "train_error", "val_error")
 
 
-def load_history(path: Path, metrics_path: Path) -> pd.DataFrame:
-    """The history.csv of the run whose metrics are ``metrics_path``."""
-    if path.parent != metrics_path.parent:
-        raise ValueError(f"{path} is not the history of {metrics_path} (give both of each run "
-                         "in the same order)")
+def load_history(path: Path) -> pd.DataFrame:
+    """A run's history.csv, checked for the columns drawn."""
     if not path.exists():
         raise FileNotFoundError(f"{path} missing; rerun the run's renet_train job")
     frame = pd.read_csv(path)
@@ -45,10 +43,7 @@ def plot_curves(metrics_paths: Sequence[str | Path], history_paths: Sequence[str
 
     from rnnrepro.plotting import COLUMN_WIDTH, FULL_WIDTH, save_figure, setup_style
 
-    if len(metrics_paths) != len(history_paths):
-        raise ValueError(f"{len(metrics_paths)} metrics.json but {len(history_paths)} "
-                         "history.csv given; pass one history per run, in the same order")
-    histories = {Path(m): Path(h) for m, h in zip(metrics_paths, history_paths, strict=True)}
+    histories = dict(paired_runs(metrics_paths, history_paths))
     runs = load_metrics(metrics_paths)
     datasets = list(dict.fromkeys(run["dataset"] for run in runs))
     setup_style()
@@ -57,7 +52,7 @@ def plot_curves(metrics_paths: Sequence[str | Path], history_paths: Sequence[str
     palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, dataset in zip(axes[0], datasets, strict=True):
         for i, run in enumerate(r for r in runs if r["dataset"] == dataset):
-            history = load_history(histories[run["path"]], run["path"])
+            history = load_history(histories[run["path"]])
             color = palette[i % len(palette)]
             label = f"seed {run['seed']}"
             ax.plot(history["epoch"], history["val_error"] * 100, color=color,
