@@ -53,6 +53,17 @@ def save_figure(fig: plt.Figure, pdf_path: str | Path, png_path: str | Path) -> 
     plt.close(fig)
 
 
+def save_not_run(pdf_path: str | Path, png_path: str | Path, title: str, reason: str) -> None:
+    """A one-column figure saying what was not run and why: the paper includes every figure,
+    and a preset may leave a stage out (e.g. ``increment.tasks: []``)."""
+    setup_style()
+    fig, ax = plt.subplots(figsize=(COLUMN_WIDTH, 1.0))
+    ax.set_axis_off()
+    ax.text(0.5, 0.62, title, ha="center", va="center", fontsize=8, weight="bold")
+    ax.text(0.5, 0.3, reason, ha="center", va="center", fontsize=7, style="italic", wrap=True)
+    save_figure(fig, pdf_path, png_path)
+
+
 def _metadata(path: Path) -> dict:
     """Fixed metadata so the same data gives byte-identical files."""
     if path.suffix == ".pdf":

@@ -274,11 +274,22 @@ def increment_targets():
         f"paper/figures/increment-K{t['base']}-N{t['digits']}.pdf" for t in INCREMENT["tasks"]]
 
 
+def increment_task_configured(wildcards):
+    """Whether (K, N) is one of increment.tasks; the figure of another task (main.tex includes
+    the paper's Figs. 5-7) says it was not run."""
+    task = (int(wildcards.base), int(wildcards.digits))
+    return task in {(t["base"], t["digits"]) for t in INCREMENT["tasks"]}
+
+
 def increment_task_histories(wildcards):
+    if not increment_task_configured(wildcards):
+        return []
     return increment_runs(wildcards.base, wildcards.digits, "history.csv")
 
 
 def increment_task_metrics(wildcards):
+    if not increment_task_configured(wildcards):
+        return []
     return increment_runs(wildcards.base, wildcards.digits, "metrics.json")
 
 
@@ -359,7 +370,9 @@ PAPER_PDF_HINT = (
     "Ubuntu: sudo apt-get install latexmk texlive-latex-base texlive-latex-recommended "
     "texlive-latex-extra texlive-fonts-recommended) and run `snakemake paper/main.pdf`."
 )
-# The figures paper/main.tex includes (paper/figures/<name>.pdf, drawn by the stages' rules).
+# The figures paper/main.tex includes (paper/figures/<name>.pdf, drawn by the stages' rules):
+# the papers' figures, whatever the preset runs (a stage or task it leaves out draws a figure
+# saying so). The increment ones are the paper's Figs. 5-7.
 PAPER_FIGURES = [
     "increment-K2-N32",
     "increment-K10-N7",

@@ -67,8 +67,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("increment-summary", formatter_class=fmt,
                        help="one CSV of every job's final hold-out accuracies")
-    p.add_argument("--metrics", type=Path, nargs="+", required=True, help="jobs' metrics.json")
-    p.add_argument("--history", type=Path, nargs="+", required=True,
+    p.add_argument("--metrics", type=Path, nargs="*", required=True, help="jobs' metrics.json")
+    p.add_argument("--history", type=Path, nargs="*", required=True,
                    help="jobs' history.csv, in the order of --metrics")
     p.add_argument("--output", type=Path, required=True, help="summary CSV to write")
     p.add_argument("--evaluations", type=Path, required=True,
@@ -78,8 +78,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("increment-figure", formatter_class=fmt,
                        help="hold-out accuracy vs minibatch of one (K, N) (Figs. 5-7)")
     _task_args(p)
-    p.add_argument("--history", type=Path, nargs="+", required=True, help="jobs' history.csv")
-    p.add_argument("--metrics", type=Path, nargs="+", required=True,
+    p.add_argument("--history", type=Path, nargs="*", required=True, help="jobs' history.csv")
+    p.add_argument("--metrics", type=Path, nargs="*", required=True,
                    help="the same jobs' metrics.json, in the same order")
     p.add_argument("--output", type=Path, required=True, help="figure .pdf to write")
     p.add_argument("--png", type=Path, required=True, help="the same figure as .png")
@@ -178,8 +178,14 @@ def cmd_summary(args: argparse.Namespace) -> None:
 def cmd_figure(args: argparse.Namespace) -> None:
     from rnnrepro.files import paired_runs, read_json
     from rnnrepro.increment.figures import plot_task, read_history
+    from rnnrepro.plotting import save_not_run
 
     runs = [(read_json(metrics), read_history(history))
             for metrics, history in paired_runs(args.metrics, args.history)]
+    if not runs:
+        save_not_run(args.output, args.png, f"Increment, K = {args.base}, N = {args.digits}",
+                     "not run in this preset (not in increment.tasks)")
+        log.info("K=%d N=%d: not run in this preset -> %s", args.base, args.digits, args.output)
+        return
     plot_task(runs, args.base, args.digits, args.output, args.png)
     log.info("K=%d N=%d: %d runs -> %s", args.base, args.digits, len(runs), args.output)

@@ -60,6 +60,9 @@ def increment_table(frame: pd.DataFrame, settings: Mapping[str, Any], preset: st
                 row += [Cell(count(number)), Cell(mean_std(digit, ACC_DECIMALS)),
                         Cell(mean_std(number, ACC_DECIMALS))]
             body.append([*row, *[Cell(signed(d, ACC_DECIMALS)) for d in deltas]])
+    if not body:
+        body.append([Cell("not run in this preset (increment.tasks is empty)", span=11,
+                          align="l", italic=True)])
     return Table(
         macro="rnnTableIncrement", label="tab:increment-final",
         title="Increment task: final hold-out accuracies (ours)",

@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=train_command)
 
     p = sub.add_parser("renet-summary", help="one row per ReNet run: test error etc. (Table 2)")
-    p.add_argument("--metrics", required=True, nargs="+", type=Path,
+    p.add_argument("--metrics", required=True, nargs="*", type=Path,
                    help="metrics.json of every run")
     p.add_argument("--output", required=True, type=Path, help="summary CSV (one row per run)")
     p.add_argument("--errors", required=True, type=Path,
@@ -43,9 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=summary_command)
 
     p = sub.add_parser("renet-figure", help="learning curves: train/validation error per epoch")
-    p.add_argument("--metrics", required=True, nargs="+", type=Path,
+    p.add_argument("--metrics", required=True, nargs="*", type=Path,
                    help="metrics.json of every run")
-    p.add_argument("--histories", required=True, nargs="+", type=Path,
+    p.add_argument("--histories", required=True, nargs="*", type=Path,
                    help="history.csv of every run, in the order of --metrics")
     p.add_argument("--output", required=True, type=Path, help="the figure as PDF")
     p.add_argument("--png", required=True, type=Path, help="the figure as PNG")

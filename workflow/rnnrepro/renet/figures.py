@@ -41,10 +41,14 @@ def plot_curves(metrics_paths: Sequence[str | Path], history_paths: Sequence[str
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    from rnnrepro.plotting import COLUMN_WIDTH, FULL_WIDTH, save_figure, setup_style
+    from rnnrepro.plotting import COLUMN_WIDTH, FULL_WIDTH, save_figure, save_not_run, setup_style
 
     histories = dict(paired_runs(metrics_paths, history_paths))
     runs = load_metrics(metrics_paths)
+    if not runs:
+        save_not_run(output, png, "ReNet learning curves",
+                     "not run in this preset (renet.datasets is empty)")
+        return
     datasets = list(dict.fromkeys(run["dataset"] for run in runs))
     setup_style()
     width = COLUMN_WIDTH if len(datasets) == 1 else FULL_WIDTH
