@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from rnnrepro.claims import evaluate, results, spec
-from rnnrepro.claims.table import claims_table, ours, read_verdicts
+from rnnrepro.claims import checks, evaluate, results, spec
+from rnnrepro.claims.table import claims_tables, ours, read_verdicts
+from rnnrepro.files import write_csv
 from rnnrepro.memory.representations import group
 from rnnrepro.paper.layout import latex_text, render_latex
 
@@ -34,7 +35,7 @@ def memory_runs(values: dict[str, list[float]], latency: dict[str, list[float]] 
             rows.append({"representation": representation, "group": group(representation),
                          "learning_rate": 3e-5, "seed": seed, "epoch": 5, "acc": vacc,
                          "vacc": vacc, "loss": 0.1, "vloss": 0.1, "test_acc": vacc,
-                         "test_loss": 0.1,
+                         "test_loss": 0.1, "epochs_run": 5, "train_images": 1000,
                          "latency_mean": (latency or {}).get(representation,
                                                              [20.0] * 9)[seed]})
     frame = pd.DataFrame(rows)
@@ -84,7 +85,9 @@ def test_clear_effect_in_the_claimed_direction_is_supported():
     mean, low, high = evaluate.t_interval(diffs, 0.95)
     assert (row["mean"], row["ci_low"], row["ci_high"]) == pytest.approx((mean, low, high))
     assert row["verdict"] == "supported" and low > 0
-    assert row["measured_minus_claimed"] == pytest.approx(mean - 0.007)
+    assert row["magnitude"] == (f"text 0.7 %: below our CI by "
+                                f"{(low - 0.007) * 100:.1f} points")
+    assert row["budget"] == "5,000 images per run"
     assert row["units"].startswith("seed=0 learning_rate=3e-05")
 
 
@@ -132,13 +135,13 @@ def test_pairing_by_permutation_index_and_latency_range():
     assert row["n"] == 9  # 3 seeds x 3 permutation indices, each its own pair
     assert row["mean"] == pytest.approx(np.mean([4.5, 5.0, 4.5]))
     assert row["verdict"] == "supported"
-    assert row["measured_minus_claimed"] == pytest.approx(0.0)  # inside the claimed 4-5
+    assert row["magnitude"] == "text 4–5: consistent"  # the interval overlaps 4-5
 
 
 def epochs_table(curves: dict[tuple[str, int], list[float]]) -> pd.DataFrame:
     rows = [{"representation": rep, "group": group(rep), "learning_rate": 3e-5, "seed": seed,
              "epoch": epoch, "acc": v, "val_acc": v, "test_acc": v, "loss": 0.1,
-             "val_loss": 0.1, "test_loss": 0.1}
+             "val_loss": 0.1, "test_loss": 0.1, "train_images": 1000}
             for (rep, seed), curve in curves.items() for epoch, v in enumerate(curve, 1)]
     return results._permutation(pd.DataFrame(rows))
 
@@ -214,10 +217,17 @@ def test_bad_claims_name_the_claim_and_key(override, key):
 def test_the_papers_claims_file_is_valid_and_complete():
     settings, claims = spec.load(ROOT / "paper" / "claims.yaml")
     assert settings.interval == "t" and settings.confidence == 0.95
-    assert [c.id for c in claims] == ["M1", "M2", "M3", "M4", "M5", "M6", "R1"]
-    m1 = {c.label: c.claimed_value for c in claims[0].comparisons}
-    assert m1["flattened vs flattened random permute"] == 0.14
+    assert [c.id for c in claims] == ["M1", "M2", "M3", "M4", "M5", "M6", "M7", "R1"]
+    m1 = {(c.label, c.reading): c.claimed for c in claims[0].comparisons}
+    flattened = m1[("flattened vs flattened random permute", "validation accuracy")]
+    assert flattened[0].value == 0.14 and flattened[0].source == "text"
+    assert flattened[1].table == ("best", "flattened", "flattened random permute")
     assert all(c.quote for c in claims)
+    # M6 is evaluated under each reading of its open measure.
+    m6 = claims[5]
+    assert {c.reading for c in m6.comparisons} == {
+        "per digit, over the run", "whole number, over the run", "per digit, at the end",
+        "whole number, at the end"}
 
 
 def write_results(folder: Path, claims: dict | None = None) -> list[str]:
@@ -244,7 +254,8 @@ def write_results(folder: Path, claims: dict | None = None) -> list[str]:
             "--memory-latency", str(folder / "table2.csv"),
             "--memory-epochs", str(folder / "epochs.csv"),
             "--increment-evaluations", str(folder / "evaluations.csv"),
-            "--renet-summary", str(folder / "renet.csv"), "--output", str(folder / "v.csv")]
+            "--renet-summary", str(folder / "renet.csv"), "--output", str(folder / "v.csv"),
+            "--magnitudes", str(folder / "m.csv")]
 
 
 def test_claims_command_writes_a_verdict_for_every_comparison(tmp_path):
@@ -255,19 +266,27 @@ def test_claims_command_writes_a_verdict_for_every_comparison(tmp_path):
     frame = read_verdicts(tmp_path / "v.csv")
     _, claims = spec.load(ROOT / "paper" / "claims.yaml")
     assert len(frame) == sum(len(c.comparisons) for c in claims)
+    frame = frame[frame["reading"].isin(["", "validation accuracy"])]
     verdicts = dict(zip(frame["comparison"], frame["verdict"], strict=True))
     assert verdicts["transposed vs transposed random permute"] == "supported"
     assert verdicts["original vs original random permute"] == "not run"
     assert verdicts["MNIST test error (%) − the paper's"] == "inconclusive"
     assert verdicts["CIFAR-10 test error (%) − the paper's"] == "not run"
     # The table prints each comparison with the verdict, formatted from the CSV.
-    latex = render_latex(claims_table(frame, "test"))
-    assert r"\label{tab:claims}" in latex
+    latex = "".join(render_latex(table) for table in claims_tables(frame, "test"))
+    assert r"\label{tab:claims}" in latex and r"\label{tab:claims-increment}" in latex
     row = frame[frame["comparison"] == "transposed vs transposed random permute"].iloc[0]
     assert ours(row) == "+5.9 % [+3.1, +8.7]"  # mean (0.05, 0.0521, 0.0722), t interval
     assert latex_text(ours(row)) in latex
     with open(tmp_path / "v.csv", newline="") as fh:
         assert next(csv.reader(fh)) == list(evaluate.VERDICT_COLUMNS)
+    # Both of M1's transposed magnitudes (the text's 0.7 %, Table 4's .979 -> .964) checked.
+    magnitudes = pd.read_csv(tmp_path / "m.csv")
+    m1 = magnitudes[(magnitudes["comparison"] == "transposed vs transposed random permute")
+                    & (magnitudes["reading"] == "validation accuracy")]
+    assert list(m1["source"]) == ["text", "Table 4"]
+    assert m1["claimed_low"].tolist() == pytest.approx([0.007, (0.979 - 0.964) / 0.979])
+    assert list(m1["check"]) == ["paper below", "paper below"]
 
 
 def test_claims_command_refuses_an_unknown_group_naming_claim_and_key(tmp_path):
@@ -279,3 +298,131 @@ def test_claims_command_refuses_an_unknown_group_naming_claim_and_key(tmp_path):
     assert done.returncode == 2
     assert "claim M2, comparison 'original vs flattened'.b.group" in done.stderr
     assert "flatened" in done.stderr and not (tmp_path / "v.csv").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# Magnitudes, budgets, readings and the planning figure, on results of known outcome
+
+@pytest.mark.parametrize(("claimed", "check", "distance"), [
+    ((0.05, 0.05), "consistent", 0.0),           # inside [0.04, 0.06]
+    ((0.01, 0.01), "paper below", 0.03),         # 0.03 below the interval's low end
+    ((0.08, 0.08), "paper above", 0.02),
+    ((0.03, 0.045), "consistent", 0.0),          # a range overlapping the interval
+    ((0.065, 0.09), "paper above", 0.005),
+])
+def test_magnitude_against_the_interval(claimed, check, distance):
+    found, gap = checks.check_magnitude(*claimed, mean=0.05, ci=(0.04, 0.06))
+    assert found == check and gap == pytest.approx(distance)
+
+
+def test_table_magnitude_comes_from_the_papers_own_numbers():
+    comp = comparison(claimed=[{"value": 0.014, "text": "1.4 %", "source": "text"},
+                               {"table": {"name": "best", "a": "original",
+                                          "b": "original random permute"},
+                                "source": "Table 4"}])
+    tables = {"best": {"original": 0.978, "original random permute": 0.958}}
+    found = checks.magnitude_checks(comp, 0.02, (0.019, 0.021), tables)
+    assert [c.source for c in found] == ["text", "Table 4"]
+    assert found[1].low == pytest.approx((0.978 - 0.958) / 0.978)   # 2.0 %, not the text's 1.4
+    assert [c.check for c in found] == ["paper below", "consistent"]
+    text = checks.describe_magnitudes(found, "relative")
+    assert text == "text 1.4 %: below our CI by 0.5 points; Table 4 2.0 %: consistent"
+
+
+def test_unequal_budgets_make_a_clear_effect_inconclusive():
+    runs = memory_runs({"original": [0.97, 0.975, 0.972], "flattened": [0.80, 0.82, 0.81]})
+    flattened = runs["group"] == "flattened"
+    runs.loc[flattened, "epochs_run"] = 4
+    runs.loc[flattened, "train_images"] = 10_000
+    runs.loc[~flattened, "epochs_run"] = 20
+    runs.loc[~flattened, "train_images"] = 50_000
+    comp = comparison(label="original vs flattened", a={"group": "original"},
+                      b={"group": "flattened"}, claimed=None)
+    row = one_row(comp, {"memory_runs": runs})
+    assert row["ci_low"] > 0   # the interval alone would support the claim
+    assert row["verdict"] == "inconclusive"
+    assert row["reason"].startswith("unequal budgets: 1,000,000 vs 40,000 images")
+    assert row["budget"] == "unequal: 1,000,000 vs 40,000 images"
+    assert row["n_needed"] is None
+
+
+def test_units_needed_is_the_first_n_whose_interval_excludes_zero():
+    differences = [0.01, -0.005, 0.02]
+    n = checks.units_needed(differences, 0.95)
+    mean, sd = np.mean(differences), np.std(differences, ddof=1)
+    half = lambda k: float(stats_t(k)) * sd / math.sqrt(k)   # noqa: E731
+    assert half(n) < mean <= half(n - 1)
+    assert checks.units_needed([0.01, 0.01], 0.95) is None   # no spread: nothing to plan
+    assert checks.units_needed([0.01], 0.95) is None
+
+
+def stats_t(n: int) -> float:
+    from scipy import stats
+    return stats.t.ppf(0.975, n - 1)
+
+
+def test_inconclusive_rows_carry_the_planning_figure():
+    tables = {"memory_runs": memory_runs({"transposed": [0.90, 0.92, 0.91],
+                                          **permuted("transposed", [0.905, 0.91, 0.90])})}
+    row = one_row(comparison(), tables)
+    assert row["verdict"] == "inconclusive"
+    assert row["n_needed"] == checks.units_needed(
+        [float(d) for d in row["differences"].split("; ")], 0.95)
+
+
+def increment_rows(curves: dict[tuple[str, str], tuple[list[float], list[float]]]
+                   ) -> pd.DataFrame:
+    """An increment_evaluations table: (order, cell) -> (digit_acc, number_acc) curves."""
+    rows = []
+    for (order, cell), (digit, number) in curves.items():
+        for i, (d, w) in enumerate(zip(digit, number, strict=True)):
+            rows.append({"base": 10, "digits": 7, "order": order, "cell": cell, "seed": 0,
+                         "minibatch": 1024 * (i + 1), "digit_acc": d, "number_acc": w,
+                         "train_loss": 0.0})
+    return pd.DataFrame(rows)
+
+
+def test_readings_that_disagree_are_said_so(tmp_path):
+    """Simple leads early (area under the curve) but complicated ends higher, in every cell:
+    the over-the-run readings support the claim, the end-of-training ones contradict it."""
+    curves = {}
+    for k, cell in enumerate(("rnn", "lstm", "gru")):
+        curves[("simple", cell)] = ([0.8 + k / 100, 0.9, 0.92], [0.3, 0.5, 0.55 - k / 100])
+        curves[("complicated", cell)] = ([0.5, 0.7, 0.97 - k / 100], [0.1, 0.3, 0.7 + k / 100])
+    document = {"claims": [{
+        "id": "T6", "paper": "memory", "where": "here", "summary": "s", "quote": "q",
+        "readings": [
+            {"label": "per digit, over the run", "measure": {"column": "digit_acc",
+                                                              "over": "all"}},
+            {"label": "whole number, at the end", "measure": {"column": "number_acc",
+                                                               "at_epoch": "last"}}],
+        "comparisons": [{"label": "simple vs complicated", "data": "increment_evaluations",
+                         "a": {"order": "simple"}, "b": {"order": "complicated"},
+                         "pair_by": ["cell", "seed"], "effect": "difference",
+                         "expect": "a > b"}]}]}
+    _, claims = spec.parse(document)
+    rows = evaluate.verdict_rows(claims, SETTINGS,
+                                 {"increment_evaluations": increment_rows(curves)}, PUBLISHED)
+    assert [(r["reading"], r["verdict"]) for r in rows] == [
+        ("per digit, over the run", "supported"), ("whole number, at the end", "contradicted")]
+    assert rows[1]["mean"] == pytest.approx(np.mean([0.55 - 0.7 - 2 * k / 100
+                                                     for k in range(3)]))
+    assert all(r["readings"] == "disagree: supported under per digit, over the run; "
+               "contradicted under whole number, at the end" for r in rows)
+    assert rows[0]["budget"] == "3,072 minibatches per run"
+    write_csv(tmp_path / "v.csv", rows, evaluate.VERDICT_COLUMNS)
+    latex = "".join(render_latex(t) for t in claims_tables(read_verdicts(tmp_path / "v.csv"),
+                                                            "test"))
+    assert "readings disagree" in latex
+
+
+def test_a_claim_with_readings_refuses_a_measure_of_its_own():
+    document = {"claims": [{
+        "id": "T7", "paper": "memory", "where": "w", "summary": "s", "quote": "q",
+        "readings": [{"label": "a", "measure": {"column": "vacc"}},
+                     {"label": "b", "measure": {"column": "test_acc"}}],
+        "comparisons": [{"label": "x", "data": "memory_runs", "measure": {"column": "vacc"},
+                         "a": {"group": "original"}, "b": {"group": "transposed"},
+                         "pair_by": ["seed"], "expect": "a > b"}]}]}
+    with pytest.raises(spec.ClaimsError, match="claim T7, comparison 1: the claim's readings"):
+        spec.parse(document)

@@ -171,6 +171,7 @@ def write_fake_run(root: Path, representation: str, group: str, lr: float, vaccs
     metrics = {"variant": f"{representation}@16@128@{lr:g}", "representation": representation,
                "group": group, "learning_rate": lr, "seed": seed, "steps": 28,
                "latency_mean": 10 + lr + seed,
+               "sizes": {"train": 1000, "validation": 200, "test": 200},
                "best": {"epoch": int(best["epoch"]), "acc": 0.5, "vacc": float(best["val_acc"]),
                         "loss": 1.0, "vloss": float(best["val_loss"]), "test_acc": 0.4,
                         "test_loss": 1.0}}

@@ -46,7 +46,7 @@ class ParsedTable:
 
 _CLEAN = [(r"$\pm$", "±"), (r"$-$", "−"), (r"$^{*}$", "*"), (r"$\times$", "×"),
           (r"$\Delta$", "Δ"), ("---", "—"), ("--", "–"), (r"\_", "_"), (r"\%", "%"),
-          (r"$<$", "<"), (r"$>$", ">")]
+          (r"$<$", "<"), (r"$>$", ">"), (r"$\approx$", "≈"), ("\\quad''", "″")]
 
 
 def clean(cell: str) -> str:
@@ -353,19 +353,42 @@ def check_increment(table: ParsedTable, frame: pd.DataFrame,
     assert rows_seen >= expected
 
 
-def check_claims(table: ParsedTable, verdicts: pd.DataFrame) -> None:
-    """Every comparison of verdicts.csv is a row: its n, verdict, and mean [interval] as
-    printed (percent for relative effects) within rounding."""
-    assert table.columns == ["Claim", "Comparison (a vs b)", "Paper", "Ours: mean [95 % CI]",
-                             "n", "Verdict"]
-    rows = [row for row in table.rows if len(row) == 6]
-    headings = [row[0] for row in table.rows if len(row) == 2]
+CLAIMS_COLUMNS = ["Claim", "Comparison (a vs b)", "Paper", "Ours: mean [95 % CI]",
+                  "Paper vs ours", "n", "Verdict"]
+
+
+def claims_rows(tables: Mapping[str, ParsedTable]) -> list[list[str]]:
+    """The comparison rows of both claims tables (tab:claims, tab:claims-increment), in order."""
+    rows = []
+    for label in ("tab:claims", "tab:claims-increment"):
+        assert tables[label].columns == CLAIMS_COLUMNS
+        rows += [row for row in tables[label].rows if len(row) == len(CLAIMS_COLUMNS)]
+    return rows
+
+
+def is_row_of(cell: str, record: Mapping[str, Any]) -> bool:
+    """A comparison cell prints its label and reading (later readings: the reading only)."""
+    reading = record["reading"] if isinstance(record["reading"], str) else ""
+    if not reading:
+        return cell == str(record["comparison"])
+    return cell in (f"{record['comparison']}: {reading}", f"″ {reading}")
+
+
+def check_claims(tables: Mapping[str, ParsedTable], verdicts: pd.DataFrame) -> None:
+    """Every comparison of verdicts.csv is a row: its n, verdict, magnitude check, and mean
+    [interval] as printed (percent for relative effects) within rounding."""
+    rows = claims_rows(tables)
+    headings = [row[0] for label in ("tab:claims", "tab:claims-increment")
+                for row in tables[label].rows if len(row) == 2]
     assert headings == list(dict.fromkeys(verdicts["claim"]))
-    assert [row[1] for row in rows] == list(verdicts["comparison"])
+    assert len(rows) == len(verdicts)
     for row, (_, record) in zip(rows, verdicts.iterrows(), strict=True):
         what = f"claims: {record['comparison']}"
-        assert row[4] == str(int(record["n"])), what
-        assert row[5].split(" (")[0] == record["verdict"], what
+        assert is_row_of(row[1], record), (what, row[1])
+        assert row[5] == str(int(record["n"])), what
+        assert row[6].split(" (")[0] == record["verdict"], what
+        magnitude = record["magnitude"] if isinstance(record["magnitude"], str) else ""
+        assert row[4] == (magnitude or MISSING), what
         if pd.isna(record["mean"]):
             assert row[3] == MISSING, what
             continue
@@ -395,7 +418,8 @@ def check_all(tables_tex: Path, increment_tex: Path, published: Mapping[str, Any
                            "paper_tables")
     tables = parse_tables(text)
     assert set(tables) == {"tab:renet-architectures", "tab:renet-errors", "tab:memory-latency",
-                           "tab:memory-runs", "tab:memory-best", "tab:claims"}
+                           "tab:memory-runs", "tab:memory-best", "tab:claims",
+                           "tab:claims-increment"}
     for table in tables.values():
         assert f"preset \\texttt{{{settings['preset']}}}" in table.caption, table.label
     check_renet_architectures(tables["tab:renet-architectures"], published, settings["renet"])
@@ -403,7 +427,7 @@ def check_all(tables_tex: Path, increment_tex: Path, published: Mapping[str, Any
     check_latency(tables["tab:memory-latency"], published, results["latency"])
     check_runs(tables["tab:memory-runs"], published, results["runs"])
     check_best(tables["tab:memory-best"], published, results["runs"])
-    check_claims(tables["tab:claims"], results["verdicts"])
+    check_claims(tables, results["verdicts"])
     inc_text = increment_tex.read_text()
     check_generated_header(inc_text, str(increment_tex.relative_to(increment_tex.parents[1])),
                            "paper_increment_table")
@@ -484,11 +508,9 @@ def check_numbers_in_results(tables_tex: Path, results: Path,
             checked += 1
 
     verdict_rows = iter(frames["verdicts"].to_dict("records"))
-    for row in tables["tab:claims"].rows:
-        if len(row) == 2:    # a claim's heading
-            continue
+    for row in claims_rows(tables):
         stored = next(verdict_rows)
-        assert row[1] == str(stored["comparison"]) and row[4] == str(int(stored["n"]))
+        assert is_row_of(row[1], stored) and row[5] == str(int(stored["n"]))
         if row[3] == MISSING:
             continue
         # Relative effects print verdicts.csv's fraction in percent.
@@ -741,7 +763,7 @@ def test_tables_are_byte_identical_on_rerun(tmp_path):
 def test_html_view_has_every_table(generated):
     tables, _, _ = generated
     page = (tables.parents[1] / "results" / "tables.html").read_text()
-    assert page.count("<table>") == 6
+    assert page.count("<table>") == 7
     assert "0.45" in page and "—" in page and "±" in page
 
 

@@ -18,12 +18,13 @@ rule claims:
         increment=f"{RESULTS}/increment/evaluations.csv",
         renet=f"{RESULTS}/renet/summary.csv",
     output:
-        report(
+        verdicts=report(
             CLAIMS_VERDICTS,
             caption="../report/claims.rst",
             category="Claims",
             labels={"table": "verdicts of the papers' claims (CSV)"},
         ),
+        magnitudes=CLAIMS_MAGNITUDES,
     log:
         f"{RESULTS}/logs/claims/claims.log",
     conda:
@@ -33,4 +34,4 @@ rule claims:
         " --memory-runs {input.memory_runs:q} --memory-latency {input.memory_latency:q}"
         " --memory-epochs {input.memory_epochs:q}"
         " --increment-evaluations {input.increment:q} --renet-summary {input.renet:q}"
-        " --output {output:q} > {log:q} 2>&1"
+        " --output {output.verdicts:q} --magnitudes {output.magnitudes:q} > {log:q} 2>&1"

@@ -326,6 +326,8 @@ def increment_train_settings(wildcards):
 
 # ---- claims stage (workflow/rules/claims.smk)
 CLAIMS_VERDICTS = f"{RESULTS}/claims/verdicts.csv"
+# Every stated magnitude of a claim (the paper's text and its tables) against our interval.
+CLAIMS_MAGNITUDES = f"{RESULTS}/claims/magnitudes.csv"
 
 
 # ---- results: provenance and the results archive (workflow/rules/results.smk)

@@ -20,6 +20,7 @@ ARGUMENTS = (
     ("--increment-evaluations", "results/increment/evaluations.csv"),
     ("--renet-summary", "results/renet/summary.csv"),
     ("--output", "the verdicts CSV to write (results/claims/verdicts.csv)"),
+    ("--magnitudes", "the magnitude checks CSV to write (results/claims/magnitudes.csv)"),
 )
 
 
@@ -35,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def claims_command(args: argparse.Namespace) -> int:
     """Evaluate every comparison of the claims file and write one row per comparison."""
-    from rnnrepro.claims import evaluate, results, spec
+    from rnnrepro.claims import checks, evaluate, results, spec
     from rnnrepro.files import write_csv
     from rnnrepro.paper.published import PublishedError
     from rnnrepro.paper.published import load as load_published
@@ -49,17 +50,22 @@ def claims_command(args: argparse.Namespace) -> int:
             raise UserError(f"{path}: not found; build it first (snakemake {path})")
     try:
         settings, claims = spec.load(args.claims)
-        published = results.published_errors(load_published(args.published))
+        published = load_published(args.published)
         tables = results.load(paths)
-        rows = evaluate.verdict_rows(claims, settings, tables, published)
+        evaluation = evaluate.evaluate_claims(claims, settings, tables,
+                                              results.published_errors(published),
+                                              results.paper_tables(published))
     except (spec.ClaimsError, PublishedError, ValueError) as err:
         raise UserError(str(err)) from err
+    rows = evaluation.verdicts
     write_csv(args.output, rows, columns=evaluate.VERDICT_COLUMNS)
+    write_csv(args.magnitudes, evaluation.magnitudes, columns=checks.MAGNITUDE_COLUMNS)
     for row in rows:
         interval = ("" if row["ci_low"] is None else
                     f" [{row['ci_low']:.4g}, {row['ci_high']:.4g}]")
         mean = "—" if row["mean"] is None else f"{row['mean']:.4g}"
-        log.info("%s %s: %s (n=%d, mean %s%s; %s)", row["claim"], row["comparison"],
-                 row["verdict"], row["n"], mean, interval, row["reason"])
+        reading = f" [{row['reading']}]" if row["reading"] else ""
+        log.info("%s %s%s: %s (n=%d, mean %s%s; %s)", row["claim"], row["comparison"],
+                 reading, row["verdict"], row["n"], mean, interval, row["reason"])
     log.info("wrote %d verdicts of %d claims to %s", len(rows), len(claims), args.output)
     return 0

@@ -6,6 +6,7 @@ table                   file(s)                                             one 
 memory_runs             results/memory/summary/table3_runs.csv              IRNN run (best epoch)
                         + table2_latency.csv (latency_mean)
 memory_epochs           results/memory/summary/epochs.csv                   run and epoch
+                        + table3_runs.csv (train_images, for the budget)
 increment_evaluations   results/increment/evaluations.csv                   job and evaluation
 renet_runs              results/renet/summary.csv                           ReNet run
 ======================  =================================================  ====================
@@ -34,25 +35,31 @@ def _permutation(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(permutation=[NO_PERMUTATION if p is None else p for p in perms])
 
 
+RUN_KEYS = ["representation", "learning_rate", "seed"]
+
+
 def memory_runs(table3: str | Path, table2: str | Path) -> pd.DataFrame:
-    """Each run's best epoch (Table 3) with its latency (Table 2)."""
-    best_epoch = [c for c in TABLES["memory_runs"].numeric if c != "latency_mean"]
+    """Each run's best epoch and budget (Table 3) with its latency (Table 2)."""
+    spec = TABLES["memory_runs"]
+    best_epoch = [c for c in spec.numeric if c != "latency_mean"]
     runs = read_csv_columns(table3, ("representation", "group", "learning_rate", "seed",
-                                     *best_epoch), rerun="memory_summary")
+                                     *best_epoch, *spec.budget), rerun="memory_summary")
     latency = read_csv_columns(table2, ("representation", "learning_rate", "seed",
                                         "latency_mean"), rerun="memory_summary")
-    keys = ["representation", "learning_rate", "seed"]
-    merged = runs.merge(latency[[*keys, "latency_mean"]], on=keys, how="left",
+    merged = runs.merge(latency[[*RUN_KEYS, "latency_mean"]], on=RUN_KEYS, how="left",
                         validate="one_to_one")
     return _permutation(merged)
 
 
-def memory_epochs(path: str | Path) -> pd.DataFrame:
-    """Every run's history, one row per epoch."""
+def memory_epochs(path: str | Path, table3: str | Path) -> pd.DataFrame:
+    """Every run's history, one row per epoch, with the run's training images (Table 3)."""
+    spec = TABLES["memory_epochs"]
     frame = read_csv_columns(path, ("representation", "group", "learning_rate", "seed",
-                                    "epoch", *TABLES["memory_epochs"].numeric),
-                             rerun="memory_summary")
-    return _permutation(frame)
+                                    "epoch", *spec.numeric), rerun="memory_summary")
+    runs = read_csv_columns(table3, (*RUN_KEYS, *spec.budget), rerun="memory_summary")
+    merged = frame.merge(runs[[*RUN_KEYS, *spec.budget]], on=RUN_KEYS, how="left",
+                         validate="many_to_one")
+    return _permutation(merged)
 
 
 def increment_evaluations(path: str | Path) -> pd.DataFrame:
@@ -73,7 +80,7 @@ def load(paths: Mapping[str, str | Path]) -> dict[str, pd.DataFrame]:
     ``memory_epochs``, ``increment_evaluations`` and ``renet_runs``."""
     return {
         "memory_runs": memory_runs(paths["memory_runs"], paths["memory_latency"]),
-        "memory_epochs": memory_epochs(paths["memory_epochs"]),
+        "memory_epochs": memory_epochs(paths["memory_epochs"], paths["memory_runs"]),
         "increment_evaluations": increment_evaluations(paths["increment_evaluations"]),
         "renet_runs": renet_runs(paths["renet_runs"]),
     }
@@ -88,3 +95,14 @@ def published_errors(published: Mapping[str, Any]) -> dict[str, tuple[float, lis
         renet = next(float(r["error"]) for r in rows if r.get("renet"))
         errors[dataset] = (renet, [float(r["error"]) for r in rows if r.get("cnn")])
     return errors
+
+
+def paper_tables(published: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """The memory paper's own numbers a claimed magnitude may be derived from: ``best`` (Table
+    4: each group's best vacc) and ``latency`` (Table 2: the mean of each group's values)."""
+    memory = published["memory"]
+    return {
+        "best": {row["model"]: float(row["vacc"]) for row in memory["best"]["rows"]},
+        "latency": {row["model"]: sum(map(float, row["values"])) / len(row["values"])
+                    for row in memory["latency"]["rows"]},
+    }

@@ -26,12 +26,16 @@ PAPERS = ("memory", "renet")
 @dataclass(frozen=True)
 class TableSpec:
     """What a results table holds: run keys, numeric columns, the epoch axis (per-epoch tables),
-    and the allowed values of its categorical keys."""
+    the allowed values of its categorical keys, and how a run's training budget is counted:
+    in ``budget_unit``, the product of ``budget`` columns (per-run tables), or the last axis
+    value a measure reads times the ``budget`` column (per-epoch tables; none: 1 per step)."""
 
     keys: tuple[str, ...]
     numeric: tuple[str, ...]
     axis: str | None = None
     categories: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    budget: tuple[str, ...] = ()
+    budget_unit: str = ""
 
 
 MEMORY_KEYS = ("group", "representation", "permutation", "learning_rate", "seed")
@@ -40,16 +44,19 @@ TABLES: dict[str, TableSpec] = {
         keys=MEMORY_KEYS,
         numeric=("epoch", "acc", "vacc", "loss", "vloss", "test_acc", "test_loss",
                  "latency_mean"),
-        categories={"group": GROUP_ORDER}),
+        categories={"group": GROUP_ORDER}, budget=("epochs_run", "train_images"),
+        budget_unit="images"),
     "memory_epochs": TableSpec(
         keys=MEMORY_KEYS,
         numeric=("acc", "val_acc", "test_acc", "loss", "val_loss", "test_loss"),
-        axis="epoch", categories={"group": GROUP_ORDER}),
+        axis="epoch", categories={"group": GROUP_ORDER}, budget=("train_images",),
+        budget_unit="images"),
     "increment_evaluations": TableSpec(
         keys=("base", "digits", "order", "cell", "seed"),
         numeric=("digit_acc", "number_acc", "train_loss"),
         axis="minibatch",
-        categories={"order": ("simple", "complicated"), "cell": ("rnn", "lstm", "gru")}),
+        categories={"order": ("simple", "complicated"), "cell": ("rnn", "lstm", "gru")},
+        budget_unit="minibatches"),
     "renet_runs": TableSpec(
         keys=("dataset", "seed"), numeric=("test_error", "val_error", "best_epoch"),
         categories={"dataset": DATASET_ORDER}),
@@ -68,9 +75,27 @@ class Measure:
     epochs: tuple[int, int] | None = None   # mean over these epochs (inclusive)
     over_all: bool = False                  # mean over every row of the run
     at_epoch: int | None = None             # the value at this epoch ...
+    at_last: bool = False                   # ... or at the run's last epoch (evaluation) ...
     relative_to_best: bool = False          # ... divided by the run's maximum
     min_epochs: int = 0                     # runs with fewer epochs are left out
     scale: float = 1.0
+
+
+# Tables of published.yaml a claimed magnitude may be derived from: the paper's own numbers
+# (Table 4: each group's best vacc; Table 2: each group's latency values, averaged).
+PUBLISHED_TABLES = ("best", "latency")
+
+
+@dataclass(frozen=True)
+class Magnitude:
+    """One statement of a claimed effect size: a number or [low, high] in the effect's units,
+    or the paper's own table (``table``: a and b rows of published.yaml, the effect computed
+    from them when evaluated), with its ``source`` (the text, or which table)."""
+
+    source: str
+    text: str = ""
+    value: float | tuple[float, float] | None = None
+    table: tuple[str, str, str] | None = None   # (published table, row a, row b)
 
 
 @dataclass(frozen=True)
@@ -87,8 +112,13 @@ class Comparison:
     effect: str
     direction: int                          # +1: claimed a > b; -1: claimed a < b
     reference: float | str | None = None    # number, or "published" (ReNet Table 2 row)
-    claimed_value: float | tuple[float, float] | None = None
-    claimed_text: str = ""
+    claimed: tuple[Magnitude, ...] = ()
+    reading: str = ""                       # which reading of an open claim's measure
+
+    @property
+    def claimed_text(self) -> str:
+        """The paper's words for the effect (its first stated magnitude)."""
+        return self.claimed[0].text if self.claimed else ""
 
 
 @dataclass(frozen=True)
@@ -150,8 +180,13 @@ def _measure(raw: Any, table: TableSpec, where: str) -> Measure:
         epochs = (epochs[0], epochs[1])
     if "over" in raw and raw["over"] != "all":
         raise ClaimsError(f"{where}.measure.over: only 'all' is known, got {raw['over']!r}")
+    at_epoch = raw.get("at_epoch")
+    at_last = at_epoch == "last"
+    if not (at_epoch is None or at_last or (isinstance(at_epoch, int) and at_epoch >= 1)):
+        raise ClaimsError(f"{where}.measure.at_epoch: an epoch (1, 2, ...) or 'last', got "
+                          f"{at_epoch!r}")
     return Measure(column=column, epochs=epochs, over_all="over" in raw,
-                   at_epoch=raw.get("at_epoch"),
+                   at_epoch=None if at_last else at_epoch, at_last=at_last,
                    relative_to_best=bool(raw.get("relative_to_best", False)),
                    min_epochs=int(raw.get("min_epochs", 0)), scale=float(raw.get("scale", 1.0)))
 
@@ -175,25 +210,75 @@ def _selector(raw: Any, table: TableSpec, where: str) -> dict[str, tuple[Any, ..
     return selector
 
 
-def _claimed(raw: Any, where: str) -> tuple[float | tuple[float, float] | None, str]:
-    if raw is None:
-        return None, ""
+def _magnitude(raw: Any, where: str) -> Magnitude:
     if not isinstance(raw, Mapping):
-        raise ClaimsError(f"{where}.claimed: must be a mapping {{value, text}}")
-    _check_keys(raw, ("value", "text"), f"{where}.claimed")
-    value = raw.get("value")
+        raise ClaimsError(f"{where}: must be a mapping {{value, text, source}} or "
+                          "{table: {name, a, b}, source}")
+    _check_keys(raw, ("value", "text", "source", "table"), where)
+    value, table = raw.get("value"), raw.get("table")
+    if value is not None and table is not None:
+        raise ClaimsError(f"{where}: give value or table, not both")
     if isinstance(value, list):
         if len(value) != 2 or not all(isinstance(v, (int, float)) for v in value):
-            raise ClaimsError(f"{where}.claimed.value: expected a number or [low, high]")
+            raise ClaimsError(f"{where}.value: expected a number or [low, high]")
         value = (float(min(value)), float(max(value)))
     elif value is not None:
         if not isinstance(value, (int, float)):
-            raise ClaimsError(f"{where}.claimed.value: expected a number, got {value!r}")
+            raise ClaimsError(f"{where}.value: expected a number, got {value!r}")
         value = float(value)
-    return value, str(raw.get("text", ""))
+    rows = None
+    if table is not None:
+        if (not isinstance(table, Mapping) or set(table) != {"name", "a", "b"}
+                or table["name"] not in PUBLISHED_TABLES):
+            raise ClaimsError(f"{where}.table: expected {{name: one of "
+                              f"{list(PUBLISHED_TABLES)}, a: <row>, b: <row>}}, got {table!r}")
+        rows = (str(table["name"]), str(table["a"]), str(table["b"]))
+    return Magnitude(source=str(raw.get("source", "text")), text=str(raw.get("text", "")),
+                     value=value, table=rows)
 
 
-def _comparison(raw: Any, claim_id: str, index: int) -> Comparison:
+def _claimed(raw: Any, where: str) -> tuple[Magnitude, ...]:
+    """The paper's magnitudes of an effect: one mapping, or a list (the text's and its tables'
+    where they differ)."""
+    if raw is None:
+        return ()
+    items = raw if isinstance(raw, list) else [raw]
+    return tuple(_magnitude(item, f"{where}.claimed[{i}]") for i, item in enumerate(items))
+
+
+def _readings(raw: Any, claim_id: str) -> list[tuple[str, Any]]:
+    """A claim's readings of an open measure: [(label, raw measure)], or [] when it has none."""
+    if raw is None:
+        return []
+    where = f"claim {claim_id}.readings"
+    if not isinstance(raw, list) or len(raw) < 2:
+        raise ClaimsError(f"{where}: a list of at least two {{label, measure}}")
+    readings = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, Mapping) or set(item) != {"label", "measure"}:
+            raise ClaimsError(f"{where}[{index}]: expected {{label, measure}}, got {item!r}")
+        readings.append((str(item["label"]), item["measure"]))
+    if len({label for label, _ in readings}) != len(readings):
+        raise ClaimsError(f"{where}: two readings share a label")
+    return readings
+
+
+def _comparisons(raw: Any, claim_id: str, index: int, readings: list[tuple[str, Any]]
+                 ) -> list[Comparison]:
+    """A comparison of the claims file: one per reading of the claim (its own measure when the
+    claim has no readings)."""
+    if not readings:
+        return [_comparison(raw, claim_id, index)]
+    if isinstance(raw, Mapping) and "measure" in raw:
+        raise ClaimsError(f"claim {claim_id}, comparison {index + 1}: the claim's readings "
+                          "give the measure; remove this comparison's measure")
+    if not isinstance(raw, Mapping):
+        raise ClaimsError(f"claim {claim_id}, comparison {index + 1}: must be a mapping")
+    return [_comparison({**raw, "measure": measure}, claim_id, index, reading=label)
+            for label, measure in readings]
+
+
+def _comparison(raw: Any, claim_id: str, index: int, reading: str = "") -> Comparison:
     where = f"claim {claim_id}, comparison {index + 1}"
     if not isinstance(raw, Mapping):
         raise ClaimsError(f"{where}: must be a mapping")
@@ -230,7 +315,7 @@ def _comparison(raw: Any, claim_id: str, index: int) -> Comparison:
         raise ClaimsError(f"{where}.effect: {effect!r}; expected one of {list(EFFECTS)}")
     if has_reference and effect != "difference":
         raise ClaimsError(f"{where}.effect: a reference comparison is a difference")
-    claimed_value, claimed_text = _claimed(raw.get("claimed"), where)
+    claimed = _claimed(raw.get("claimed"), where)
     return Comparison(
         claim=claim_id, label=label, data=data,
         measure=_measure(raw.get("measure"), table, where),
@@ -239,7 +324,7 @@ def _comparison(raw: Any, claim_id: str, index: int) -> Comparison:
         pair_by=pair_by, effect=effect, direction=EXPECT[expect],
         reference=reference if isinstance(reference, str) else
         (None if reference is None else float(reference)),
-        claimed_value=claimed_value, claimed_text=claimed_text)
+        claimed=claimed, reading=reading)
 
 
 def parse(document: Any, source: str = "claims") -> tuple[Settings, list[Claim]]:
@@ -267,18 +352,21 @@ def parse(document: Any, source: str = "claims") -> tuple[Settings, list[Claim]]
             raise ClaimsError(f"{source}: claim id {claim_id!r} appears twice")
         seen.add(claim_id)
         where = f"claim {claim_id}"
-        _check_keys(raw, ("id", "paper", "where", "summary", "quote", "comparisons"), where)
+        _check_keys(raw, ("id", "paper", "where", "summary", "quote", "readings", "comparisons"),
+                    where)
         paper = _need(raw, "paper", where, str)
         if paper not in PAPERS:
             raise ClaimsError(f"{where}.paper: {paper!r}; expected one of {list(PAPERS)}")
         comparisons = _need(raw, "comparisons", where, list)
         if not comparisons:
             raise ClaimsError(f"{where}.comparisons: empty")
+        readings = _readings(raw.get("readings"), claim_id)
         claims.append(Claim(
             id=claim_id, paper=paper, where=_need(raw, "where", where, str),
             summary=_need(raw, "summary", where, str),
             quote=" ".join(_need(raw, "quote", where, str).split()),
-            comparisons=tuple(_comparison(c, claim_id, i) for i, c in enumerate(comparisons))))
+            comparisons=tuple(expanded for i, c in enumerate(comparisons)
+                              for expanded in _comparisons(c, claim_id, i, readings))))
     return settings, claims
 
 

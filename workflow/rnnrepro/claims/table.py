@@ -21,7 +21,8 @@ TITLE = "Claims of both papers: verdicts"
 def read_verdicts(path: str | Path) -> pd.DataFrame:
     """``results/claims/verdicts.csv``, checked for its columns."""
     frame = read_csv_columns(path, VERDICT_COLUMNS, rerun="claims")
-    text = ["summary", "where", "comparison", "reason", "claimed_text", "note"]
+    text = ["summary", "where", "comparison", "reading", "reason", "claimed_text", "magnitude",
+            "budget", "readings", "note"]
     return frame.assign(**{column: frame[column].astype(object).fillna("").astype(str)
                            for column in text})
 
@@ -52,34 +53,82 @@ def evidence(row: pd.Series) -> str:
     return text or MISSING
 
 
-def claims_table(frame: pd.DataFrame, preset: str) -> Table:
-    """One block per claim (its id, summary and place in the paper), one row per comparison."""
-    header = [cells("Claim", "Comparison (a vs b)", "Paper", "Ours: mean [95 % CI]", "n",
-                    "Verdict")]
+def _comparison(row: pd.Series, first: bool) -> str:
+    """The comparison's label with its reading; later readings of it name the reading only."""
+    if not row["reading"]:
+        return str(row["comparison"])
+    return f"{row['comparison']}: {row['reading']}" if first else f"  ″ {row['reading']}"
+
+
+def verdict_text(row: pd.Series) -> str:
+    """The verdict with what qualifies it: the reason (unless plainly supported or
+    contradicted), unequal budgets, readings that disagree, the planning figure, notes."""
+    details = []
+    if row["verdict"] not in ("supported", "contradicted"):
+        details.append(row["reason"])
+    if row["readings"].startswith("disagree"):
+        details.append("readings disagree")
+    if not pd.isna(row["n_needed"]):
+        details.append(f"n ≈ {int(row['n_needed'])} would decide (planning figure)")
+    details.append(row["note"])
+    details = [text for text in dict.fromkeys(details) if text]
+    return row["verdict"] + (f" ({'; '.join(details)})" if details else "")
+
+
+def _body(frame: pd.DataFrame) -> list[Row | str]:
     body: list[Row | str] = []
     for claim_id, rows in frame.groupby("claim", sort=False):
         if body:
             body.append(MIDRULE)
         first = rows.iloc[0]
         body.append([Cell(str(claim_id), bold=True),
-                     Cell(f"{first['summary']} ({first['where']})", span=5, align="l",
+                     Cell(f"{first['summary']} ({first['where']})", span=6, align="l",
                           italic=True)])
+        seen: set[str] = set()
         for _, row in rows.iterrows():
-            reason = "" if row["verdict"] in ("supported", "contradicted") else row["reason"]
-            details = "; ".join(dict.fromkeys(text for text in (reason, row["note"]) if text))
-            verdict = row["verdict"] + (f" ({details})" if details else "")
-            body.append([Cell(""), Cell(str(row["comparison"]), align="l"), Cell(evidence(row)),
-                         Cell(ours(row)), Cell(str(int(row["n"]))),
-                         Cell(verdict, align="l")])
-    caption = (
-        f"Claims of both papers and their verdicts on this run (preset `{preset}`): "
-        "`paper/claims.yaml` states each claim as a comparison of runs, `rnnrepro claims` "
-        "evaluates it on `results/` (`results/claims/verdicts.csv` has every unit's "
-        "difference). "
-        "Ours: mean effect a − b over n units paired by seed (and permutation or cell), "
-        "relative effects (a − b)/a in percent, with its Student t 95 % interval; supported: "
-        "the interval excludes 0 on the claimed side, contradicted: on the other side, "
-        "inconclusive: it includes 0 or n < 2, not run: no results.")
-    return Table(macro="rnnTableClaims", label="tab:claims", title=TITLE, caption=caption,
-                 columns="llllrl", header=header, body=body, wide=True, size="footnotesize")
+            label = _comparison(row, row["comparison"] not in seen)
+            seen.add(row["comparison"])
+            body.append([Cell(""), Cell(label, align="l"), Cell(evidence(row)),
+                         Cell(ours(row)), Cell(row["magnitude"] or MISSING, align="l"),
+                         Cell(str(int(row["n"]))), Cell(verdict_text(row), align="l")])
+    if not body:
+        body.append([Cell("no claims in this table", span=7, align="l", italic=True)])
+    return body
 
+
+CAPTION = (
+    "`paper/claims.yaml` states each claim as a comparison of runs, `rnnrepro claims` "
+    "evaluates it on `results/` (`results/claims/verdicts.csv` has every unit's difference, "
+    "`magnitudes.csv` every magnitude check). "
+    "Ours: mean effect a − b over n units paired by seed (and permutation or cell), "
+    "relative effects (a − b)/a in percent, with its Student t 95 % interval; supported: "
+    "the interval excludes 0 on the claimed side, contradicted: on the other side, "
+    "inconclusive: it includes 0 or n < 2, or the two sides trained on unequal budgets; "
+    "not run: no results. Paper vs ours: each magnitude the paper states (its text, and "
+    "what its own tables imply) against our interval: consistent (inside it), or below / "
+    "above it by how much. Where the paper leaves the measure open, each reading is a row "
+    "(″); n ≈ k: the units at which the interval would exclude 0 if the observed mean and "
+    "spread held (a planning figure).")
+COLUMNS = "llllp{4.2cm}rp{4.6cm}"
+
+
+def claims_tables(frame: pd.DataFrame, preset: str) -> list[Table]:
+    """Table tab:claims (the MNIST and ReNet claims) and tab:claims-increment (the increment
+    task's, under each reading): one block per claim, one row per comparison and reading."""
+    header = [cells("Claim", "Comparison (a vs b)", "Paper", "Ours: mean [95 % CI]",
+                    "Paper vs ours", "n", "Verdict")]
+    increment = frame["data"] == "increment_evaluations"
+    return [
+        Table(macro="rnnTableClaims", label="tab:claims", title=TITLE,
+              caption=(f"Claims of both papers and their verdicts on this run (preset "
+                       f"`{preset}`); the increment task's follow in the next table. "
+                       + CAPTION),
+              columns=COLUMNS, header=header, body=_body(frame[~increment]), wide=True,
+              size="footnotesize"),
+        Table(macro="rnnTableClaimsIncrement", label="tab:claims-increment",
+              title=f"{TITLE} (increment task)",
+              caption=(f"Claims on the increment task and their verdicts on this run (preset "
+                       f"`{preset}`), under every reading of the open measure. " + CAPTION),
+              columns=COLUMNS, header=header, body=_body(frame[increment]), wide=True,
+              size="footnotesize"),
+    ]

@@ -29,8 +29,12 @@ from rnnrepro.memory.runs import run_label
 
 TABLE2_COLUMNS = ["variant", "representation", "group", "learning_rate", "seed", "steps",
                   "latency_mean"]
-TABLE3_COLUMNS = ["variant", "representation", "group", "learning_rate", "seed", "epoch", "acc",
-                  "vacc", "loss", "vloss", "test_acc", "test_loss"]
+# A run's best epoch (Table 3's columns and the test set's) and its training budget: epochs run
+# and training images (the claims flag comparisons of unequal budgets).
+BEST_COLUMNS = ["epoch", "acc", "vacc", "loss", "vloss", "test_acc", "test_loss"]
+BUDGET_COLUMNS = ["epochs_run", "train_images"]
+TABLE3_COLUMNS = ["variant", "representation", "group", "learning_rate", "seed", *BEST_COLUMNS,
+                  *BUDGET_COLUMNS]
 CURVE_COLUMNS = ["group", "variant", "representation", "learning_rate", "seed", "epoch", "acc",
                  "val_acc", "test_acc", "loss", "val_loss", "test_loss"]
 EPOCH_COLUMNS = ["representation", "group", "learning_rate", "seed", "epoch", "acc", "val_acc",
@@ -42,7 +46,7 @@ VARIANT_COLUMNS = ["run", "representation", "learning_rate", "group", "n", "best
 GROUP_COLUMNS = ["group", "n", *column_names("latency")]
 HISTORY_COLUMNS = {"epoch", "loss", "acc", "val_loss", "val_acc", "test_loss", "test_acc"}
 METRIC_KEYS = {"variant", "representation", "group", "learning_rate", "seed", "steps", "best",
-               "latency_mean"}
+               "latency_mean", "sizes"}
 
 NOTES = {
     "validation": (
@@ -114,7 +118,9 @@ def table2(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 def table3(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Best epoch of each run by validation accuracy, sorted by it (descending)."""
-    rows = [{**_run_fields(r), **{k: r["best"][k] for k in TABLE3_COLUMNS[5:]}} for r in runs]
+    rows = [{**_run_fields(r), **{k: r["best"][k] for k in BEST_COLUMNS},
+             "epochs_run": int(r["history"]["epoch"].max()),
+             "train_images": int(r["sizes"]["train"])} for r in runs]
     return sorted(rows, key=lambda row: (-row["vacc"], row["variant"], row["seed"]))
 
 

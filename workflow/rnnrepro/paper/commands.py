@@ -61,7 +61,7 @@ def _preset(settings: dict[str, Any]) -> str:
 
 def paper_tables(args: argparse.Namespace) -> int:
     """Write tables.tex and its HTML view from the results and published.yaml."""
-    from rnnrepro.claims.table import claims_table, read_verdicts
+    from rnnrepro.claims.table import claims_tables, read_verdicts
     from rnnrepro.files import atomic_open
     from rnnrepro.paper import memory_tables, renet_tables
     from rnnrepro.paper.layout import latex_text, render_html, render_latex_file
@@ -87,7 +87,7 @@ def paper_tables(args: argparse.Namespace) -> int:
               memory_tables.latency_table(published, runs, groups, preset),
               memory_tables.runs_table(published, runs, preset),
               memory_tables.best_table(published, runs, preset),
-              claims_table(verdicts, preset)]
+              *claims_tables(verdicts, preset)]
     definitions = [r"\providecommand{\rnnpreset}{}",
                    rf"\renewcommand{{\rnnpreset}}{{{latex_text(preset)}}}"]
     with atomic_open(args.output) as fh:

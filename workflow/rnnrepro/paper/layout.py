@@ -20,8 +20,10 @@ _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
 _LATEX_UNICODE = {"±": r"$\pm$", "—": "---", "–": "--", "Δ": r"$\Delta$", "×": r"$\times$",
                   "−": r"$-$", "≤": r"$\le$", "≥": r"$\ge$", "·": r"$\cdot$", "…": r"\dots{}",
                   "η": r"$\eta$", "’": "'", "“": "``", "”": "''", "š": r"\v{s}", "Š": r"\v{S}",
-                  "\u00a0": "~", "<": r"$<$", ">": r"$>$", "|": r"$|$"}
+                  "\u00a0": "~", "<": r"$<$", ">": r"$>$", "|": r"$|$",
+                  "≈": r"$\approx$", "″": r"\quad''"}
 _CODE = re.compile(r"`([^`]*)`")
+_COLUMN = re.compile(r"[lcr]|p\{[^}]*\}")
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,8 @@ class Table:
 
     @property
     def width(self) -> int:
-        return len(self.columns)
+        """Number of columns: ``l``, ``c``, ``r`` and ``p{...}`` each count one."""
+        return len(_COLUMN.findall(self.columns))
 
     def check(self) -> None:
         """Every row fills exactly the declared columns."""
