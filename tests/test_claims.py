@@ -219,7 +219,7 @@ def test_the_papers_claims_file_is_valid_and_complete():
     assert settings.interval == "t" and settings.confidence == 0.95
     assert [c.id for c in claims] == ["M1", "M2", "M3", "M4", "M5", "M6", "M7", "R1"]
     m1 = {(c.label, c.reading): c.claimed for c in claims[0].comparisons}
-    flattened = m1[("flattened vs flattened random permute", "validation accuracy")]
+    flattened = m1[("flattened vs flattened random permute", "validation")]
     assert flattened[0].value == 0.14 and flattened[0].source == "text"
     assert flattened[1].table == ("best", "flattened", "flattened random permute")
     assert all(c.quote for c in claims)
@@ -266,7 +266,7 @@ def test_claims_command_writes_a_verdict_for_every_comparison(tmp_path):
     frame = read_verdicts(tmp_path / "v.csv")
     _, claims = spec.load(ROOT / "paper" / "claims.yaml")
     assert len(frame) == sum(len(c.comparisons) for c in claims)
-    frame = frame[frame["reading"].isin(["", "validation accuracy"])]
+    frame = frame[frame["reading"].isin(["", "validation"])]
     verdicts = dict(zip(frame["comparison"], frame["verdict"], strict=True))
     assert verdicts["transposed vs transposed random permute"] == "supported"
     assert verdicts["original vs original random permute"] == "not run"
@@ -283,7 +283,7 @@ def test_claims_command_writes_a_verdict_for_every_comparison(tmp_path):
     # Both of M1's transposed magnitudes (the text's 0.7 %, Table 4's .979 -> .964) checked.
     magnitudes = pd.read_csv(tmp_path / "m.csv")
     m1 = magnitudes[(magnitudes["comparison"] == "transposed vs transposed random permute")
-                    & (magnitudes["reading"] == "validation accuracy")]
+                    & (magnitudes["reading"] == "validation")]
     assert list(m1["source"]) == ["text", "Table 4"]
     assert m1["claimed_low"].tolist() == pytest.approx([0.007, (0.979 - 0.964) / 0.979])
     assert list(m1["check"]) == ["paper below", "paper below"]

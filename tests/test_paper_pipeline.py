@@ -14,7 +14,15 @@ import pytest
 import yaml
 
 from conftest import QUICK, copy_repo, run_snakemake
-from test_paper_tables import check_all, check_numbers_in_results, lr_label, parse_tables
+from test_paper_tables import (
+    check_all,
+    check_numbers_in_results,
+    claims_rows,
+    is_row_of,
+    lr_label,
+    parse_tables,
+    printed_order,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +30,8 @@ REPO = Path(__file__).resolve().parents[1]
 PAPER_FIGURES = ["increment-K2-N32", "increment-K10-N7", "increment-K4-N15", "memory-curves",
                  "memory-representations", "memory-samples", "renet-curves"]
 TABLE_LABELS = ["tab:renet-architectures", "tab:renet-errors", "tab:memory-latency",
-                "tab:memory-runs", "tab:memory-best", "tab:claims", "tab:increment-final"]
+                "tab:memory-runs", "tab:memory-best", "tab:claims", "tab:claims-increment",
+                "tab:increment-final"]
 
 
 def merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -154,12 +163,17 @@ def test_quick_report_is_self_contained_with_every_figure_and_table(quick_run, t
 
 
 def test_quick_claims_have_a_verdict_each(quick_run):
-    """Every comparison of claims.yaml has a row in verdicts.csv and in Table tab:claims."""
+    """Every comparison of claims.yaml, under each reading of its claim, has a row in
+    verdicts.csv and in the claims tables."""
     claims = yaml.safe_load((quick_run / "paper/claims.yaml").read_text())["claims"]
-    labels = [c["label"] for claim in claims for c in claim["comparisons"]]
-    verdicts = pd.read_csv(quick_run / "results/claims/verdicts.csv")
-    assert list(verdicts["comparison"]) == labels
+    expected = [(c["label"], reading["label"] if reading else "")
+                for claim in claims for c in claim["comparisons"]
+                for reading in claim.get("readings", [None])]
+    verdicts = pd.read_csv(quick_run / "results/claims/verdicts.csv", keep_default_na=False)
+    assert list(zip(verdicts["comparison"], verdicts["reading"], strict=True)) == expected
     assert set(verdicts["verdict"]) <= {"supported", "contradicted", "inconclusive", "not run"}
-    assert verdicts["reason"].notna().all()
-    table = parse_tables((quick_run / "paper/tables.tex").read_text())["tab:claims"]
-    assert [row[1] for row in table.rows if len(row) == 6] == labels
+    assert (verdicts["reason"] != "").all()
+    rows = claims_rows(parse_tables((quick_run / "paper/tables.tex").read_text()))
+    assert len(rows) == len(expected)
+    for row, record in zip(rows, printed_order(verdicts).to_dict("records"), strict=True):
+        assert is_row_of(row[1], record), (row[1], record["comparison"])

@@ -46,7 +46,7 @@ class ParsedTable:
 
 _CLEAN = [(r"$\pm$", "±"), (r"$-$", "−"), (r"$^{*}$", "*"), (r"$\times$", "×"),
           (r"$\Delta$", "Δ"), ("---", "—"), ("--", "–"), (r"\_", "_"), (r"\%", "%"),
-          (r"$<$", "<"), (r"$>$", ">"), (r"$\approx$", "≈"), ("\\quad''", "″")]
+          (r"$<$", "<"), (r"$>$", ">"), (r"$\approx$", "≈"), ("\\quad$''$", "″")]
 
 
 def clean(cell: str) -> str:
@@ -358,26 +358,47 @@ CLAIMS_COLUMNS = ["Claim", "Comparison (a vs b)", "Paper", "Ours: mean [95 % CI]
 
 
 def claims_rows(tables: Mapping[str, ParsedTable]) -> list[list[str]]:
-    """The comparison rows of both claims tables (tab:claims, tab:claims-increment), in order."""
-    rows = []
-    for label in ("tab:claims", "tab:claims-increment"):
-        assert tables[label].columns == CLAIMS_COLUMNS
-        rows += [row for row in tables[label].rows if len(row) == len(CLAIMS_COLUMNS)]
+    """One printed row per verdict, in verdicts.csv's order, as [claim, comparison, paper,
+    ours, paper vs ours, n, verdict]: tab:claims as printed, then tab:claims-increment (one
+    row per comparison, one "ours verdict" cell per reading) split per reading."""
+    table = tables["tab:claims"]
+    assert table.columns == CLAIMS_COLUMNS
+    rows = [row for row in table.rows if len(row) == len(CLAIMS_COLUMNS)]
+    matrix = tables["tab:claims-increment"]
+    assert matrix.columns[:3] == ["Claim", "Comparison (a vs b)", "n"]
+    readings = matrix.columns[3:]
+    for row in matrix.rows:
+        if len(row) != 3 + len(readings):
+            continue
+        for index, (reading, cell) in enumerate(zip(readings, row[3:], strict=True)):
+            match = re.fullmatch(r"(—|[+−][0-9.]+(?: %)?(?: \[[^]]*\])?) (.*)", cell)
+            assert match, cell
+            label = f"{row[1]}: {reading}" if index == 0 else f"″ {reading}"
+            rows.append([row[0], label, "", match.group(1), None, row[2], match.group(2)])
     return rows
 
 
+def printed_order(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """verdicts.csv in the order the tables print it: tab:claims, then the increment claims."""
+    increment = verdicts["data"] == "increment_evaluations"
+    return pd.concat([verdicts[~increment], verdicts[increment]])
+
+
 def is_row_of(cell: str, record: Mapping[str, Any]) -> bool:
-    """A comparison cell prints its label and reading (later readings: the reading only)."""
+    """A comparison cell prints its label and reading (later readings: the reading only; the
+    increment table may add the paper's words to the label)."""
     reading = record["reading"] if isinstance(record["reading"], str) else ""
     if not reading:
         return cell == str(record["comparison"])
-    return cell in (f"{record['comparison']}: {reading}", f"″ {reading}")
+    return (cell == f"″ {reading}" or (cell.startswith(str(record["comparison"]))
+                                       and cell.endswith(f": {reading}")))
 
 
 def check_claims(tables: Mapping[str, ParsedTable], verdicts: pd.DataFrame) -> None:
     """Every comparison of verdicts.csv is a row: its n, verdict, magnitude check, and mean
     [interval] as printed (percent for relative effects) within rounding."""
     rows = claims_rows(tables)
+    verdicts = printed_order(verdicts)
     headings = [row[0] for label in ("tab:claims", "tab:claims-increment")
                 for row in tables[label].rows if len(row) == 2]
     assert headings == list(dict.fromkeys(verdicts["claim"]))
@@ -388,7 +409,8 @@ def check_claims(tables: Mapping[str, ParsedTable], verdicts: pd.DataFrame) -> N
         assert row[5] == str(int(record["n"])), what
         assert row[6].split(" (")[0] == record["verdict"], what
         magnitude = record["magnitude"] if isinstance(record["magnitude"], str) else ""
-        assert row[4] == (magnitude or MISSING), what
+        if row[4] is not None:     # the increment table has no magnitude column
+            assert row[4] == (magnitude or MISSING), what
         if pd.isna(record["mean"]):
             assert row[3] == MISSING, what
             continue
@@ -507,7 +529,7 @@ def check_numbers_in_results(tables_tex: Path, results: Path,
                 assert_stored(cell, row[7], stored, metric, row[6])
             checked += 1
 
-    verdict_rows = iter(frames["verdicts"].to_dict("records"))
+    verdict_rows = iter(printed_order(frames["verdicts"]).to_dict("records"))
     for row in claims_rows(tables):
         stored = next(verdict_rows)
         assert is_row_of(row[1], stored) and row[5] == str(int(stored["n"]))

@@ -93,7 +93,8 @@ def magnitude_checks(comparison: Comparison, mean: float | None,
 
 def format_effect(value: float, effect: str) -> str:
     """An effect size as printed: relative ones in percent, others with 3 significant digits."""
-    return f"{value * 100:.1f} %" if effect == "relative" else f"{value:.3g}"
+    text = f"{value * 100:.1f} %" if effect == "relative" else f"{value:.3g}"
+    return text.replace("-", "−")
 
 
 def describe_magnitudes(checks: Sequence[MagnitudeCheck], effect: str) -> str:

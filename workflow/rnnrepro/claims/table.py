@@ -69,7 +69,7 @@ def verdict_text(row: pd.Series) -> str:
     if row["readings"].startswith("disagree"):
         details.append("readings disagree")
     if not pd.isna(row["n_needed"]):
-        details.append(f"n ≈ {int(row['n_needed'])} would decide (planning figure)")
+        details.append(f"n ≈ {int(row['n_needed'])}")
     details.append(row["note"])
     details = [text for text in dict.fromkeys(details) if text]
     return row["verdict"] + (f" ({'; '.join(details)})" if details else "")
@@ -88,47 +88,72 @@ def _body(frame: pd.DataFrame) -> list[Row | str]:
         for _, row in rows.iterrows():
             label = _comparison(row, row["comparison"] not in seen)
             seen.add(row["comparison"])
-            body.append([Cell(""), Cell(label, align="l"), Cell(evidence(row)),
-                         Cell(ours(row)), Cell(row["magnitude"] or MISSING, align="l"),
-                         Cell(str(int(row["n"]))), Cell(verdict_text(row), align="l")])
+            # No align on the p{} columns: a \multicolumn would stop their text wrapping.
+            body.append([Cell(""), Cell(label), Cell(evidence(row)), Cell(ours(row)),
+                         Cell(row["magnitude"] or MISSING), Cell(str(int(row["n"]))),
+                         Cell(verdict_text(row))])
     if not body:
         body.append([Cell("no claims in this table", span=7, align="l", italic=True)])
     return body
 
 
-CAPTION = (
-    "`paper/claims.yaml` states each claim as a comparison of runs, `rnnrepro claims` "
-    "evaluates it on `results/` (`results/claims/verdicts.csv` has every unit's difference, "
-    "`magnitudes.csv` every magnitude check). "
-    "Ours: mean effect a − b over n units paired by seed (and permutation or cell), "
-    "relative effects (a − b)/a in percent, with its Student t 95 % interval; supported: "
-    "the interval excludes 0 on the claimed side, contradicted: on the other side, "
-    "inconclusive: it includes 0 or n < 2, or the two sides trained on unequal budgets; "
-    "not run: no results. Paper vs ours: each magnitude the paper states (its text, and "
-    "what its own tables imply) against our interval: consistent (inside it), or below / "
-    "above it by how much. Where the paper leaves the measure open, each reading is a row "
-    "(″); n ≈ k: the units at which the interval would exclude 0 if the observed mean and "
-    "spread held (a planning figure).")
-COLUMNS = "llllp{4.2cm}rp{4.6cm}"
+def _readings_body(frame: pd.DataFrame) -> tuple[list[str], list[Row | str]]:
+    """The readings of the claims in ``frame`` (all alike) and one row per comparison: ours
+    and the verdict under each reading."""
+    readings = list(dict.fromkeys(frame["reading"]))
+    body: list[Row | str] = []
+    for claim_id, rows in frame.groupby("claim", sort=False):
+        if body:
+            body.append(MIDRULE)
+        first = rows.iloc[0]
+        body.append([Cell(str(claim_id), bold=True),
+                     Cell(f"{first['summary']} ({first['where']})", span=2 + len(readings),
+                          align="l", italic=True)])
+        for label, comparison in rows.groupby("comparison", sort=False):
+            by_reading = {row["reading"]: row for _, row in comparison.iterrows()}
+            if list(by_reading) != readings:
+                raise ValueError(f"claim {claim_id}, {label!r}: readings "
+                                 f"{list(by_reading)}, expected {readings}")
+            row = comparison.iloc[0]
+            paper = f" (paper: {row['claimed_text']})" if row["claimed_text"] else ""
+            body.append([Cell(""), Cell(f"{label}{paper}"), Cell(str(int(row["n"]))),
+                         *[Cell(f"{ours(r)} {verdict_text(r)}")
+                           for r in by_reading.values()]])
+    return readings, body
+
+
+CAPTION = "Columns and verdicts: Section Claims and verdicts."
+# Fits the 7 in text width of main.tex at footnotesize with 3 pt column gaps; long cells wrap.
+WRAP = r">{\raggedright\arraybackslash}p"
+COLUMNS = f"l{WRAP}{{3.6cm}}{WRAP}{{2.0cm}}l{WRAP}{{3.6cm}}r{WRAP}{{3.0cm}}"
 
 
 def claims_tables(frame: pd.DataFrame, preset: str) -> list[Table]:
-    """Table tab:claims (the MNIST and ReNet claims) and tab:claims-increment (the increment
-    task's, under each reading): one block per claim, one row per comparison and reading."""
+    """Table tab:claims (the MNIST and ReNet claims, one row per comparison and reading) and
+    tab:claims-increment (the increment task's: one row per comparison, one column per
+    reading of its open measure)."""
     header = [cells("Claim", "Comparison (a vs b)", "Paper", "Ours: mean [95 % CI]",
                     "Paper vs ours", "n", "Verdict")]
     increment = frame["data"] == "increment_evaluations"
+    readings, body = _readings_body(frame[increment])
+    width = 13.4 / max(len(readings), 1)
     return [
         Table(macro="rnnTableClaims", label="tab:claims", title=TITLE,
-              caption=(f"Claims of both papers and their verdicts on this run (preset "
-                       f"`{preset}`); the increment task's follow in the next table. "
-                       + CAPTION),
+              caption=(f"Claims of the memory paper on MNIST and of ReNet, and their verdicts on "
+                       f"this run (preset `{preset}`). Ours: mean effect a − b (relative "
+                       f"effects (a − b)/a in percent) with its Student t 95 % interval over n "
+                       f"paired units; ″: another reading of the same comparison; n ≈ k: the "
+                       f"units that would decide (a planning figure). " + CAPTION),
               columns=COLUMNS, header=header, body=_body(frame[~increment]), wide=True,
-              size="footnotesize"),
+              size="footnotesize", colsep="3pt"),
         Table(macro="rnnTableClaimsIncrement", label="tab:claims-increment",
               title=f"{TITLE} (increment task)",
               caption=(f"Claims on the increment task and their verdicts on this run (preset "
-                       f"`{preset}`), under every reading of the open measure. " + CAPTION),
-              columns=COLUMNS, header=header, body=_body(frame[increment]), wide=True,
-              size="footnotesize"),
+                       f"`{preset}`), under every reading of the open measure (one column "
+                       f"each): ours, mean difference simple − complicated [95 % CI] over n "
+                       f"paired units, and the verdict (n ≈ k: the units that would decide, "
+                       f"a planning figure). " + CAPTION),
+              columns=f"l{WRAP}{{3.0cm}}r" + f"{WRAP}{{{width:.2f}cm}}" * len(readings),
+              header=[cells("Claim", "Comparison (a vs b)", "n", *readings)], body=body,
+              wide=True, size="footnotesize", colsep="3pt"),
     ]

@@ -21,9 +21,9 @@ _LATEX_UNICODE = {"±": r"$\pm$", "—": "---", "–": "--", "Δ": r"$\Delta$", 
                   "−": r"$-$", "≤": r"$\le$", "≥": r"$\ge$", "·": r"$\cdot$", "…": r"\dots{}",
                   "η": r"$\eta$", "’": "'", "“": "``", "”": "''", "š": r"\v{s}", "Š": r"\v{S}",
                   "\u00a0": "~", "<": r"$<$", ">": r"$>$", "|": r"$|$",
-                  "≈": r"$\approx$", "″": r"\quad''"}
+                  "≈": r"$\approx$", "″": r"\quad$''$"}
 _CODE = re.compile(r"`([^`]*)`")
-_COLUMN = re.compile(r"[lcr]|p\{[^}]*\}")
+_COLUMN = re.compile(r"(?:>\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\})?(?:[lcr]|p\{[^}]*\})")
 
 
 @dataclass(frozen=True)
@@ -54,10 +54,12 @@ class Table:
     body: list[Row | str] = field(default_factory=list)
     wide: bool = False         # table* (both columns) instead of table
     size: str = "small"        # font size command inside the float
+    colsep: str = ""           # \tabcolsep inside the float (e.g. "3pt"); "" keeps LaTeX's
 
     @property
     def width(self) -> int:
-        """Number of columns: ``l``, ``c``, ``r`` and ``p{...}`` each count one."""
+        """Number of columns: ``l``, ``c``, ``r`` and ``p{...}`` (each may have a ``>{...}``
+        prefix) count one each."""
         return len(_COLUMN.findall(self.columns))
 
     def check(self) -> None:
@@ -132,6 +134,7 @@ def render_latex(table: Table) -> str:
              rf"\caption{{{latex_text(table.caption)}}}",
              rf"\label{{{table.label}}}",
              rf"\{table.size}",
+             *([rf"\setlength{{\tabcolsep}}{{{table.colsep}}}"] if table.colsep else []),
              r"\rnnfitwidth{%",
              rf"\begin{{tabular}}{{{table.columns}}}",
              r"\toprule"]
@@ -152,9 +155,13 @@ def render_latex_file(tables: Sequence[Table], preamble: Sequence[str],
     """A whole generated ``.tex`` file: comment lines, helper macros, one definition per table."""
     lines = [f"% {line}" if line else "%" for line in preamble]
     lines += ["", *definitions,
-              "% Scale a tabular down to the line width only when it is wider (needs graphicx).",
+              "% Scale a tabular down to the line width only when it is wider, then to 0.85 of",
+              "% the text height only when it is taller (its caption stays above; needs graphicx).",
               r"\providecommand{\rnnfitwidth}[1]{\sbox0{#1}%",
-              r"  \ifdim\wd0>\linewidth\resizebox{\linewidth}{!}{\usebox0}\else\usebox0\fi}",
+              r"  \ifdim\wd0>\linewidth\sbox0{\resizebox{\linewidth}{!}{\usebox0}}\fi",
+              r"  \dimen0=\ht0\advance\dimen0 by\dp0",
+              r"  \ifdim\dimen0>0.85\textheight\resizebox*{!}{0.85\textheight}{\usebox0}%",
+              r"  \else\usebox0\fi}",
               ""]
     lines += [render_latex(table) for table in tables]
     return "\n".join(lines)
