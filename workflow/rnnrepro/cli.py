@@ -22,7 +22,7 @@ from rnnrepro.runtime import StopRequested, setup_logging
 
 log = logging.getLogger("rnnrepro")
 
-STAGES = ("data", "memory", "increment", "renet", "claims", "paper", "sharing")
+STAGES = ("data", "memory", "increment", "renet", "claims", "paper", "sharing", "progress")
 
 
 class UserError(Exception):

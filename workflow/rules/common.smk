@@ -9,6 +9,7 @@ import shutil
 import subprocess
 
 from rnnrepro.memory import runs as memory_runs
+from rnnrepro.progress import jobs as job_paths
 from rnnrepro.sharing import imported as imported_runs
 from rnnrepro.sharing import training as training_jobs
 from rnnrepro.sharing.code import code_digest
@@ -143,7 +144,8 @@ MEMORY_SUMMARY = f"{RESULTS}/memory/summary"
 MNIST_MANIFEST = f"{DATA}/mnist/manifest.json"
 MNIST_PERMUTATIONS = f"{DATA}/permutations.json"
 # One run's folder as a pattern (wildcards representation, lr, seed; rnnrepro.memory.runs).
-MEMORY_RUN = f"{RESULTS}/memory/{memory_runs.RUN_FOLDER}"
+MEMORY_RUN = f"{RESULTS}/{job_paths.MEMORY_RUN}"
+MEMORY_LOG = f"{RESULTS}/{job_paths.MEMORY_LOG}"
 # Folder of every configured run: results/memory/<representation>/lr<lr>/seed<seed>.
 MEMORY_RUNS = [
     f"{RESULTS}/memory/{memory_runs.run_folder(rep, lr, seed)}"
@@ -206,7 +208,8 @@ def memory_samples_settings(wildcards):
 # ---- renet stage (workflow/rules/renet.smk)
 RENET = config["renet"]
 # One run's folder as a pattern, and every configured run: results/renet/<dataset>/seed<seed>.
-RENET_RUN = f"{RESULTS}/renet/{{dataset}}/seed{{seed}}"
+RENET_RUN = f"{RESULTS}/{job_paths.RENET_RUN}"
+RENET_LOG = f"{RESULTS}/{job_paths.RENET_LOG}"
 RENET_RUNS = expand(RENET_RUN, dataset=RENET["datasets"], seed=RENET["seeds"])
 RENET_SUMMARY = f"{RESULTS}/renet/summary.csv"
 RENET_ERRORS = f"{RESULTS}/renet/errors.csv"
@@ -244,8 +247,9 @@ INCREMENT_WILDCARDS = {
     "seed": r"\d+",
 }
 # A task's folder (its permutation and hold-out set) and one job's folder, as patterns.
-INCREMENT_TASK = f"{INCREMENT_DIR}/K{{base}}-N{{digits}}"
-INCREMENT_RUN = f"{INCREMENT_TASK}/{{order}}/{{cell}}/seed{{seed}}"
+INCREMENT_TASK = f"{RESULTS}/{job_paths.INCREMENT_TASK}"
+INCREMENT_RUN = f"{RESULTS}/{job_paths.INCREMENT_RUN}"
+INCREMENT_LOG = f"{RESULTS}/{job_paths.INCREMENT_LOG}"
 
 
 def increment_runs(base, digits, filename):

@@ -63,7 +63,7 @@ rule increment_train:
         **cache_key("increment"),
     cache: True
     log:
-        f"{INCREMENT_LOGS}/K{{base}}-N{{digits}}/{{order}}-{{cell}}-seed{{seed}}.log",
+        INCREMENT_LOG,
     wildcard_constraints:
         **INCREMENT_WILDCARDS,
     threads: 1

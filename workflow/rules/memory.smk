@@ -36,7 +36,7 @@ rule memory_train:
         lr=r"[0-9.e+-]+",
         seed=r"\d+",
     log:
-        f"{RESULTS}/logs/memory/{memory_runs.RUN_FOLDER}.log",
+        MEMORY_LOG,
     threads: 1
     resources:
         gpu=1,

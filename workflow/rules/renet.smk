@@ -31,7 +31,7 @@ rule renet_train:
         dataset="mnist|cifar10|svhn",
         seed=r"\d+",
     log:
-        f"{RESULTS}/logs/renet/{{dataset}}/seed{{seed}}.log",
+        RENET_LOG,
     threads: RENET["threads"]
     resources:
         gpu=1,

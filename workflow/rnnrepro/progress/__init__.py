@@ -1,0 +1,1 @@
+"""Watching a long run: where each training job stands (``rnnrepro progress``)."""

@@ -1,0 +1,90 @@
+"""The training jobs of a config: where each one writes (folder and log, relative to
+``results/``), how many units it trains (epochs or minibatches) and which validation metric
+it reports. The workflow's rules take their run and log patterns from here
+(``workflow/rules/common.smk``), so ``rnnrepro progress`` reads the same files they write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rnnrepro.memory import runs as memory_runs
+
+# Run folders and logs below results/, as Snakemake patterns (and str.format templates).
+MEMORY_RUN = f"memory/{memory_runs.RUN_FOLDER}"
+MEMORY_LOG = f"logs/memory/{memory_runs.RUN_FOLDER}.log"
+INCREMENT_TASK = "increment/K{base}-N{digits}"
+INCREMENT_RUN = f"{INCREMENT_TASK}/{{order}}/{{cell}}/seed{{seed}}"
+INCREMENT_LOG = "logs/increment/K{base}-N{digits}/{order}-{cell}-seed{seed}.log"
+RENET_RUN = "renet/{dataset}/seed{seed}"
+RENET_LOG = "logs/renet/{dataset}/seed{seed}.log"
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """One training job of the workflow: a model (experiment x variant x seed)."""
+
+    stage: str                 # memory, increment or renet
+    name: str                  # the run folder below the stage, e.g. original/lr3e-05/seed0
+    folder: str                # below results/
+    log: str                   # below results/
+    units: int                 # epochs (ReNet: at most; early stopping) or minibatches
+    unit: str                  # "epoch" or "minibatch": the history's axis
+    metric: str                # the validation column of its history
+    kind: tuple[Any, ...]      # jobs of one kind train at one rate (for estimates)
+
+
+def memory_jobs(config: Mapping[str, Any]) -> list[TrainingJob]:
+    """Every IRNN run: representation x learning rate x seed (memory.pixel_runs applied)."""
+    from rnnrepro.memory.representations import steps
+    from rnnrepro.sharing.training import memory_run_settings
+
+    memory, jobs = config["memory"], []
+    for representation in memory["representations"]:
+        settings = memory_run_settings(config, representation)
+        for lr in memory["learning_rates"]:
+            for seed in memory["seeds"]:
+                name = memory_runs.run_folder(representation, lr, seed)
+                jobs.append(TrainingJob(
+                    "memory", name, f"memory/{name}", f"logs/memory/{name}.log",
+                    int(settings["epochs"]), "epoch", "val_acc",
+                    ("memory", steps(representation), settings["train_subset"])))
+    return jobs
+
+
+def increment_jobs(config: Mapping[str, Any]) -> list[TrainingJob]:
+    """Every increment job: task x order x cell x seed."""
+    increment, jobs = config["increment"], []
+    units = int(increment["epochs"]) * int(increment["batches_per_epoch"])
+    for task in increment["tasks"]:
+        for order in increment["orders"]:
+            for cell in increment["cells"]:
+                for seed in increment["seeds"]:
+                    keys = {**task, "order": order, "cell": cell, "seed": seed}
+                    folder = INCREMENT_RUN.format(**keys)
+                    jobs.append(TrainingJob(
+                        "increment", folder.removeprefix("increment/"), folder,
+                        INCREMENT_LOG.format(**keys), units, "minibatch", "digit_acc",
+                        ("increment", task["base"], task["digits"], cell)))
+    return jobs
+
+
+def renet_jobs(config: Mapping[str, Any]) -> list[TrainingJob]:
+    """Every ReNet run: dataset x seed."""
+    renet, jobs = config["renet"], []
+    for dataset in renet["datasets"]:
+        for seed in renet["seeds"]:
+            keys = {"dataset": dataset, "seed": seed}
+            folder = RENET_RUN.format(**keys)
+            jobs.append(TrainingJob(
+                "renet", folder.removeprefix("renet/"), folder, RENET_LOG.format(**keys),
+                int(renet["training"]["max_epochs"]), "epoch", "val_error",
+                ("renet", dataset)))
+    return jobs
+
+
+def training_jobs(config: Mapping[str, Any]) -> list[TrainingJob]:
+    """Every training job of the configured workflow, stage by stage."""
+    return [*memory_jobs(config), *increment_jobs(config), *renet_jobs(config)]

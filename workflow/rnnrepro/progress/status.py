@@ -1,0 +1,193 @@
+"""Where each training job stands, read from ``results/`` only (metrics, partial histories and
+logs), while ``snakemake`` runs or after it stopped; and the remaining wall time at the
+measured rates.
+
+A job is *done* (its metrics.json exists, trained here or imported), *running* (its partial
+history or log changed recently), *stopped* (a partial history that no longer grows: the same
+``snakemake`` command resumes it from its checkpoint), *failed* (its log ends in an error) or
+*waiting* (nothing written yet).
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import math
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from rnnrepro.progress.jobs import TrainingJob
+
+DONE, RUNNING, STOPPED, FAILED, WAITING = "done", "running", "stopped", "failed", "waiting"
+# A job whose files have not changed for this long (and for 5 of its units) is not running.
+QUIET_SECONDS = 300.0
+ERROR_MARKERS = ("error:", "Error", "Traceback", "Killed")
+
+
+@dataclass
+class JobStatus:
+    """One job's state and what was measured of it."""
+
+    job: TrainingJob
+    state: str
+    units_done: int = 0
+    metric: float | None = None        # latest (running) or best (done) validation metric
+    best_unit: int | None = None       # done: the best epoch or the last minibatch
+    seconds_per_unit: float | None = None
+    remaining: float | None = None     # seconds, at the job's own or its kind's rate
+    message: str = ""                  # failed: the log's last line
+
+
+def _last_line(path: Path) -> str:
+    """The last non-empty line of a text file (read from its end: logs can be long)."""
+    with path.open("rb") as handle:
+        handle.seek(0, 2)
+        handle.seek(max(0, handle.tell() - 8192))
+        lines = [line.strip() for line in handle.read().decode(errors="replace").splitlines()]
+    return next((line for line in reversed(lines) if line), "")
+
+
+def _rate(history: pd.DataFrame, axis: str) -> tuple[int, float | None]:
+    """(units done, seconds per unit) of a history whose wall_time is cumulative."""
+    if history.empty or axis not in history or "wall_time" not in history:
+        return 0, None
+    done = int(history[axis].iloc[-1])
+    seconds = float(history["wall_time"].iloc[-1])
+    return done, (seconds / done if done > 0 and seconds > 0 else None)
+
+
+def _read_history(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except (OSError, ValueError):
+        return pd.DataFrame()
+
+
+def _done(job: TrainingJob, metrics_path: Path) -> JobStatus:
+    metrics = json.loads(metrics_path.read_text())
+    history = _read_history(metrics_path.with_name("history.csv"))
+    units, rate = _rate(history, job.unit)
+    if job.stage == "memory":
+        best, value = metrics["best"]["epoch"], metrics["best"]["vacc"]
+    elif job.stage == "increment":
+        best, value = metrics["minibatches"], metrics["final_digit_acc"]
+    else:
+        best, value = metrics["best_epoch"], metrics["val_error"]
+    return JobStatus(job, DONE, units_done=units or job.units, metric=float(value),
+                     best_unit=int(best), seconds_per_unit=rate, remaining=0.0)
+
+
+def job_status(job: TrainingJob, results: Path, locate: Callable[[str], str],
+               now: float) -> JobStatus:
+    """The state of one job; ``locate`` maps a results path to its imported copy, if any."""
+    folder = results / job.folder
+    metrics = Path(locate(str(folder / "metrics.json")))
+    if metrics.exists():
+        return _done(job, metrics)
+    log = results / job.log
+    partial = folder / "history.partial.csv"
+    last_line = _last_line(log) if log.exists() and log.stat().st_size else ""
+    if any(marker in last_line for marker in ERROR_MARKERS):
+        status = JobStatus(job, FAILED, message=last_line)
+    else:
+        status = JobStatus(job, WAITING)
+    if partial.exists():
+        history = _read_history(partial)
+        status.units_done, status.seconds_per_unit = _rate(history, job.unit)
+        if job.metric in history and not history.empty:
+            status.metric = float(history[job.metric].iloc[-1])
+        if status.seconds_per_unit is not None:
+            status.remaining = (job.units - status.units_done) * status.seconds_per_unit
+    if status.state == FAILED:
+        return status
+    changed = max((p.stat().st_mtime for p in (partial, log) if p.exists()), default=None)
+    if changed is None:
+        return status
+    quiet = max(QUIET_SECONDS, 5 * (status.seconds_per_unit or 0.0))
+    status.state = RUNNING if now - changed < quiet else STOPPED
+    return status
+
+
+def estimate_waiting(statuses: Sequence[JobStatus]) -> None:
+    """Fill in the remaining time of jobs without a rate of their own from the median rate
+    of measured jobs of their kind (same stage, sequence length, task or dataset)."""
+    rates: dict[tuple, list[float]] = {}
+    for status in statuses:
+        if status.seconds_per_unit is not None:
+            rates.setdefault(status.job.kind, []).append(status.seconds_per_unit)
+    for status in statuses:
+        if status.remaining is None and status.job.kind in rates:
+            rate = statistics.median(rates[status.job.kind])
+            status.remaining = (status.job.units - status.units_done) * rate
+
+
+def makespan(seconds: Sequence[float], cores: int) -> float:
+    """Wall time to run jobs of these durations on ``cores`` one-thread slots, longest first
+    (the order a scheduler with no other knowledge would reach about as well)."""
+    slots = [0.0] * max(1, cores)
+    for duration in sorted(seconds, reverse=True):
+        heapq.heapreplace(slots, slots[0] + duration)
+    return max(slots)
+
+
+def statuses(jobs: Sequence[TrainingJob], results: Path, locate: Callable[[str], str],
+             now: float | None = None) -> list[JobStatus]:
+    """Every job's state, with estimates for those not yet measured."""
+    now = time.time() if now is None else now
+    found = [job_status(job, results, locate, now) for job in jobs]
+    estimate_waiting(found)
+    return found
+
+
+def duration(seconds: float | None) -> str:
+    """``1 h 05 min``, ``12 min``, ``40 s``; ``?`` when unknown."""
+    if seconds is None or math.isnan(seconds):
+        return "?"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+def describe(status: JobStatus) -> str:
+    """The line of one job."""
+    job = status.job
+    head = f"{job.stage:<9} {job.name:<34} {status.state:<8}"
+    if status.state == DONE:
+        best = "best epoch" if job.unit == "epoch" else "after minibatch"
+        text = f"{best} {status.best_unit}, {job.metric} {status.metric:.4f}"
+    elif status.state in (RUNNING, STOPPED) or status.units_done:
+        text = f"{job.unit} {status.units_done:,} of {job.units:,}"
+        if status.metric is not None:
+            text += f", {job.metric} {status.metric:.4f}"
+        if status.seconds_per_unit is not None:
+            text += f", {status.seconds_per_unit:.3g} s/{job.unit}"
+        text += f", ETA {duration(status.remaining)}"
+        if status.state == STOPPED:
+            text += " (rerun snakemake to resume)"
+    else:
+        text = f"~{duration(status.remaining)} at the measured rate"
+    if status.state == FAILED:
+        text = f"{text}; log: {status.message}"
+    return f"{head} {text}"
+
+
+def summary(found: Sequence[JobStatus], cores: int) -> str:
+    """The totals line: counts per state and the remaining wall time at ``cores``."""
+    counts = {state: sum(s.state == state for s in found)
+              for state in (DONE, RUNNING, STOPPED, WAITING, FAILED)}
+    text = f"{len(found)} training jobs: " + ", ".join(f"{n} {state}"
+                                                      for state, n in counts.items())
+    open_jobs = [s for s in found if s.state != DONE]
+    known = [s.remaining for s in open_jobs if s.remaining is not None]
+    unknown = len(open_jobs) - len(known)
+    text += (f"; remaining ≈ {duration(makespan(known, cores))} of wall time on {cores} "
+             f"core(s) at the measured rates")
+    if unknown:
+        text += f" ({unknown} job(s) of a kind not measured yet are not counted)"
+    return text
