@@ -270,3 +270,62 @@ def test_each_trainer_digest_covers_its_model_code():
     assert "rnnrepro.renet.paper_gru" in code_modules("rnnrepro.renet.train")
     assert "rnnrepro.increment.keras_units" in code_modules("rnnrepro.increment.train")
     assert "rnnrepro.memory.summary" not in code_modules("rnnrepro.memory.train")
+
+
+def pack_runs(tmp_path: Path, name: str, runs: tuple[str, ...], config: dict,
+              commit: str) -> Path:
+    """An archive of the given memory runs (made by a machine of its own)."""
+    results = tmp_path / name / "results"
+    files = make_results(results, runs)
+    output = tmp_path / f"{name}.tar.gz"
+    archive.pack(output, files, results_dir=str(results), config=config, preset="quick",
+                 version="0.1.0", commit=commit)
+    return output
+
+
+def test_add_combines_the_runs_of_archives_whose_configs_agree(tmp_path, quick_config):
+    """One preset trained in two parts: the second archive's runs join the first's, and the
+    provenance names both archives."""
+    other = "memory/transposed/lr3e-05/seed0"
+    first = pack_runs(tmp_path, "part1", (RUN,), quick_config, "aaa111")
+    second = pack_runs(tmp_path, "part2", (RUN, other), quick_config, "bbb222")
+    assert unpack_cli(tmp_path, first) == 0
+    assert unpack_cli(tmp_path, second, "--add") == 0
+    folder = tmp_path / "results" / "imported"
+    record = json.loads((folder / "archive.json").read_text())
+    assert {RUN + "/metrics.json", other + "/metrics.json"} <= set(record["files"])
+    assert [s["archive"] for s in record["sources"]] == ["part1.tar.gz", "part2.tar.gz"]
+    assert record["commit"] == "aaa111 + bbb222"
+    assert (folder / other / "history.csv").exists() and (folder / RUN / "latency.csv").exists()
+    runs = imported.load(str(tmp_path / "results"), quick_config)
+    assert runs.path(f"{tmp_path}/results/{other}/metrics.json").startswith(str(folder))
+    text = provenance.describe([str(folder / RUN / "metrics.json")],
+                               results_dir=str(tmp_path / "results"), record=record,
+                               preset="quick", commit="ccc", version="0.1.0")["text"]
+    assert "archives `part1.tar.gz`" in text and "`part2.tar.gz`" in text
+    assert not (tmp_path / "results" / ".imported.partial").exists()
+
+
+def test_add_refuses_another_config_or_a_run_trained_differently(tmp_path, quick_config,
+                                                                 capsys):
+    first = pack_runs(tmp_path, "part1", (RUN,), quick_config, "aaa111")
+    assert unpack_cli(tmp_path, first) == 0
+    before = (tmp_path / "results" / "imported" / "archive.json").read_bytes()
+    changed = copy.deepcopy(quick_config)
+    changed["memory"]["hidden_size"] = 64
+    other_config = pack_runs(tmp_path, "part2", ("memory/transposed/lr3e-05/seed0",),
+                             changed, "bbb222")
+    # Unpack checks the archive against the current config first: say it is the archive's.
+    assert main(["results", "unpack", str(other_config), "--root", str(REPO), "--add",
+                 "--results-dir", str(tmp_path / "results"), "--adopt-config"]) == 2
+    assert "memory.hidden_size" in capsys.readouterr().err
+    # The same run with other contents (another trainer, another machine's numbers).
+    results = tmp_path / "part3" / "results"
+    files = make_results(results, (RUN,))
+    Path(files[0]).write_text("epoch,loss\n1,0.123\n")
+    clash = tmp_path / "part3.tar.gz"
+    archive.pack(clash, files, results_dir=str(results), config=quick_config, preset="quick",
+                 version="0.1.0", commit="ccc333")
+    assert unpack_cli(tmp_path, clash, "--add") == 2
+    assert "trained the same run differently" in capsys.readouterr().err
+    assert (tmp_path / "results" / "imported" / "archive.json").read_bytes() == before

@@ -151,29 +151,75 @@ def read(path: str | Path) -> Archive:
     return Archive(name=path.name, sha256=sha256(raw), manifest=manifest, members=members)
 
 
-def unpack(archive: Archive, results_dir: str | Path, *, replace: bool = False) -> Path:
+# What an import record says of each archive it holds runs of (``sources``).
+SOURCE_KEYS = ("archive", "archive_sha256", "preset", "version", "commit")
+
+
+def sources(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The archives an import record holds runs of (a record of one archive: itself)."""
+    return list(record.get("sources") or [{key: record.get(key) for key in SOURCE_KEYS}])
+
+
+def _added(old: Mapping[str, Any], archive: Archive) -> dict[str, Any]:
+    """The record of ``old`` plus ``archive``'s runs: refused when the configs differ on a key
+    that changes a training job, or when both hold one file with different contents."""
+    from rnnrepro.sharing.training import differences
+
+    found = differences(old["config"], archive.config)
+    if found:
+        key, before, now = found[0]
+        raise ArchiveError(
+            f"{archive.name}: cannot add its runs to the import of {old['archive']}: the "
+            f"configs differ in {len(found)} key(s) that change a training job, e.g. {key} "
+            f"({before!r} there, {now!r} here); unpack it with --replace instead")
+    clash = sorted(name for name, digest in archive.manifest["files"].items()
+                   if name != CONFIG and old["files"].get(name, digest) != digest)
+    if clash:
+        raise ArchiveError(f"{archive.name}: {clash[0]} (and {len(clash) - 1} more) differs "
+                           f"from the same file imported from {old['archive']}; the two "
+                           "archives trained the same run differently")
+    new_source = {**{key: archive.manifest.get(key) for key in SOURCE_KEYS},
+                  "archive": archive.name, "archive_sha256": archive.sha256}
+    listed = [*sources(old), new_source]
+    joined = {key: " + ".join(dict.fromkeys(str(s[key]) for s in listed))
+              for key in SOURCE_KEYS}
+    return {**old, **joined, "files": {**old["files"], **archive.manifest["files"]},
+            "sources": listed}
+
+
+def unpack(archive: Archive, results_dir: str | Path, *, replace: bool = False,
+           add: bool = False) -> Path:
     """Write the training outputs of a checked archive to ``results/imported/`` (all at once:
-    a temporary folder renamed into place) with ``archive.json`` recording where they came
-    from; return the folder."""
+    a staging folder renamed into place) with ``archive.json`` recording where they came
+    from; return the folder. ``add`` keeps the runs imported before and adds these (configs
+    agreeing): how runs of one preset trained on several machines come together."""
     target = Path(results_dir) / IMPORT_FOLDER
-    if target.exists() and not replace:
-        raise ArchiveError(f"{target} exists (runs imported before); remove it or pass "
-                           "--replace to import this archive instead")
+    if target.exists() and not (replace or add):
+        raise ArchiveError(f"{target} exists (runs imported before); pass --add to add this "
+                           "archive's runs to them, or --replace to import it instead")
+    record = {**archive.manifest, "archive": archive.name, "archive_sha256": archive.sha256,
+              "config": archive.config}
     staging = target.with_name(f".{IMPORT_FOLDER}.partial")
     shutil.rmtree(staging, ignore_errors=True)
+    if add and target.exists():
+        record = _added(json.loads((target / IMPORT_RECORD).read_text()), archive)
+        shutil.copytree(target, staging)
     for name, data in archive.members.items():
         if name == CONFIG:
             continue
         destination = staging / name
         destination.parent.mkdir(parents=True, exist_ok=True)
         destination.write_bytes(data)
-    record = {**archive.manifest, "archive": archive.name, "archive_sha256": archive.sha256,
-              "config": archive.config}
     staging.mkdir(parents=True, exist_ok=True)
     (staging / IMPORT_RECORD).write_bytes(_json_bytes(record))
     if target.exists():
-        shutil.rmtree(target)
-    os.replace(staging, target)
+        aside = target.with_name(f".{IMPORT_FOLDER}.old")
+        shutil.rmtree(aside, ignore_errors=True)
+        os.replace(target, aside)
+        os.replace(staging, target)
+        shutil.rmtree(aside)
+    else:
+        os.replace(staging, target)
     return target
 
 

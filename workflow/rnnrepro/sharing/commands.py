@@ -50,8 +50,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     unpack.add_argument("--adopt-config", action="store_true",
                         help="import even if the archive's config differs; writes it to "
                              "results/imported/config.yaml for `snakemake --configfile`")
-    unpack.add_argument("--replace", action="store_true",
+    choice = unpack.add_mutually_exclusive_group()
+    choice.add_argument("--replace", action="store_true",
                         help="replace runs imported earlier")
+    choice.add_argument("--add", action="store_true",
+                        help="add this archive's runs to those imported earlier (the configs "
+                             "must agree): one preset trained in parts, e.g. on several "
+                             "machines or sessions")
     unpack.add_argument("--results-dir", default="results", help="folder of the results")
     unpack.add_argument("--root", default=".",
                         help="the repository root (holds config.yaml and workflow/)")
@@ -116,7 +121,7 @@ def unpack_command(args: argparse.Namespace) -> int:
             f"workflow/presets/{archive.manifest['preset']}.yaml), or pass --adopt-config to "
             f"import the archive with its config. Nothing was written.")
     try:
-        folder = unpack(archive, args.results_dir, replace=args.replace)
+        folder = unpack(archive, args.results_dir, replace=args.replace, add=args.add)
     except ArchiveError as err:
         raise UserError(str(err)) from err
     runs = {str(Path(name).parent) for name in archive.members if "/" in name}

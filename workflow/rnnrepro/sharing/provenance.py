@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rnnrepro.paper.layout import latex_text
-from rnnrepro.sharing.archive import IMPORT_FOLDER
+from rnnrepro.sharing.archive import IMPORT_FOLDER, sources
 
 
 def describe(files: Iterable[str], *, results_dir: str, record: Mapping[str, Any] | None,
@@ -27,9 +27,11 @@ def describe(files: Iterable[str], *, results_dir: str, record: Mapping[str, Any
     if record is None or n_imported == 0:
         text = f"{_all_runs(n_trained)} trained by this run ({here})."
     else:
-        source = (f"archive `{record['archive']}` (sha256 `{record['archive_sha256'][:12]}`, "
-                  f"preset `{record['preset']}`, rnnrepro {record['version']}, commit "
-                  f"`{record['commit']}`)")
+        listed = sources(record)
+        source = ("archive" if len(listed) == 1 else "archives") + " " + ", ".join(
+            f"`{s['archive']}` (sha256 `{str(s['archive_sha256'])[:12]}`, preset "
+            f"`{s['preset']}`, rnnrepro {s['version']}, commit `{s['commit']}`)"
+            for s in listed)
         if n_trained == 0:
             text = (f"{_all_runs(n_imported)} imported from {source}; no model was trained "
                     f"here. Summaries, tables, figures and verdicts were rebuilt from them "
@@ -43,6 +45,7 @@ def describe(files: Iterable[str], *, results_dir: str, record: Mapping[str, Any
         "archive": None if record is None else {
             key: record.get(key) for key in ("archive", "archive_sha256", "preset", "version",
                                              "commit")},
+        "archives": [] if record is None else sources(record),
     }
     return provenance
 
