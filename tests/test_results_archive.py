@@ -329,3 +329,21 @@ def test_add_refuses_another_config_or_a_run_trained_differently(tmp_path, quick
     assert unpack_cli(tmp_path, clash, "--add") == 2
     assert "trained the same run differently" in capsys.readouterr().err
     assert (tmp_path / "results" / "imported" / "archive.json").read_bytes() == before
+
+
+def test_finished_only_packs_the_runs_whose_outputs_all_exist(tmp_path, quick_config, capsys):
+    results = tmp_path / "results"
+    other = "memory/transposed/lr3e-05/seed0"
+    files = make_results(results, (RUN, other))
+    Path(files[-1]).unlink()                      # the second run is still training
+    config = json.dumps(json.loads(json.dumps(quick_config)))
+    args = ["results", "pack", "--output", str(tmp_path / "part.tar.gz"), "--results-dir",
+            str(results), "--config", config, "--commit", "abc"]
+    assert main([*args, *files]) == 2             # without the option: finish the run first
+    assert "finish the run first" in capsys.readouterr().err
+    assert main([*args, "--finished-only", *files]) == 0
+    packed = archive.read(tmp_path / "part.tar.gz")
+    assert sorted(packed.members) == sorted(
+        ["config.json", *(f"{RUN}/{n}" for n in ("history.csv", "latency.csv", "metrics.json"))])
+    assert main([*args, "--finished-only", files[-2], files[-1]]) == 2
+    assert "no finished run" in capsys.readouterr().err

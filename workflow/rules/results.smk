@@ -9,6 +9,7 @@
 localrules:
     provenance,
     results_archive,
+    results_archive_finished,
 
 
 rule provenance:
@@ -54,3 +55,23 @@ rule results_archive:
     shell:
         "rnnrepro results pack --output {output:q} --results-dir {params.results_dir:q}"
         " --config {params.config:q} --commit {params.commit:q} {input.runs:q} > {log:q} 2>&1"
+
+
+# The runs finished so far, while the others train (or wait for another machine): rebuild with
+# --forcerun results_archive_finished; `rnnrepro results unpack --add` joins such parts.
+rule results_archive_finished:
+    output:
+        FINISHED_ARCHIVE,
+    params:
+        config=archive_config,
+        results_dir=archive_results_dir,
+        commit=GIT_COMMIT,
+        runs=TRAINING_OUTPUTS,
+    log:
+        f"{RESULTS}/logs/results/archive-finished.log",
+    conda:
+        ENV
+    shell:
+        "rnnrepro results pack --finished-only --output {output:q}"
+        " --results-dir {params.results_dir:q} --config {params.config:q}"
+        " --commit {params.commit:q} {params.runs:q} > {log:q} 2>&1"

@@ -36,6 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     pack.add_argument("--config", required=True, type=load_settings,
                       help="the run's resolved config (JSON or a file)")
     pack.add_argument("--commit", required=True, help="git commit of the code that ran")
+    pack.add_argument("--finished-only", action="store_true",
+                      help="pack the runs whose outputs all exist and leave the others out "
+                           "(an archive of a run still going on: unpack --add joins the parts)")
     pack.add_argument("files", nargs="+", help="every training output to include")
     pack.set_defaults(func=pack_command)
 
@@ -80,9 +83,17 @@ def pack_command(args: argparse.Namespace) -> int:
     from rnnrepro.sharing.archive import ArchiveError, pack
 
     missing = [path for path in args.files if not Path(path).exists()]
-    if missing:
+    if missing and args.finished_only:
+        unfinished = {str(Path(path).parent) for path in missing}
+        args.files = [path for path in args.files if str(Path(path).parent) not in unfinished]
+        log.info("leaving out %d unfinished run(s), e.g. %s", len(unfinished),
+                 sorted(unfinished)[0])
+        if not args.files:
+            raise UserError("no finished run to pack yet")
+    elif missing:
         raise UserError(f"{missing[0]}: not found ({len(missing)} training outputs missing); "
-                        "finish the run first")
+                        "finish the run first, or pack the finished runs with "
+                        "results/archive/<preset>.finished.tar.gz")
     try:
         manifest = pack(args.output, args.files, results_dir=args.results_dir,
                         config=args.config, preset=args.config.get("preset", "unknown"),
