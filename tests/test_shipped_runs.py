@@ -1,0 +1,53 @@
+"""Regression guard for the real runs shipped in ``runs/``: each archive, unpacked into a fresh
+copy, rebuilds ``paper/tables.tex`` and ``results/claims/verdicts.csv`` with no training job,
+and the verdicts equal the snapshot beside it (``runs/<preset>.verdicts.csv``). A code change
+that alters what the same runs conclude fails here until the snapshot is deliberately updated
+(runs/README.md says how)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import REPO, copy_repo, run_snakemake
+from rnnrepro.cli import main
+
+ARCHIVES = sorted((REPO / "runs").glob("*.tar.gz"))
+# Compared as printed; the numbers within floating-point noise.
+TEXT_COLUMNS = ["claim", "comparison", "reading", "n", "verdict", "reason", "magnitude",
+                "budget", "n_needed", "readings", "units"]
+NUMBER_COLUMNS = ["mean", "ci_low", "ci_high", "a_mean", "b_mean"]
+
+pytestmark = pytest.mark.slow
+
+
+def _preset(archive: Path) -> str:
+    return archive.name.removesuffix(".tar.gz")
+
+
+@pytest.mark.skipif(not ARCHIVES, reason="no results archive shipped in runs/ yet")
+@pytest.mark.parametrize("archive", ARCHIVES, ids=_preset)
+def test_shipped_archive_rebuilds_its_verdicts_without_training(archive, tmp_path,
+                                                                monkeypatch):
+    preset = _preset(archive)
+    snapshot = archive.with_name(f"{preset}.verdicts.csv")
+    assert snapshot.exists(), f"{snapshot} is missing: ship the snapshot with the archive"
+    workdir = copy_repo(tmp_path / "repo")
+    shutil.rmtree(workdir / "runs")
+    configfile = f"workflow/presets/{preset}.yaml"
+    monkeypatch.chdir(workdir)
+    assert main(["results", "unpack", str(archive), "--configfile", configfile]) == 0
+    proc = run_snakemake(workdir, "paper/tables.tex", "results/claims/verdicts.csv",
+                         "--cores", "2", "--configfile", configfile)
+    ran = re.findall(r"^(?:local)?rule (\w+):", proc.stdout + proc.stderr, re.M)
+    assert "paper_tables" in ran and not [rule for rule in ran if rule.endswith("_train")]
+    rebuilt = pd.read_csv(workdir / "results/claims/verdicts.csv", keep_default_na=False)
+    expected = pd.read_csv(snapshot, keep_default_na=False)
+    pd.testing.assert_frame_equal(rebuilt[TEXT_COLUMNS], expected[TEXT_COLUMNS])
+    pd.testing.assert_frame_equal(
+        rebuilt[NUMBER_COLUMNS].replace("", float("nan")).astype(float),
+        expected[NUMBER_COLUMNS].replace("", float("nan")).astype(float), rtol=1e-9)
