@@ -17,7 +17,7 @@ import yaml
 from conftest import QUICK, REPO
 from rnnrepro.cli import main
 from rnnrepro.config_types import load
-from rnnrepro.sharing import archive, imported, provenance, training
+from rnnrepro.sharing import archive, imported, provenance, training, unpacking
 from rnnrepro.sharing.code import code_digest, code_modules
 
 RUN = "memory/original/lr3e-05/seed0"
@@ -120,14 +120,14 @@ def test_a_corrupted_member_is_refused(tmp_path, capsys):
                           for name, data in members.items()}}
     members[f"{RUN}/metrics.json"] = b'{"test_accuracy": 1.0}'  # changed after packing
     path = write_tar(tmp_path / "bad.tar.gz", members, manifest=manifest)
-    _refused(tmp_path, path, capsys, f"member {RUN}/metrics.json is corrupted")
+    _refused(tmp_path, path, capsys, f"member {RUN}/metrics.json: corrupted")
 
 
 @pytest.mark.parametrize("name", ["../escape.csv", "/etc/evil.json", f"{RUN}/../../x.csv",
                                   "memory//x.csv"])
 def test_unsafe_member_paths_are_refused(tmp_path, capsys, name):
     path = write_tar(tmp_path / "bad.tar.gz", {"config.json": b"{}", name: b"a,b\n"})
-    _refused(tmp_path, path, capsys, repr(name), "unsafe path")
+    _refused(tmp_path, path, capsys, f"member {name}: ")
 
 
 @pytest.mark.parametrize("kind", [tarfile.SYMTYPE, tarfile.LNKTYPE])
@@ -135,14 +135,14 @@ def test_link_members_are_refused(tmp_path, capsys, kind):
     link = tarfile.TarInfo(f"{RUN}/metrics.json")
     link.type, link.linkname = kind, "/etc/passwd"
     path = write_tar(tmp_path / "bad.tar.gz", {"config.json": b"{}"}, extra=[link])
-    _refused(tmp_path, path, capsys, f"member {RUN}/metrics.json is a")
+    _refused(tmp_path, path, capsys, f"member {RUN}/metrics.json: a ")
 
 
 @pytest.mark.parametrize("name", [f"{RUN}/checkpoint.pt", f"{RUN}/best.pkl", "notes.txt"])
 def test_members_other_than_csv_or_json_are_refused(tmp_path, capsys, name):
     # Listed in the manifest with the right sum: refused for what it is.
     path = write_tar(tmp_path / "bad.tar.gz", {"config.json": b"{}", name: b"\x80\x04K\x01."})
-    _refused(tmp_path, path, capsys, f"member {name} is not a CSV or JSON file")
+    _refused(tmp_path, path, capsys, f"member {name}: not a CSV or JSON file")
 
 
 def test_an_unlisted_member_is_refused(tmp_path, capsys):
@@ -151,7 +151,7 @@ def test_an_unlisted_member_is_refused(tmp_path, capsys):
                 "files": {"config.json": hashlib.sha256(b"{}").hexdigest()}}
     members[f"{RUN}/metrics.json"] = b"{}"
     path = write_tar(tmp_path / "bad.tar.gz", members, manifest=manifest)
-    _refused(tmp_path, path, capsys, f"member {RUN}/metrics.json is not listed")
+    _refused(tmp_path, path, capsys, f"member {RUN}/metrics.json: not listed")
 
 
 def test_a_config_mismatch_names_every_key_and_writes_nothing(tmp_path, capsys, quick_config):
@@ -203,7 +203,7 @@ def test_training_differences_cover_what_a_job_computes_only(quick_config):
 def test_imported_runs_are_used_per_stage_while_the_config_agrees(tmp_path, quick_config):
     results = tmp_path / "results"
     path = pack_quick(tmp_path, quick_config)
-    archive.unpack(archive.read(path), results)
+    unpacking.unpack(unpacking.stage(path, results, REPO), results)
     metrics = f"{results}/{RUN}/metrics.json"
     runs = imported.load(str(results), quick_config)
     assert runs is not None and runs.stages == {"memory", "increment", "renet"}
@@ -342,8 +342,8 @@ def test_finished_only_packs_the_runs_whose_outputs_all_exist(tmp_path, quick_co
     assert main([*args, *files]) == 2             # without the option: finish the run first
     assert "finish the run first" in capsys.readouterr().err
     assert main([*args, "--finished-only", *files]) == 0
-    packed = archive.read(tmp_path / "part.tar.gz")
-    assert sorted(packed.members) == sorted(
+    packed = unpacking.stage(tmp_path / "part.tar.gz", tmp_path / "check", REPO)
+    assert sorted(packed.manifest["files"]) == sorted(
         ["config.json", *(f"{RUN}/{n}" for n in ("history.csv", "latency.csv", "metrics.json"))])
     assert main([*args, "--finished-only", files[-2], files[-1]]) == 2
     assert "no finished run" in capsys.readouterr().err

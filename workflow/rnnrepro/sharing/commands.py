@@ -109,19 +109,21 @@ def pack_command(args: argparse.Namespace) -> int:
 
 def unpack_command(args: argparse.Namespace) -> int:
     from rnnrepro.config_types import load
-    from rnnrepro.sharing.archive import IMPORT_FOLDER, ArchiveError, read, unpack
+    from rnnrepro.sharing.archive import IMPORT_FOLDER, ArchiveError
     from rnnrepro.sharing.training import differences
+    from rnnrepro.sharing.unpacking import discard, stage, unpack
 
-    try:
-        archive = read(args.archive)
-    except ArchiveError as err:
-        raise UserError(str(err)) from err
     try:
         current = load(args.root, args.configfile)
     except (OSError, ValueError, yaml.YAMLError) as err:
         raise UserError(f"cannot load the current config ({err})") from err
-    found = differences(archive.config, current)
+    try:
+        staged = stage(args.archive, args.results_dir, args.root)
+    except ArchiveError as err:
+        raise UserError(str(err)) from err
+    found = differences(staged.config, current)
     if found and not args.adopt_config:
+        discard(staged)
         keys = "\n".join(f"  {key}: {json.dumps(a)} in the archive, {json.dumps(b)} now"
                          for key, a, b in found)
         given = " ".join(f"--configfile {f}" for f in args.configfile) or "(config.yaml only)"
@@ -129,19 +131,20 @@ def unpack_command(args: argparse.Namespace) -> int:
             f"{args.archive} was trained with another config than yours {given}; "
             f"{len(found)} key(s) that change a training job differ:\n{keys}\n"
             f"Give the config files you will run with (--configfile, e.g. the archive's preset "
-            f"workflow/presets/{archive.manifest['preset']}.yaml), or pass --adopt-config to "
+            f"workflow/presets/{staged.manifest['preset']}.yaml), or pass --adopt-config to "
             f"import the archive with its config. Nothing was written.")
     try:
-        folder = unpack(archive, args.results_dir, replace=args.replace, add=args.add)
+        folder = unpack(staged, args.results_dir, replace=args.replace, add=args.add)
     except ArchiveError as err:
         raise UserError(str(err)) from err
-    runs = {str(Path(name).parent) for name in archive.members if "/" in name}
+    files = [name for name in staged.manifest["files"] if name != "config.json"]
+    runs = {str(Path(name).parent) for name in files}
     log.info("%s: %d training runs (%d files) imported into %s (preset %s, commit %s)",
-             archive.name, len(runs), len(archive.members) - 1, folder,
-             archive.manifest["preset"], archive.manifest["commit"])
+             staged.name, len(runs), len(files), folder, staged.manifest["preset"],
+             staged.manifest["commit"])
     if found:
         config_path = Path(args.results_dir) / IMPORT_FOLDER / "config.yaml"
-        config_path.write_text(yaml.safe_dump(archive.config, sort_keys=False))
+        config_path.write_text(yaml.safe_dump(staged.config, sort_keys=False))
         log.info("the archive's config differs from yours in %d key(s); it is in %s: run "
                  "snakemake with --configfile %s", len(found), config_path, config_path)
     return 0

@@ -62,6 +62,9 @@ class ImportedRuns:
 
 def load(results_dir: str, config: Mapping[str, Any]) -> ImportedRuns | None:
     """The imported runs under ``results_dir``, or None when nothing was imported."""
+    from rnnrepro.sharing.unpacking import recover
+
+    recover(results_dir)        # an unpack killed between its two renames: the old import back
     record_path = Path(results_dir) / IMPORT_FOLDER / IMPORT_RECORD
     if not record_path.exists():
         return None

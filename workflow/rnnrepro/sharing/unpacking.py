@@ -1,0 +1,378 @@
+"""Unpacking a results archive made by someone else, safely: streamed, bounded, atomic.
+
+:func:`stage` reads the ``.tar.gz`` once, as a stream, into a fresh staging folder beside
+``results/imported/``. Each member is checked from its header before any of its data is read:
+its type (regular files only; directory entries are skipped; links, devices, FIFOs and GNU
+sparse members refused), its name (Python's extraction filter, PEP 706, plus ours: no NUL,
+components the file system can hold, no file also used as a folder), its suffix (CSV or JSON),
+its listing in the manifest (the first member) and its declared size against :data:`LIMITS`.
+Data are copied in chunks while their sha256 is computed, so memory does not grow with member
+size. ``manifest.json`` and ``config.json`` are validated against schemas (the config against
+the pipeline's own). Any problem is one :class:`ArchiveError` naming the archive, the member or
+key, and the problem; the staging folder is removed and ``results/`` is left as it was.
+
+:func:`install` then swaps the staged import in with renames only: the old import moved aside,
+the new one moved in, the old one deleted last. :func:`recover` (run before every use of the
+import) puts the old import back if a kill fell between the two renames, so a reader always
+finds either the complete old import or the complete new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tarfile
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from rnnrepro.sharing.archive import (
+    ALLOWED_SUFFIXES,
+    CONFIG,
+    IMPORT_FOLDER,
+    IMPORT_RECORD,
+    MANIFEST,
+    SOURCE_KEYS,
+    ArchiveError,
+    check_name,
+    json_bytes,
+    sources,
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What an archive may hold. Sized from the full preset's archive, the largest a real run
+    makes (121 members, 92 MB unpacked, its largest member an increment history of 51,201
+    evaluations, 5.5 MB), with room to spare: each limit is over 10 times that run's figure,
+    enough for ten seeds of every experiment."""
+
+    member_bytes: int = 64 * 2**20        # one member
+    total_bytes: int = 2 * 2**30          # every member together, unpacked
+    members: int = 20_000
+    json_bytes: int = 4 * 2**20           # manifest.json and config.json, parsed in memory
+    name_bytes: int = 512                 # a member's whole name
+    component_bytes: int = 255            # one part of a name (NAME_MAX of common file systems)
+
+
+LIMITS = Limits()
+CHUNK = 2**20
+STAGING = f".{IMPORT_FOLDER}.partial"
+ASIDE = f".{IMPORT_FOLDER}.old"
+MANIFEST_SCHEMA = "workflow/schemas/archive-manifest.schema.yaml"
+CONFIG_SCHEMA = "workflow/schemas/config.schema.yaml"
+
+
+@dataclass(frozen=True)
+class StagedArchive:
+    """An archive checked and written to the staging folder."""
+
+    name: str
+    sha256: str
+    manifest: dict[str, Any]
+    config: dict[str, Any]
+    folder: Path
+    created: Path | None = None    # the results folder, when staging had to create it
+
+
+def discard(staged: StagedArchive) -> None:
+    """Remove the staging folder (and the results folder staging created, if still empty):
+    a refused archive leaves ``results/`` as it was."""
+    remove(staged.folder)
+    if staged.created is not None and not any(staged.created.iterdir()):
+        staged.created.rmdir()
+
+
+def _fail(archive: Path, member: str, problem: str) -> ArchiveError:
+    return ArchiveError(f"{archive}: member {member}: {problem}")
+
+
+def fresh_folder(path: Path) -> Path:
+    """Create ``path`` as a new empty folder; whatever was there (a folder, a file, a symlink,
+    which is removed and never followed) is removed first."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return path
+
+
+def remove(path: Path) -> None:
+    """Remove a staging or set-aside path of any kind, without following a symlink."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _validate(document: Any, schema: Path, archive: Path, member: str) -> None:
+    """Validate a parsed JSON member against a JSON schema (``$ref``s are files beside it)."""
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    if not isinstance(document, dict):
+        raise _fail(archive, member, f"must be a JSON object, got {type(document).__name__}")
+    try:
+        validate(json.loads(json.dumps(document)), str(schema), set_default=False)
+    except WorkflowError as err:
+        message = " ".join(str(err).split())
+        raise _fail(archive, member, f"does not match {schema.name}: {message[:400]}") from err
+
+
+def _parse_json(data: bytes, archive: Path, member: str) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError) as err:
+        raise _fail(archive, member, f"not valid JSON ({type(err).__name__})") from err
+
+
+def _check_header(info: tarfile.TarInfo, archive: Path, folder: Path,
+                  seen_files: set[str], seen_folders: set[str]) -> None:
+    """Everything a member's header tells, checked before its data are read."""
+    name = info.name
+    if "\x00" in name:
+        raise _fail(archive, repr(name), "a member name holds a NUL byte")
+    if len(name.encode()) > LIMITS.name_bytes or any(
+            len(part.encode()) > LIMITS.component_bytes for part in name.split("/")):
+        raise _fail(archive, name[:80] + "...", "a member name longer than the file system "
+                    f"holds ({LIMITS.component_bytes} bytes a part, {LIMITS.name_bytes} in all)")
+    if info.issparse():
+        raise _fail(archive, name, "a GNU sparse member; only regular files are accepted")
+    if not info.isreg():
+        kind = ("symlink" if info.issym() else "hard link" if info.islnk() else
+                "device" if info.ischr() or info.isblk() else "FIFO" if info.isfifo() else
+                "special member")
+        raise _fail(archive, name, f"a {kind}; only regular files are accepted")
+    try:
+        tarfile.data_filter(info, str(folder))
+    except tarfile.FilterError as err:
+        raise _fail(archive, name, f"refused by the extraction filter ({err})") from err
+    try:
+        check_name(name)
+    except ArchiveError as err:
+        raise _fail(archive, name, "an unsafe path (absolute, '..' or empty parts)") from err
+    parents = {"/".join(name.split("/")[:i]) for i in range(1, name.count("/") + 1)}
+    if name in seen_files or name in seen_folders or parents & seen_files:
+        raise _fail(archive, name, "appears twice, or is both a file and a folder")
+    seen_files.add(name)
+    seen_folders.update(parents)
+
+
+def _copy(source: IO[bytes], destination: Path, size: int, archive: Path, name: str) -> str:
+    """Copy exactly ``size`` bytes in chunks (refusing a symlink or existing file at the
+    destination); return their sha256."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    digest, copied = hashlib.sha256(), 0
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    with os.fdopen(os.open(destination, flags, 0o644), "wb") as out:
+        while chunk := source.read(min(CHUNK, size - copied) or CHUNK):
+            copied += len(chunk)
+            if copied > size:
+                break
+            digest.update(chunk)
+            out.write(chunk)
+    if copied != size:
+        raise _fail(archive, name, f"holds {copied} bytes, its header declares {size}")
+    return digest.hexdigest()
+
+
+def _members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
+    while (info := tar.next()) is not None:
+        yield info
+
+
+def _stream(archive: Path, folder: Path, root: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Check and copy every member into ``folder``; return the manifest and the config."""
+    manifest: dict[str, Any] | None = None
+    config: Any = None
+    listed: dict[str, str] = {}
+    seen_files: set[str] = set()
+    seen_folders: set[str] = set()
+    count = total = 0
+    with tarfile.open(archive, mode="r|gz") as tar:
+        for info in _members(tar):
+            if info.isdir():
+                continue    # folders are made as files need them
+            count += 1
+            if count > LIMITS.members:
+                raise _fail(archive, info.name, f"more than {LIMITS.members} members")
+            _check_header(info, archive, folder, seen_files, seen_folders)
+            name = info.name
+            if manifest is None:
+                if name != MANIFEST:
+                    raise _fail(archive, name, f"the first member must be {MANIFEST} (archives "
+                                "are made by `snakemake results/archive/<preset>.tar.gz`)")
+                if info.size > LIMITS.json_bytes:
+                    raise _fail(archive, name, f"declares {info.size:,} bytes, over the limit "
+                                f"of {LIMITS.json_bytes:,}")
+                handle = tar.extractfile(info)
+                assert handle is not None
+                manifest = _parse_json(handle.read(info.size), archive, name)
+                _validate(manifest, root / MANIFEST_SCHEMA, archive, name)
+                listed = manifest["files"]
+                if len(listed) > LIMITS.members:
+                    raise _fail(archive, name, f"lists more than {LIMITS.members} members")
+                continue
+            if name not in listed:
+                raise _fail(archive, name, f"not listed in {MANIFEST}")
+            if not name.endswith(ALLOWED_SUFFIXES):
+                raise _fail(archive, name, "not a CSV or JSON file; results archives carry "
+                            "data only (no checkpoint, nothing that unpickles)")
+            limit = LIMITS.json_bytes if name == CONFIG else LIMITS.member_bytes
+            if info.size > limit:
+                raise _fail(archive, name, f"declares {info.size:,} bytes, over the limit of "
+                            f"{limit:,}")
+            total += info.size
+            if total > LIMITS.total_bytes:
+                raise _fail(archive, name, f"the members add up to over "
+                            f"{LIMITS.total_bytes:,} bytes")
+            handle = tar.extractfile(info)
+            assert handle is not None
+            digest = _copy(handle, folder / name, info.size, archive, name)
+            if digest != listed[name]:
+                raise _fail(archive, name, f"corrupted (sha256 {digest}, the manifest says "
+                            f"{listed[name]})")
+            if name == CONFIG:
+                config = _parse_json((folder / name).read_bytes(), archive, name)
+    if manifest is None:
+        raise _fail(archive, MANIFEST, "missing; not a results archive")
+    missing = sorted(set(listed) - seen_files)
+    if missing:
+        raise _fail(archive, missing[0], f"listed in {MANIFEST} but missing "
+                    f"({len(missing)} in all)")
+    _validate(config, root / CONFIG_SCHEMA, archive, CONFIG)
+    (folder / CONFIG).unlink()
+    return manifest, config
+
+
+def stage(archive: str | Path, results_dir: str | Path, root: str | Path = ".") -> StagedArchive:
+    """Check ``archive`` while streaming it into the staging folder (see the module docstring);
+    on any problem remove the folder and raise one :class:`ArchiveError`."""
+    archive, root = Path(archive), Path(root)
+    if not archive.is_file():
+        raise ArchiveError(f"{archive}: no such archive")
+    if not hasattr(tarfile, "data_filter"):
+        raise ArchiveError("unpacking archives needs Python's tar extraction filters "
+                           "(3.10.12, 3.11.4, 3.12 or newer); upgrade Python")
+    results = Path(results_dir)
+    created = None if results.exists() else results
+    recover(results)
+    folder = fresh_folder(results / STAGING)
+    failed = StagedArchive(archive.name, "", {}, {}, folder, created)
+    try:
+        manifest, config = _stream(archive, folder, root)
+    except ArchiveError:
+        discard(failed)
+        raise
+    except (tarfile.TarError, zlib.error, EOFError, OSError, UnicodeError) as err:
+        discard(failed)
+        raise ArchiveError(f"{archive}: not a readable .tar.gz "
+                           f"({type(err).__name__}: {err})") from err
+    return StagedArchive(archive.name, file_sha256(archive), manifest, config, folder, created)
+
+
+def recover(results_dir: str | Path) -> None:
+    """Finish or undo an interrupted swap: with no import but one set aside, the set-aside
+    (complete, old) import is put back; a set-aside one beside a complete import is deleted."""
+    target = Path(results_dir) / IMPORT_FOLDER
+    aside = Path(results_dir) / ASIDE
+    if aside.is_symlink() or not aside.exists():
+        remove(aside)
+        return
+    if not target.exists() and (aside / IMPORT_RECORD).exists():
+        os.replace(aside, target)
+    else:
+        remove(aside)
+
+
+def install(staged: StagedArchive, results_dir: str | Path, record: Mapping[str, Any]) -> Path:
+    """Write ``record`` into the staged folder and swap it in for ``results/imported/`` with
+    renames only (old aside, new in, old deleted last)."""
+    target = Path(results_dir) / IMPORT_FOLDER
+    aside = Path(results_dir) / ASIDE
+    (staged.folder / IMPORT_RECORD).write_bytes(json_bytes(dict(record)))
+    remove(aside)
+    if target.exists() or target.is_symlink():
+        os.replace(target, aside)
+    os.replace(staged.folder, target)
+    remove(aside)
+    return target
+
+
+def read_record(results_dir: str | Path) -> dict[str, Any]:
+    """The import record of ``results/imported/``."""
+    path = Path(results_dir) / IMPORT_FOLDER / IMPORT_RECORD
+    try:
+        record = json.loads(path.read_text())
+        if not isinstance(record, dict) or not isinstance(record.get("files"), dict):
+            raise ValueError("no files listed")
+        return record
+    except (OSError, ValueError) as err:
+        raise ArchiveError(f"{path}: not an import record ({err}); remove "
+                           f"{path.parent} and unpack the archive again") from err
+
+
+def _added(old: Mapping[str, Any], staged: StagedArchive) -> dict[str, Any]:
+    """The record of ``old`` plus ``staged``'s runs: refused when the configs differ on a key
+    that changes a training job, or when both hold one file with different contents."""
+    from rnnrepro.sharing.training import differences
+
+    found = differences(old["config"], staged.config)
+    if found:
+        key, before, now = found[0]
+        raise ArchiveError(
+            f"{staged.name}: cannot add its runs to the import of {old['archive']}: the "
+            f"configs differ in {len(found)} key(s) that change a training job, e.g. {key} "
+            f"({before!r} there, {now!r} here); unpack it with --replace instead")
+    files = staged.manifest["files"]
+    clash = sorted(name for name, digest in files.items()
+                   if name != CONFIG and old["files"].get(name, digest) != digest)
+    if clash:
+        raise ArchiveError(f"{staged.name}: {clash[0]} (and {len(clash) - 1} more) differs "
+                           f"from the same file imported from {old['archive']}; the two "
+                           "archives trained the same run differently")
+    new_source = {**{key: staged.manifest.get(key) for key in SOURCE_KEYS},
+                  "archive": staged.name, "archive_sha256": staged.sha256}
+    listed = [*sources(old), new_source]
+    joined = {key: " + ".join(dict.fromkeys(str(s[key]) for s in listed))
+              for key in SOURCE_KEYS}
+    return {**old, **joined, "files": {**old["files"], **files}, "sources": listed}
+
+
+def unpack(staged: StagedArchive, results_dir: str | Path, *, replace: bool = False,
+           add: bool = False) -> Path:
+    """Install a staged archive as ``results/imported/`` with ``archive.json`` recording where
+    it came from; return the folder. ``add`` keeps the runs imported before and adds these
+    (configs agreeing): how runs of one preset trained on several machines come together."""
+    target = Path(results_dir) / IMPORT_FOLDER
+    try:
+        if target.exists() and not (replace or add):
+            raise ArchiveError(f"{target} exists (runs imported before); pass --add to add "
+                               "this archive's runs to them, or --replace to import it instead")
+        record = {**staged.manifest, "archive": staged.name, "archive_sha256": staged.sha256,
+                  "config": staged.config}
+        if add and target.exists():
+            old = read_record(results_dir)
+            record = _added(old, staged)
+            for name in old["files"]:
+                if name != CONFIG and name not in staged.manifest["files"]:
+                    destination = staged.folder / name
+                    destination.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(target / name, destination)
+    except (ArchiveError, OSError) as err:
+        discard(staged)
+        raise err if isinstance(err, ArchiveError) else ArchiveError(str(err)) from err
+    return install(staged, results_dir, record)
