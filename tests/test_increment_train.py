@@ -196,7 +196,7 @@ def test_summary_and_figure(task_files, tmp_path):
     runs = []
     for order, cell in (("simple", "rnn"), ("complicated", "rnn"), ("simple", "gru"),
                         ("complicated", "gru")):
-        run_dir = tmp_path / order / cell
+        run_dir = tmp_path / f"K{BASE}-N{DIGITS}" / order / cell / "seed3"
         assert cli.main(train_args(task_files, run_dir, order, cell, short)) == 0
         runs.append(run_dir)
 
@@ -211,7 +211,7 @@ def test_summary_and_figure(task_files, tmp_path):
     assert table[["order", "cell"]].values.tolist() == [
         ["complicated", "gru"], ["complicated", "rnn"], ["simple", "gru"], ["simple", "rnn"]]
     assert set(table["minibatches"]) == {10} and set(table["base"]) == {BASE}
-    history = pd.read_csv(tmp_path / "simple" / "gru" / "history.csv")
+    history = pd.read_csv(runs[2] / "history.csv")
     assert table["final_digit_acc"].iloc[2] == history["digit_acc"].iloc[-1]
     # Every evaluation of every job, with the job's keys, in the summary's order.
     rows = pd.read_csv(evaluations)

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 
 from rnnrepro.memory import runs as memory_runs
-from rnnrepro.progress import jobs as job_paths
+from rnnrepro import paths as job_paths
 from rnnrepro.sharing import imported as imported_runs
 from rnnrepro.sharing import training as training_jobs
 from rnnrepro.sharing.code import code_digest

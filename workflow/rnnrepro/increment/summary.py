@@ -3,11 +3,16 @@ final ones (``summary.csv``, one row per job) and every evaluation (``evaluation
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from rnnrepro.files import paired_runs, read_json
+import pandas as pd
+
+from rnnrepro import sanity
+from rnnrepro.files import paired_runs
+from rnnrepro.paths import INCREMENT_RUN_FOLDER as RUN_FOLDER
 
 JOB_KEYS = ("base", "digits", "order", "cell", "seed")
 SUMMARY_COLUMNS = (*JOB_KEYS, "minibatches", "final_digit_acc", "final_number_acc")
@@ -15,13 +20,32 @@ EVALUATION_COLUMNS = (*JOB_KEYS, "minibatch", "epoch", "train_loss", "digit_acc"
 
 
 def read_metrics(path: str | Path) -> dict[str, Any]:
-    """A job's metrics.json, checked to hold the summary's columns."""
-    data = read_json(path)
-    missing = [key for key in SUMMARY_COLUMNS if not isinstance(data, dict) or key not in data]
+    """A job's metrics.json, checked to hold the summary's columns, possible numbers only, and
+    the job its folder names."""
+    data = sanity.read_metrics(path)
+    missing = [key for key in SUMMARY_COLUMNS if key not in data]
     if missing:
         raise ValueError(f"{path}: missing {missing}; not an increment metrics.json "
                          "(delete it and rerun its training job)")
+    fields = sanity.folder_fields(path, RUN_FOLDER)
+    sanity.check_run(path, data, {"base": int(fields["base"]), "digits": int(fields["digits"]),
+                                  "order": fields["order"], "cell": fields["cell"],
+                                  "seed": int(fields["seed"])})
+    for key in ("final_digit_acc", "final_number_acc"):
+        sanity.check_value(path, key, data[key], 0, 1)
+    sanity.check_value(path, "minibatches", data["minibatches"], 0, math.inf)
     return data
+
+
+def read_history(path: str | Path) -> pd.DataFrame:
+    """A job's history.csv: its columns, accuracies in [0, 1], training losses finite and
+    non-negative (the first evaluation, before any training, has none)."""
+    history = sanity.read_history(path, EVALUATION_COLUMNS[len(JOB_KEYS):])
+    for column in ("digit_acc", "number_acc"):
+        sanity.check_column(path, history, column, 0, 1)
+    sanity.check_column(path, history, "train_loss", 0, math.inf, skip_first_nan=True)
+    sanity.check_column(path, history, "minibatch", 0, math.inf)
+    return history
 
 
 def summary_rows(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
@@ -41,16 +65,10 @@ def evaluation_rows(metrics_paths: Sequence[str | Path], history_paths: Sequence
                     ) -> list[dict[str, Any]]:
     """Every evaluation of every job (its keys from metrics.json, its rows from the history.csv
     in the same folder), sorted like the summary."""
-    import pandas as pd
-
     jobs = []
     for metrics_path, history_path in paired_runs(metrics_paths, history_paths):
         metrics = read_metrics(metrics_path)
-        history = pd.read_csv(history_path)
-        missing = [c for c in EVALUATION_COLUMNS[len(JOB_KEYS):] if c not in history.columns]
-        if missing or history.empty:
-            raise ValueError(f"{history_path}: empty or missing column(s) {missing}; rerun its "
-                             "increment_train job")
+        history = read_history(history_path)
         keys = {k: metrics[k] for k in JOB_KEYS}
         jobs.append((tuple(keys.values()), [
             {**keys, **{c: record[c] for c in EVALUATION_COLUMNS[len(JOB_KEYS):]}}

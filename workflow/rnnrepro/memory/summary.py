@@ -16,16 +16,18 @@ only formats (every number it prints is in one of them):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from rnnrepro import sanity
 from rnnrepro.aggregate import column_names, summarize, summary_columns
-from rnnrepro.files import paired_runs, read_json, write_csv, write_json
+from rnnrepro.files import paired_runs, write_csv, write_json
 from rnnrepro.memory.representations import GROUP_ORDER
-from rnnrepro.memory.runs import run_label
+from rnnrepro.memory.runs import RUN_FOLDER, run_label
 
 TABLE2_COLUMNS = ["variant", "representation", "group", "learning_rate", "seed", "steps",
                   "latency_mean"]
@@ -91,19 +93,38 @@ def load_runs(metrics_paths: Sequence[str | Path], history_paths: Sequence[str |
         raise ValueError("no runs given: pass at least one metrics.json")
     runs = []
     for path, history_path in paired_runs(metrics_paths, history_paths):
-        metrics = read_json(path)
+        metrics = sanity.read_metrics(path)
         missing = METRIC_KEYS - set(metrics)
         if missing:
             raise ValueError(f"{path}: missing key(s) {sorted(missing)}; rerun its memory_train "
                              "job")
-        if not history_path.exists():
-            raise FileNotFoundError(f"{history_path} missing; rerun its memory_train job")
-        history = pd.read_csv(history_path)
-        missing = HISTORY_COLUMNS - set(history.columns)
-        if missing or history.empty:
-            raise ValueError(f"{history_path}: empty or missing column(s) {sorted(missing)}")
+        history = sanity.read_history(history_path, HISTORY_COLUMNS)
+        check_run(path, metrics, history_path, history)
         runs.append({**metrics, "history": history, "path": str(path)})
     return runs
+
+
+def check_run(path: Path, metrics: Mapping[str, Any], history_path: Path,
+              history: pd.DataFrame) -> None:
+    """A run's files are what its folder says and hold possible numbers only."""
+    fields = sanity.folder_fields(path, RUN_FOLDER)
+    sanity.check_run(path, metrics, {"representation": fields["representation"],
+                                     "learning_rate": float(fields["lr"]),
+                                     "seed": int(fields["seed"])})
+    steps = sanity.check_value(path, "steps", metrics["steps"], 1, 784)
+    sanity.check_value(path, "latency_mean", metrics["latency_mean"], 0, steps)
+    best = metrics["best"] if isinstance(metrics["best"], Mapping) else {}
+    for key in ("acc", "vacc", "test_acc"):
+        sanity.check_value(path, f"best.{key}", best.get(key), 0, 1)
+    for key in ("loss", "vloss", "test_loss"):
+        sanity.check_value(path, f"best.{key}", best.get(key), 0, math.inf)
+    sanity.check_value(path, "best.epoch", best.get("epoch"), 1, len(history))
+    sizes = metrics["sizes"] if isinstance(metrics["sizes"], Mapping) else {}
+    sanity.check_value(path, "sizes.train", sizes.get("train"), 1, math.inf)
+    for column in ("acc", "val_acc", "test_acc"):
+        sanity.check_column(history_path, history, column, 0, 1)
+    for column in ("loss", "val_loss", "test_loss"):
+        sanity.check_column(history_path, history, column, 0, math.inf)
 
 
 def _run_fields(run: Mapping[str, Any]) -> dict[str, Any]:

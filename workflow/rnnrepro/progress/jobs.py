@@ -1,7 +1,7 @@
 """The training jobs of a config: where each one writes (folder and log, relative to
 ``results/``), how many units it trains (epochs or minibatches) and which validation metric
-it reports. The workflow's rules take their run and log patterns from here
-(``workflow/rules/common.smk``), so ``rnnrepro progress`` reads the same files they write.
+it reports, from the run and log patterns the rules use (:mod:`rnnrepro.paths`), so
+``rnnrepro progress`` reads the same files they write.
 """
 
 from __future__ import annotations
@@ -11,15 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from rnnrepro.memory import runs as memory_runs
-
-# Run folders and logs below results/, as Snakemake patterns (and str.format templates).
-MEMORY_RUN = f"memory/{memory_runs.RUN_FOLDER}"
-MEMORY_LOG = f"logs/memory/{memory_runs.RUN_FOLDER}.log"
-INCREMENT_TASK = "increment/K{base}-N{digits}"
-INCREMENT_RUN = f"{INCREMENT_TASK}/{{order}}/{{cell}}/seed{{seed}}"
-INCREMENT_LOG = "logs/increment/K{base}-N{digits}/{order}-{cell}-seed{seed}.log"
-RENET_RUN = "renet/{dataset}/seed{seed}"
-RENET_LOG = "logs/renet/{dataset}/seed{seed}.log"
+from rnnrepro.paths import (
+    INCREMENT_LOG,
+    INCREMENT_RUN,
+    MEMORY_LOG,
+    MEMORY_RUN,
+    RENET_LOG,
+    RENET_RUN,
+)
 
 
 @dataclass(frozen=True)
@@ -47,8 +46,10 @@ def memory_jobs(config: Mapping[str, Any]) -> list[TrainingJob]:
         for lr in memory["learning_rates"]:
             for seed in memory["seeds"]:
                 name = memory_runs.run_folder(representation, lr, seed)
+                keys = {"representation": representation, "lr": memory_runs.lr_label(lr),
+                        "seed": seed}
                 jobs.append(TrainingJob(
-                    "memory", name, f"memory/{name}", f"logs/memory/{name}.log",
+                    "memory", name, MEMORY_RUN.format(**keys), MEMORY_LOG.format(**keys),
                     int(settings["epochs"]), "epoch", "val_acc",
                     ("memory", steps(representation), settings["train_subset"])))
     return jobs

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from rnnrepro import sanity
 from rnnrepro.files import paired_runs
 from rnnrepro.renet.summary import load_metrics
 
@@ -18,12 +19,9 @@ HISTORY_COLUMNS = ("epoch", "train_error", "val_error")
 
 def load_history(path: Path) -> pd.DataFrame:
     """A run's history.csv, checked for the columns drawn."""
-    if not path.exists():
-        raise FileNotFoundError(f"{path} missing; rerun the run's renet_train job")
-    frame = pd.read_csv(path)
-    missing = set(HISTORY_COLUMNS) - set(frame.columns)
-    if missing or frame.empty:
-        raise ValueError(f"{path}: empty or missing column(s) {sorted(missing)}")
+    frame = sanity.read_history(path, HISTORY_COLUMNS)
+    for column in ("train_error", "val_error"):
+        sanity.check_column(path, frame, column, 0, 1)
     return frame
 
 

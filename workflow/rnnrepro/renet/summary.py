@@ -8,12 +8,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from rnnrepro import sanity
 from rnnrepro.aggregate import column_names, summarize, summary_columns
-from rnnrepro.files import read_json, write_csv
+from rnnrepro.files import write_csv
+from rnnrepro.paths import RENET_RUN_FOLDER as RUN_FOLDER
 
 DATASET_ORDER = ("mnist", "cifar10", "svhn")
 SUMMARY_COLUMNS = ("dataset", "seed", "test_error", "val_error", "best_epoch", "epochs_run",
@@ -26,11 +29,12 @@ def load_metrics(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
     preset without ReNet, ``renet.datasets: []``)."""
     runs = []
     for path in paths:
-        metrics = read_json(path)
+        metrics = sanity.read_metrics(path)
         missing = set(SUMMARY_COLUMNS) - set(metrics)
         if missing:
             raise ValueError(f"{path}: missing key(s) {sorted(missing)}; rerun its renet_train "
                              "job")
+        check_run(Path(path), metrics)
         runs.append({**metrics, "path": Path(path)})
     seen: dict[tuple[str, int], Path] = {}
     for run in runs:
@@ -39,6 +43,20 @@ def load_metrics(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
             raise ValueError(f"{run['path']} and {seen[key]} are both {key[0]} seed {key[1]}")
         seen[key] = run["path"]
     return sorted(runs, key=lambda r: (_dataset_rank(r["dataset"]), r["dataset"], r["seed"]))
+
+
+def check_run(path: Path, metrics: Mapping[str, Any]) -> None:
+    """A run's metrics are what its folder says and hold possible numbers only (errors are
+    fractions: 0 to 1, i.e. 0 to 100 %)."""
+    fields = sanity.folder_fields(path, RUN_FOLDER)
+    sanity.check_run(path, metrics, {"dataset": fields["dataset"], "seed": int(fields["seed"])})
+    for key in ("test_error", "val_error"):
+        sanity.check_value(path, key, metrics[key], 0, 1)
+    for key in ("test_loss", "val_loss"):
+        if key in metrics:
+            sanity.check_value(path, key, metrics[key], 0, math.inf)
+    epochs = sanity.check_value(path, "epochs_run", metrics["epochs_run"], 1, math.inf)
+    sanity.check_value(path, "best_epoch", metrics["best_epoch"], 1, epochs)
 
 
 def _dataset_rank(name: str) -> int:

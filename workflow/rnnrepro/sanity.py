@@ -1,0 +1,114 @@
+"""Sanity of a training run's files, checked by each stage's summary before anything is
+aggregated, whether the run trained here or came from an archive: sizes within
+:data:`MAX_BYTES`, histories non-empty with their columns, numbers finite and in range, and the
+run fields of ``metrics.json`` equal to the run its folder names. A violation is a
+``ValueError`` naming the file, the key or column, the value and the allowed range.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+# The largest real files are increment histories of 51,201 evaluations (5.5 MB); metrics.json
+# files are a few kB. The same room as results archives allow for a member (64 MiB).
+MAX_BYTES = {"metrics.json": 2**20, "history.csv": 64 * 2**20, "latency.csv": 2**20}
+RERUN = "delete the run's folder and rerun its training job (or unpack a sound archive)"
+
+
+def _check_size(path: Path) -> None:
+    limit = MAX_BYTES.get(path.name, MAX_BYTES["history.csv"])
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: file not found; rerun its training job")
+    size = path.stat().st_size
+    if size > limit:
+        raise ValueError(f"{path}: {size:,} bytes, over the limit of {limit:,} for a "
+                         f"{path.name}; {RERUN}")
+
+
+def read_metrics(path: str | Path) -> dict[str, Any]:
+    """A run's metrics.json: within its size limit, a JSON object."""
+    path = Path(path)
+    _check_size(path)
+    try:
+        data = json.loads(path.read_text())
+    except (ValueError, RecursionError) as err:
+        raise ValueError(f"{path}: not valid JSON ({type(err).__name__}); {RERUN}") from err
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: not a JSON object; {RERUN}")
+    return data
+
+
+def read_history(path: str | Path, columns: Iterable[str]) -> pd.DataFrame:
+    """A run's history.csv: within its size limit, non-empty, holding ``columns``."""
+    path = Path(path)
+    _check_size(path)
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, ValueError) as err:
+        raise ValueError(f"{path}: not a readable CSV ({str(err).splitlines()[0]}); "
+                         f"{RERUN}") from err
+    missing = sorted(set(columns) - set(frame.columns))
+    if missing or frame.empty:
+        raise ValueError(f"{path}: {'no rows' if not missing else f'missing column(s) {missing}'}"
+                         f"; {RERUN}")
+    return frame
+
+
+def check_value(path: str | Path, key: str, value: Any, low: float, high: float) -> float:
+    """``value`` as a float, finite and within [low, high]."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not (math.isfinite(number) and low <= number <= high):
+        raise ValueError(f"{path}: {key} = {value!r} is not a number in [{low:g}, {high:g}]; "
+                         f"{RERUN}")
+    return number
+
+
+def check_column(path: str | Path, frame: pd.DataFrame, column: str, low: float,
+                 high: float, skip_first_nan: bool = False) -> None:
+    """Every value of a history column finite and within [low, high] (``skip_first_nan``: the
+    first row may be NaN, e.g. the training loss before any training)."""
+    values = frame[column]
+    if skip_first_nan and pd.isna(values.iloc[0]):
+        values = values.iloc[1:]
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = ~(numbers.between(low, high)) | numbers.isna()
+    if bad.any():
+        row = int(bad.to_numpy().argmax()) + (len(frame) - len(values))
+        raise ValueError(f"{path}: column {column} = {frame[column].iloc[row]!r} (row "
+                         f"{row + 1}) is not a number in [{low:g}, {high:g}]; {RERUN}")
+
+
+def check_run(path: str | Path, metrics: Mapping[str, Any], expected: Mapping[str, Any]
+              ) -> None:
+    """The run fields of ``metrics`` equal to those its folder names (``expected``)."""
+    for key, value in expected.items():
+        found = metrics.get(key)
+        same = (math.isclose(float(found), float(value), rel_tol=1e-9)
+                if isinstance(value, float) and isinstance(found, (int, float))
+                else found == value)
+        if not same:
+            raise ValueError(f"{path}: {key} = {found!r}, but its folder is the run with "
+                             f"{key} = {value!r} (files of two runs swapped?); {RERUN}")
+
+
+def folder_fields(path: str | Path, pattern: str) -> dict[str, str]:
+    """The fields a run folder pattern (e.g. ``K{base}-N{digits}/{order}/{cell}/seed{seed}``)
+    names, read from the tail of ``path``'s folder; a folder of another shape is an error."""
+    parts = re.split(r"\{(\w+)\}", pattern)
+    regex = "".join(re.escape(text) if i % 2 == 0 else f"(?P<{text}>[^/]+)"
+                    for i, text in enumerate(parts))
+    folder = Path(path).parent.as_posix()
+    match = re.search(f"(?:^|/){regex}$", folder)
+    if match is None:
+        raise ValueError(f"{path}: its folder is not a run folder ({pattern}); {RERUN}")
+    return match.groupdict()
