@@ -84,7 +84,9 @@ def check_column(path: str | Path, frame: pd.DataFrame, column: str, low: float,
     bad = ~(numbers.between(low, high)) | numbers.isna()
     if bad.any():
         row = int(bad.to_numpy().argmax()) + (len(frame) - len(values))
-        raise ValueError(f"{path}: column {column} = {frame[column].iloc[row]!r} (row "
+        value = frame[column].iloc[row]
+        value = value.item() if hasattr(value, "item") else value   # numpy -> Python scalar
+        raise ValueError(f"{path}: column {column} = {value!r} (row "
                          f"{row + 1}) is not a number in [{low:g}, {high:g}]; {RERUN}")
 
 
