@@ -56,7 +56,7 @@ def test_a_preset_without_increment_and_renet_builds_the_paper(quick_run, quick_
     assert pd.read_csv(workdir / "results/renet/summary.csv").empty
     verdicts = pd.read_csv(workdir / "results/claims/verdicts.csv")
     assert set(verdicts.loc[verdicts["claim"].isin(["M6", "R1"]), "verdict"]) == {"not run"}
-    assert set(verdicts.loc[verdicts["claim"] == "M1", "n"]) >= {1}
+    assert (verdicts.loc[verdicts["claim"] == "M1", "n"] >= 1).all()
     for name in ("increment-K2-N32", "increment-K10-N7", "increment-K4-N15", "renet-curves"):
         assert (workdir / "paper/figures" / f"{name}.png").stat().st_size > 0
     increment_table = (workdir / "paper/increment-table.tex").read_text()
