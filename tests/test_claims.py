@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from rnnrepro.claims import checks, evaluate, results, spec
-from rnnrepro.claims.table import claims_tables, ours, read_verdicts
 from rnnrepro.files import write_csv
 from rnnrepro.memory.representations import group
+from rnnrepro.paper.claims_table import claims_tables, ours, read_verdicts
 from rnnrepro.paper.layout import latex_text, render_latex
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,48 +7,18 @@ inside the command handlers, so ``rnnrepro --help`` stays fast.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
-
-import yaml
 
 from rnnrepro import __version__
+from rnnrepro.commandline import UserError
 from rnnrepro.runtime import StopRequested, setup_logging
 
 log = logging.getLogger("rnnrepro")
 
 STAGES = ("data", "memory", "increment", "renet", "claims", "paper", "sharing", "progress")
-
-
-class UserError(Exception):
-    """A problem the user can fix (bad input, missing file); printed without a traceback."""
-
-
-def load_settings(value: str) -> dict[str, Any]:
-    """Parse ``--settings``: inline JSON, or the path of a JSON/YAML file (e.g. a run's
-    ``settings.json``), so a rule's command line can be rerun by hand."""
-    text = value
-    if not value.lstrip().startswith("{"):
-        path = Path(value)
-        if not path.exists():
-            raise argparse.ArgumentTypeError(f"--settings: {value!r} is neither JSON nor a file")
-        text = path.read_text()
-    try:
-        # JSON first: YAML 1.1 reads JSON's exponent floats (1e-07) as strings.
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise argparse.ArgumentTypeError(f"--settings: cannot parse ({err})") from err
-    if not isinstance(data, dict):
-        raise argparse.ArgumentTypeError("--settings must be a mapping")
-    return data
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,26 +54,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rnnrepro {command}: error: {err}", file=sys.stderr)
         return 2
     return int(result or 0)
-
-
-def training_device(requested: str, threads: int | None) -> Any:
-    """Set torch's CPU threads (when given) and return the device for a training command;
-    an unavailable device is a :class:`UserError`."""
-    import torch
-
-    from rnnrepro.runtime import pick_device
-
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        return pick_device(requested)
-    except RuntimeError as err:
-        raise UserError(str(err)) from err
-
-
-def dump_settings(settings: dict[str, Any]) -> str:
-    """Compact JSON for a rule's command line (the inverse of :func:`load_settings`)."""
-    return json.dumps(settings, sort_keys=True, separators=(",", ":"))
 
 
 if __name__ == "__main__":

@@ -10,17 +10,13 @@ import subprocess
 
 from rnnrepro.memory import runs as memory_runs
 from rnnrepro import paths as job_paths
+from rnnrepro.commandline import settings_json
 from rnnrepro.sharing import imported as imported_runs
 from rnnrepro.sharing import training as training_jobs
 from rnnrepro.sharing.code import code_digest
 
 RESULTS = "results"
 ENV = "../../envs/rnnrepro.yaml"
-
-
-def settings_json(section):
-    """Compact JSON of a config section for a command's --settings argument."""
-    return json.dumps(section, sort_keys=True, separators=(",", ":"))
 
 
 def git_commit():

@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from rnnrepro.cli import UserError
+from rnnrepro.commandline import UserError
 
 log = logging.getLogger("rnnrepro")
 
@@ -38,8 +38,8 @@ def claims_command(args: argparse.Namespace) -> int:
     """Evaluate every comparison of the claims file and write one row per comparison."""
     from rnnrepro.claims import checks, evaluate, results, spec
     from rnnrepro.files import write_csv
-    from rnnrepro.paper.published import PublishedError
-    from rnnrepro.paper.published import load as load_published
+    from rnnrepro.published import PublishedError
+    from rnnrepro.published import load as load_published
 
     paths = {"memory_runs": args.memory_runs, "memory_latency": args.memory_latency,
              "memory_epochs": args.memory_epochs,

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rnnrepro.cli import UserError, load_settings, training_device
+from rnnrepro.commandline import UserError, load_settings, training_device
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from typing import Any
 from rnnrepro.aggregate import Summary, from_columns
 from rnnrepro.files import read_csv_columns
 from rnnrepro.paper.layout import MIDRULE, Cell, Row, Table, cells, latex_text
-from rnnrepro.paper.published import RENET_DATASETS, renet_row
 from rnnrepro.paper.stats import MISSING, count, difference, mean_std, signed
+from rnnrepro.published import RENET_DATASETS, renet_row
 from rnnrepro.renet.summary import ERROR_COLUMNS
 from rnnrepro.renet.units import UNIT_NAMES
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from rnnrepro.cli import UserError
+from rnnrepro.commandline import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from rnnrepro.cli import UserError, load_settings, training_device
+from rnnrepro.commandline import UserError, load_settings, training_device
 
 log = logging.getLogger(__name__)
 

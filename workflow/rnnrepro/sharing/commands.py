@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from rnnrepro import __version__
-from rnnrepro.cli import UserError, load_settings
+from rnnrepro.commandline import UserError, load_settings
 
 log = logging.getLogger("rnnrepro")
 

@@ -15,6 +15,11 @@ process that schedules the jobs own the cache:
 - a remote job that finished is stored in the cache by the submit host, under the key a local
   run computes;
 - inside a cluster job the cache is off.
+
+This replaces ``JobScheduler.run`` and ``JobScheduler._proceed`` and reads the scheduler's
+``_local_executor``: Snakemake internals, not its API. :func:`check_internals` verifies each of
+them (and the Snakemake major version) at start-up, so a release that renames one stops the run
+with a message naming it, instead of silently turning the restore off.
 """
 
 from __future__ import annotations
@@ -37,11 +42,63 @@ def _cacheable(job: Any) -> bool:
     return rule_cache is not None and rule_cache.output
 
 
+# What the patch replaces or reads: method -> its parameters, as the patch calls them.
+PATCHED_METHODS = {"run": ("self", "jobs", "executor"), "_proceed": ("self", "job")}
+WORKFLOW_ATTRIBUTES = ("async_run", "is_main_process", "local_exec")
+SUPPORTED_MAJOR = 9
+
+
+class SnakemakeInternalsError(RuntimeError):
+    """The installed Snakemake lacks an internal the submit-host cache patches or reads."""
+
+
+def check_internals() -> None:
+    """Raise :class:`SnakemakeInternalsError` naming the Snakemake version and every patched or
+    read attribute that is missing or has another signature."""
+    import inspect
+
+    import snakemake
+    import snakemake.api  # loads snakemake.workflow without an import cycle
+    from snakemake.scheduling.job_scheduler import JobScheduler
+    from snakemake.workflow import Workflow
+
+    version = getattr(snakemake, "__version__", "unknown")
+    problems = []
+    if not version.startswith(f"{SUPPORTED_MAJOR}."):
+        problems.append(f"major version {version.split('.')[0]} (written for "
+                        f"{SUPPORTED_MAJOR}.x)")
+    for name, parameters in PATCHED_METHODS.items():
+        method = getattr(JobScheduler, name, None)
+        if method is None:
+            problems.append(f"JobScheduler.{name} is missing")
+        elif tuple(inspect.signature(method).parameters) != parameters:
+            problems.append(f"JobScheduler.{name}{inspect.signature(method)} is not "
+                            f"({', '.join(parameters)})")
+    try:
+        sets_local = "_local_executor" in inspect.getsource(JobScheduler.__init__)
+    except (OSError, TypeError):
+        sets_local = False
+    if not sets_local:
+        problems.append("JobScheduler.__init__ no longer sets _local_executor")
+    problems += [f"Workflow.{name} is missing" for name in WORKFLOW_ATTRIBUTES
+                 if not hasattr(Workflow, name)]
+    if problems:
+        raise SnakemakeInternalsError(
+            f"snakemake {version}: the submit-host output cache "
+            f"(rnnrepro.sharing.submit_host_cache) patches Snakemake internals that changed: "
+            f"{'; '.join(problems)}. Run without --cache (the training jobs then run, or are "
+            f"restored, inside the cluster jobs), or share trained runs as a results archive "
+            f"(snakemake results/archive/<preset>.tar.gz; rnnrepro results unpack).")
+
+
 def use_submit_host_cache(workflow: Any) -> None:
-    """Let the scheduling process restore and store cached jobs (idempotent)."""
+    """Let the scheduling process restore and store cached jobs (idempotent); with a remote
+    executor, first check the Snakemake internals the patch relies on."""
     if not workflow.is_main_process:
         workflow.workflow_settings.cache = None  # the submit host stores this job's outputs
         return
+    if not workflow.local_exec:
+        check_internals()
 
     from snakemake.logging import logger
     from snakemake.scheduling.job_scheduler import JobScheduler
@@ -51,7 +108,7 @@ def use_submit_host_cache(workflow: Any) -> None:
     submit, proceed = JobScheduler.run, JobScheduler._proceed
 
     def run(self: Any, jobs: list[Any], executor: Any = None) -> None:
-        local = getattr(self, "_local_executor", None)
+        local = self._local_executor          # checked by check_internals
         if executor is None and local is not None and not self.workflow.dryrun:
             cached = [job for job in jobs if _cacheable(job)
                       and _await(self.workflow, job.rule.cache.exists(job))]

@@ -1,4 +1,5 @@
-"""The claims table (``tab:claims`` in ``paper/tables.tex``), formatted from verdicts.csv only.
+"""The claims tables (``tab:claims`` and ``tab:claims-increment`` in ``paper/tables.tex``),
+formatted from verdicts.csv only (the paper stage renders them; the claims stage computes).
 
 Every number it prints is a column of ``results/claims/verdicts.csv`` rounded for print:
 relative effects in percent with one decimal, other effects with three decimals.
