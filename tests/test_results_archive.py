@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import io
 import json
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import yaml
 from conftest import QUICK, REPO
 from rnnrepro.cli import main
 from rnnrepro.config_types import load
-from rnnrepro.sharing import archive, imported, provenance, training, unpacking
+from rnnrepro.sharing import archive, code, imported, provenance, training, unpacking
 from rnnrepro.sharing.code import code_digest, code_modules
 
 RUN = "memory/original/lr3e-05/seed0"
@@ -347,3 +348,41 @@ def test_finished_only_packs_the_runs_whose_outputs_all_exist(tmp_path, quick_co
         ["config.json", *(f"{RUN}/{n}" for n in ("history.csv", "latency.csv", "metrics.json"))])
     assert main([*args, "--finished-only", files[-2], files[-1]]) == 2
     assert "no finished run" in capsys.readouterr().err
+
+
+def test_an_archive_of_other_trainer_code_imports_with_a_notice(tmp_path, quick_config,
+                                                                caplog, monkeypatch):
+    """Archives record each stage's trainer digest; one trained by other code still imports
+    (archives of real runs stay usable after unrelated edits), says so, and the provenance
+    names the commit and the changed stage."""
+    older = code.trainer_digests()
+    # This checkout's trainer code, with one statement of the memory trainer changed.
+    package = tmp_path / "package" / "rnnrepro"
+    shutil.copytree(Path(code.__file__).parents[1], package)
+    train = package / "memory" / "train.py"
+    train.write_text(train.read_text() + "\nCHANGED_STATEMENT = 1\n")
+    current = code.trainer_digests(package)
+    assert current["memory"] != older["memory"] and current["renet"] == older["renet"]
+    results = tmp_path / "source" / "results"
+    path = tmp_path / "old.tar.gz"
+    manifest = archive.pack(path, make_results(results), results_dir=str(results),
+                            config=quick_config, preset="quick", version="0.1.0",
+                            commit="old1234", code=older)
+    assert manifest["code"] == older
+    with caplog.at_level("WARNING", logger="rnnrepro"):
+        monkeypatch.setattr(code, "trainer_digests", lambda: current)
+        assert unpack_cli(tmp_path, path) == 0
+    assert "memory runs: trained by commit old1234; the trainer code has changed since " \
+           f"(trainer code {older['memory']} then, {current['memory']} now)" in caplog.text
+    record = json.loads((tmp_path / "results/imported/archive.json").read_text())
+    text = provenance.describe([f"{tmp_path}/results/imported/{RUN}/metrics.json"],
+                               results_dir=f"{tmp_path}/results", record=record,
+                               preset="quick", commit="new5678", version="0.1.0",
+                               code=current)["text"]
+    assert "trained by commit `old1234`; the trainer code has changed since (memory)" in text
+    same = provenance.describe([f"{tmp_path}/results/imported/{RUN}/metrics.json"],
+                               results_dir=f"{tmp_path}/results", record={**record,
+                                                                           "code": current},
+                               preset="quick", commit="new5678", version="0.1.0",
+                               code=current)["text"]
+    assert "has changed since" not in same

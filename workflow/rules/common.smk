@@ -13,7 +13,7 @@ from rnnrepro import paths as job_paths
 from rnnrepro.commandline import settings_json
 from rnnrepro.sharing import imported as imported_runs
 from rnnrepro.sharing import training as training_jobs
-from rnnrepro.sharing.code import code_digest
+from rnnrepro.sharing.code import TRAINERS, code_digest, trainer_digests
 
 RESULTS = "results"
 ENV = "../../envs/rnnrepro.yaml"
@@ -44,7 +44,7 @@ def cache_key(stage):
     """Params that make the output cache's key complete: Snakemake hashes a cached job's
     command, params and inputs, but not its wildcards nor the Python its command imports."""
     return {"job": lambda wildcards: dict(wildcards.items()),
-            "code": code_digest(f"rnnrepro.{stage}.train")}
+            "code": code_digest(TRAINERS[stage])}
 
 
 def scaled(rule_name, key):
@@ -350,6 +350,11 @@ def provenance_results_dir(wildcards, output):
 
 def archive_config(wildcards):
     return settings_json(config)
+
+
+def archive_code(wildcards):
+    """The digest of each stage's trainer code, recorded in the archive's manifest."""
+    return settings_json(trainer_digests())
 
 
 def archive_results_dir(wildcards, output):

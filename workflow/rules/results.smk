@@ -46,6 +46,7 @@ rule results_archive:
         RESULTS_ARCHIVE,
     params:
         config=archive_config,
+        code=archive_code,
         results_dir=archive_results_dir,
         commit=GIT_COMMIT,
     log:
@@ -54,7 +55,8 @@ rule results_archive:
         ENV
     shell:
         "rnnrepro results pack --output {output:q} --results-dir {params.results_dir:q}"
-        " --config {params.config:q} --commit {params.commit:q} {input.runs:q} > {log:q} 2>&1"
+        " --config {params.config:q} --code {params.code:q} --commit {params.commit:q}"
+        " {input.runs:q} > {log:q} 2>&1"
 
 
 # The runs finished so far, while the others train (or wait for another machine): rebuild with
@@ -64,6 +66,7 @@ rule results_archive_finished:
         FINISHED_ARCHIVE,
     params:
         config=archive_config,
+        code=archive_code,
         results_dir=archive_results_dir,
         commit=GIT_COMMIT,
         runs=TRAINING_OUTPUTS,
@@ -74,4 +77,4 @@ rule results_archive_finished:
     shell:
         "rnnrepro results pack --finished-only --output {output:q}"
         " --results-dir {params.results_dir:q} --config {params.config:q}"
-        " --commit {params.commit:q} {params.runs:q} > {log:q} 2>&1"
+        " --code {params.code:q} --commit {params.commit:q} {params.runs:q} > {log:q} 2>&1"

@@ -52,7 +52,8 @@ def member_name(path: str, results_dir: str) -> str:
 
 
 def pack(output: str | Path, files: Iterable[str], *, results_dir: str,
-         config: Mapping[str, Any], preset: str, version: str, commit: str) -> dict[str, Any]:
+         config: Mapping[str, Any], preset: str, version: str, commit: str,
+         code: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Write the archive of ``files`` (training outputs below ``results_dir``); return its
     manifest. The archive is byte-identical for the same files and config."""
     members: dict[str, bytes] = {CONFIG: json_bytes(config)}
@@ -63,6 +64,8 @@ def pack(output: str | Path, files: Iterable[str], *, results_dir: str,
         members[name] = Path(path).read_bytes()  # follows a symlink into the output cache
     manifest = {"format": FORMAT, "preset": preset, "version": version, "commit": commit,
                 "files": {name: sha256(data) for name, data in sorted(members.items())}}
+    if code is not None:
+        manifest["code"] = dict(code)
     # mtime 0 in the gzip header and in every member: the same results, the same bytes.
     with (atomic_path(output) as partial, open(partial, "wb") as raw,
           gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as zipped,
@@ -75,12 +78,26 @@ def pack(output: str | Path, files: Iterable[str], *, results_dir: str,
 
 
 # What an import record says of each archive it holds runs of (``sources``).
-SOURCE_KEYS = ("archive", "archive_sha256", "preset", "version", "commit")
+SOURCE_KEYS = ("archive", "archive_sha256", "preset", "version", "commit", "code")
 
 
 def sources(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The archives an import record holds runs of (a record of one archive: itself)."""
     return list(record.get("sources") or [{key: record.get(key) for key in SOURCE_KEYS}])
+
+
+def code_changed(source: Mapping[str, Any], current: Mapping[str, str],
+                 stages: Iterable[str]) -> dict[str, str]:
+    """Of ``stages``, those whose trainer code differs from the archive's, each with a short
+    reason: the two digests, or that the archive does not record its code."""
+    recorded = source.get("code")
+    changed = {}
+    for stage in stages:
+        if not isinstance(recorded, Mapping) or stage not in recorded:
+            changed[stage] = "the archive does not record its trainer code"
+        elif recorded[stage] != current.get(stage):
+            changed[stage] = f"trainer code {recorded[stage]} then, {current.get(stage)} now"
+    return changed
 
 
 def check_name(name: str) -> None:

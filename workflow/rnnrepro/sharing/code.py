@@ -84,3 +84,13 @@ def code_digest(root: str, package_dir: Path = _ROOT) -> str:
     for module, tree in _parsed_modules(root, package_dir).items():
         digest.update(f"{module}\n{ast.dump(_strip_docstrings(tree))}\n".encode())
     return digest.hexdigest()[:16]
+
+
+# The module that trains each stage's jobs: its digest is in the output cache's key and in every
+# results archive (``manifest.json`` ``code``), so both ways of reusing a run know its code.
+TRAINERS = {stage: f"{PACKAGE}.{stage}.train" for stage in ("memory", "increment", "renet")}
+
+
+def trainer_digests(package_dir: Path = _ROOT) -> dict[str, str]:
+    """Per training stage, the digest of its trainer's code."""
+    return {stage: code_digest(module, package_dir) for stage, module in TRAINERS.items()}

@@ -36,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     pack.add_argument("--config", required=True, type=load_settings,
                       help="the run's resolved config (JSON or a file)")
     pack.add_argument("--commit", required=True, help="git commit of the code that ran")
+    pack.add_argument("--code", type=load_settings, default=None,
+                      help="digest of each stage's trainer code (JSON); default: this code's")
     pack.add_argument("--finished-only", action="store_true",
                       help="pack the runs whose outputs all exist and leave the others out "
                            "(an archive of a run still going on: unpack --add joins the parts)")
@@ -81,6 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def pack_command(args: argparse.Namespace) -> int:
     from rnnrepro.sharing.archive import ArchiveError, pack
+    from rnnrepro.sharing.code import trainer_digests
 
     missing = [path for path in args.files if not Path(path).exists()]
     if missing and args.finished_only:
@@ -97,7 +100,8 @@ def pack_command(args: argparse.Namespace) -> int:
     try:
         manifest = pack(args.output, args.files, results_dir=args.results_dir,
                         config=args.config, preset=args.config.get("preset", "unknown"),
-                        version=__version__, commit=args.commit)
+                        version=__version__, commit=args.commit,
+                        code=args.code if args.code is not None else trainer_digests())
     except ArchiveError as err:
         raise UserError(str(err)) from err
     size = Path(args.output).stat().st_size
@@ -109,7 +113,8 @@ def pack_command(args: argparse.Namespace) -> int:
 
 def unpack_command(args: argparse.Namespace) -> int:
     from rnnrepro.config_types import load
-    from rnnrepro.sharing.archive import IMPORT_FOLDER, ArchiveError
+    from rnnrepro.sharing.archive import IMPORT_FOLDER, ArchiveError, code_changed
+    from rnnrepro.sharing.code import trainer_digests
     from rnnrepro.sharing.training import differences
     from rnnrepro.sharing.unpacking import discard, stage, unpack
 
@@ -142,6 +147,11 @@ def unpack_command(args: argparse.Namespace) -> int:
     log.info("%s: %d training runs (%d files) imported into %s (preset %s, commit %s)",
              staged.name, len(runs), len(files), folder, staged.manifest["preset"],
              staged.manifest["commit"])
+    stages = sorted({name.split("/", 1)[0] for name in files})
+    for name, reason in code_changed(staged.manifest, trainer_digests(), stages).items():
+        log.warning("%s runs: trained by commit %s; the trainer code has changed since (%s). "
+                    "They are used as they are; to train them with this code, remove "
+                    "results/imported/%s", name, staged.manifest["commit"], reason, name)
     if found:
         config_path = Path(args.results_dir) / IMPORT_FOLDER / "config.yaml"
         config_path.write_text(yaml.safe_dump(staged.config, sort_keys=False))
@@ -152,11 +162,13 @@ def unpack_command(args: argparse.Namespace) -> int:
 
 def provenance_command(args: argparse.Namespace) -> int:
     from rnnrepro.files import atomic_open, write_json
+    from rnnrepro.sharing.code import trainer_digests
     from rnnrepro.sharing.provenance import describe, tex
 
     record = json.loads(Path(args.record).read_text()) if args.record else None
     provenance = describe(args.files, results_dir=args.results_dir, record=record,
-                          preset=args.preset, commit=args.commit, version=__version__)
+                          preset=args.preset, commit=args.commit, version=__version__,
+                          code=trainer_digests())
     write_json(args.json, provenance)
     with atomic_open(args.tex) as handle:
         handle.write(tex(provenance))

@@ -12,15 +12,19 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rnnrepro.paper.layout import latex_text
-from rnnrepro.sharing.archive import IMPORT_FOLDER, sources
+from rnnrepro.sharing.archive import IMPORT_FOLDER, code_changed, sources
 
 
 def describe(files: Iterable[str], *, results_dir: str, record: Mapping[str, Any] | None,
-             preset: str, commit: str, version: str) -> dict[str, Any]:
+             preset: str, commit: str, version: str,
+             code: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Count the training runs (folders) read from an archive and trained here, and say so in
-    one sentence (``text``, with `code` marks)."""
+    one sentence (``text``, with `code` marks); ``code``: this checkout's trainer digests, to
+    say which imported stages were trained by code that has changed since."""
     imported_prefix = posixpath.join(results_dir, IMPORT_FOLDER) + "/"
     runs = {posixpath.dirname(path): path.startswith(imported_prefix) for path in files}
+    imported_stages = sorted({posixpath.relpath(run, imported_prefix).split("/", 1)[0]
+                              for run, imported in runs.items() if imported})
     n_imported = sum(runs.values())
     n_trained = len(runs) - n_imported
     here = f"preset `{preset}`, rnnrepro {version}, commit `{commit}`"
@@ -30,8 +34,8 @@ def describe(files: Iterable[str], *, results_dir: str, record: Mapping[str, Any
         listed = sources(record)
         source = ("archive" if len(listed) == 1 else "archives") + " " + ", ".join(
             f"`{s['archive']}` (sha256 `{str(s['archive_sha256'])[:12]}`, preset "
-            f"`{s['preset']}`, rnnrepro {s['version']}, commit `{s['commit']}`)"
-            for s in listed)
+            f"`{s['preset']}`, rnnrepro {s['version']}, trained by commit `{s['commit']}`"
+            f"{_changed_text(s, code, imported_stages)})" for s in listed)
         if n_trained == 0:
             text = (f"{_all_runs(n_imported)} imported from {source}; no model was trained "
                     f"here. Summaries, tables, figures and verdicts were rebuilt from them "
@@ -48,6 +52,13 @@ def describe(files: Iterable[str], *, results_dir: str, record: Mapping[str, Any
         "archives": [] if record is None else sources(record),
     }
     return provenance
+
+
+def _changed_text(source: Mapping[str, Any], code: Mapping[str, str] | None,
+                  stages: list[str]) -> str:
+    """"; the trainer code has changed since (memory)" where it has, else ""."""
+    changed = code_changed(source, code or {}, stages) if code is not None else {}
+    return f"; the trainer code has changed since ({', '.join(changed)})" if changed else ""
 
 
 def _all_runs(n: int) -> str:

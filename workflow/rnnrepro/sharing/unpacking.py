@@ -348,7 +348,9 @@ def _added(old: Mapping[str, Any], staged: StagedArchive) -> dict[str, Any]:
                   "archive": staged.name, "archive_sha256": staged.sha256}
     listed = [*sources(old), new_source]
     joined = {key: " + ".join(dict.fromkeys(str(s[key]) for s in listed))
-              for key in SOURCE_KEYS}
+              for key in SOURCE_KEYS if key != "code"}
+    codes = [s.get("code") for s in listed]
+    joined["code"] = codes[0] if all(code == codes[0] for code in codes) else None
     return {**old, **joined, "files": {**old["files"], **files}, "sources": listed}
 
 
