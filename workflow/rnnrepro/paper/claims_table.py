@@ -7,6 +7,7 @@ relative effects in percent with one decimal, other effects with three decimals.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -76,15 +77,23 @@ def verdict_text(row: pd.Series) -> str:
     return row["verdict"] + (f" ({'; '.join(details)})" if details else "")
 
 
+def _claim_blocks(frame: pd.DataFrame, width: int) -> Iterator[tuple[list[Row | str],
+                                                                     pd.DataFrame]]:
+    """Per claim: the rows that open its block (a rule between blocks, then its id and its
+    summary and place across ``width`` - 1 columns) and its verdict rows."""
+    for index, (claim_id, rows) in enumerate(frame.groupby("claim", sort=False)):
+        first = rows.iloc[0]
+        heading: list[Row | str] = [MIDRULE] if index else []
+        heading.append([Cell(str(claim_id), bold=True),
+                        Cell(f"{first['summary']} ({first['where']})", span=width - 1,
+                             align="l", italic=True)])
+        yield heading, rows
+
+
 def _body(frame: pd.DataFrame) -> list[Row | str]:
     body: list[Row | str] = []
-    for claim_id, rows in frame.groupby("claim", sort=False):
-        if body:
-            body.append(MIDRULE)
-        first = rows.iloc[0]
-        body.append([Cell(str(claim_id), bold=True),
-                     Cell(f"{first['summary']} ({first['where']})", span=6, align="l",
-                          italic=True)])
+    for heading, rows in _claim_blocks(frame, 7):
+        body += heading
         seen: set[str] = set()
         for _, row in rows.iterrows():
             label = _comparison(row, row["comparison"] not in seen)
@@ -103,17 +112,12 @@ def _readings_body(frame: pd.DataFrame) -> tuple[list[str], list[Row | str]]:
     and the verdict under each reading."""
     readings = list(dict.fromkeys(frame["reading"]))
     body: list[Row | str] = []
-    for claim_id, rows in frame.groupby("claim", sort=False):
-        if body:
-            body.append(MIDRULE)
-        first = rows.iloc[0]
-        body.append([Cell(str(claim_id), bold=True),
-                     Cell(f"{first['summary']} ({first['where']})", span=2 + len(readings),
-                          align="l", italic=True)])
+    for heading, rows in _claim_blocks(frame, 3 + len(readings)):
+        body += heading
         for label, comparison in rows.groupby("comparison", sort=False):
             by_reading = {row["reading"]: row for _, row in comparison.iterrows()}
             if list(by_reading) != readings:
-                raise ValueError(f"claim {claim_id}, {label!r}: readings "
+                raise ValueError(f"claim {rows.iloc[0]['claim']}, {label!r}: readings "
                                  f"{list(by_reading)}, expected {readings}")
             row = comparison.iloc[0]
             paper = f" (paper: {row['claimed_text']})" if row["claimed_text"] else ""
