@@ -47,9 +47,10 @@ from rnnrepro.sharing.archive import (
 @dataclass(frozen=True)
 class Limits:
     """What an archive may hold. Sized from the full preset's archive, the largest a real run
-    makes (121 members, 92 MB unpacked, its largest member an increment history of 51,201
-    evaluations, 5.5 MB), with room to spare: each limit is over 10 times that run's figure,
-    enough for ten seeds of every experiment."""
+    makes, as estimated from config.yaml (it has not been run): 121 members, about 90 MB
+    unpacked, its largest member an increment history of 51,201 evaluations, 3-5 MB at the
+    52-100 bytes a row real histories take; each limit is over 10 times that, enough for ten
+    seeds of every experiment."""
 
     member_bytes: int = 64 * 2**20        # one member
     total_bytes: int = 2 * 2**30          # every member together, unpacked
