@@ -16,8 +16,9 @@ from typing import Any
 
 import pandas as pd
 
-# The largest real files are increment histories of 51,201 evaluations (5.5 MB); metrics.json
-# files are a few kB. The same room as results archives allow for a member (64 MiB).
+# The largest real files are increment histories of 51,201 evaluations (3-5 MB, estimated at
+# 52-100 bytes a row); metrics.json files are a few kB. The same room as results archives
+# allow for a member (64 MiB).
 MAX_BYTES = {"metrics.json": 2**20, "history.csv": 64 * 2**20, "latency.csv": 2**20}
 RERUN = "delete the run's folder and rerun its training job (or unpack a sound archive)"
 
