@@ -56,8 +56,10 @@ def main() -> None:
     print(f"{'cell':<6} {'seconds':>9} {'cpu s':>7} {'numbers/s':>12} {'digit_acc':>10}")
     for cell in args.cells:
         torch.manual_seed(0)
-        model = IncrementModel(cell, args.base, args.hidden, UnitSettings.from_config(
-            load(Path(__file__).resolve().parents[1])["increment"]["units"])).to(device)
+        config = load(Path(__file__).resolve().parents[1])
+        model = IncrementModel(cell, args.base, args.hidden,
+                               UnitSettings(**config["increment"]["units"]),
+                               config["memory"]["input_weight_std"]).to(device)
         evaluator(model)  # warm-up: allocator, thread pool, kernels
         times = []
         for _ in range(args.repeats):

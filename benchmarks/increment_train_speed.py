@@ -29,9 +29,13 @@ ROOT = Path(__file__).resolve().parents[1]
 PAPER_MINIBATCHES = 5 * 10240
 
 
+# The IRNN's input weight std: config.yaml's memory.input_weight_std (the same IRNN).
+IRNN_INPUT_STD = load(ROOT)["memory"]["input_weight_std"]
+
+
 def keras_units() -> UnitSettings:
     """Keras 2's LSTM/GRU definitions, as config.yaml states them (increment.units)."""
-    return UnitSettings.from_config(load(ROOT)["increment"]["units"])
+    return UnitSettings(**load(ROOT)["increment"]["units"])
 
 
 def steps_per_second(model: IncrementModel, base: int, digits: int, batch: int,
@@ -59,7 +63,7 @@ def steps_per_second(model: IncrementModel, base: int, digits: int, batch: int,
 
 def pytorch_model(cell: str, base: int, hidden: int) -> IncrementModel:
     """The model as it was before increment.units: nn.LSTM / nn.GRU with PyTorch's init."""
-    model = IncrementModel("rnn", base, hidden, keras_units())
+    model = IncrementModel("rnn", base, hidden, keras_units(), IRNN_INPUT_STD)
     model.recurrent = make_recurrent(cell, base, hidden)
     return model
 
@@ -82,7 +86,7 @@ def main() -> None:
         base, digits = (int(v) for v in task.split(":"))
         for cell in ("rnn", "lstm", "gru"):
             torch.manual_seed(0)
-            keras = IncrementModel(cell, base, args.hidden, keras_units())
+            keras = IncrementModel(cell, base, args.hidden, keras_units(), IRNN_INPUT_STD)
             after = steps_per_second(keras, base, digits, args.batch_size, args.seconds)
             before = after if cell == "rnn" else steps_per_second(
                 pytorch_model(cell, base, args.hidden), base, digits, args.batch_size,

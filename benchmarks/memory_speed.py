@@ -40,9 +40,11 @@ def measure(steps: int, features: int, batch_size: int, seconds: float,
             device: torch.device, aten: bool) -> float:
     """Training samples per second (through ATen's RNN kernel when ``aten``)."""
     torch.manual_seed(0)
-    model = IRNNClassifier(features).to(device)
-    optimizer = rmsprop(model, 3e-5, TrainSettings.from_config(
-        memory_run_settings(load(ROOT), "original")))
+    config = load(ROOT)
+    settings = TrainSettings.from_parts(memory_run_settings(config, "original"),
+                                        {"eval_batch_size": 1})
+    model = IRNNClassifier(features, settings.hidden_size, settings.input_weight_std).to(device)
+    optimizer = rmsprop(model, 3e-5, settings.rmsprop)
     x = torch.rand(64 * batch_size, steps, features, device=device)
     y = torch.randint(0, 10, (64 * batch_size,), device=device)
     forward = (lambda xb: aten_logits(model, xb)) if aten else model

@@ -171,7 +171,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     cfg = yaml.safe_load(args.config.read_text())["renet"]
-    settings = TrainSettings.from_config(cfg["training"])
+    settings = TrainSettings.from_parts(cfg["training"])
     probe = MatmulProbe()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch "
           f"{args.batch_size}, {args.rounds} rounds per model (torch.mm 4096^2 float32 probe, "

@@ -88,7 +88,7 @@ def test_clear_effect_in_the_claimed_direction_is_supported():
     assert row["magnitude"] == (f"text 0.7 %: below our CI by "
                                 f"{(low - 0.007) * 100:.1f} points")
     assert row["budget"] == "5,000 images per run"
-    assert row["units"].startswith("seed=0 learning_rate=3e-05")
+    assert row["observations"].startswith("seed=0 learning_rate=3e-05")
 
 
 def test_clear_effect_against_the_claim_is_contradicted():
@@ -346,14 +346,14 @@ def test_unequal_budgets_make_a_clear_effect_inconclusive():
     assert row["n_needed"] is None
 
 
-def test_units_needed_is_the_first_n_whose_interval_excludes_zero():
+def test_observations_needed_is_the_first_n_whose_interval_excludes_zero():
     differences = [0.01, -0.005, 0.02]
-    n = checks.units_needed(differences, 0.95)
+    n = checks.observations_needed(differences, 0.95)
     mean, sd = np.mean(differences), np.std(differences, ddof=1)
     half = lambda k: float(stats_t(k)) * sd / math.sqrt(k)   # noqa: E731
     assert half(n) < mean <= half(n - 1)
-    assert checks.units_needed([0.01, 0.01], 0.95) is None   # no spread: nothing to plan
-    assert checks.units_needed([0.01], 0.95) is None
+    assert checks.observations_needed([0.01, 0.01], 0.95) is None   # no spread: nothing to plan
+    assert checks.observations_needed([0.01], 0.95) is None
 
 
 def stats_t(n: int) -> float:
@@ -366,7 +366,7 @@ def test_inconclusive_rows_carry_the_planning_figure():
                                           **permuted("transposed", [0.905, 0.91, 0.90])})}
     row = one_row(comparison(), tables)
     assert row["verdict"] == "inconclusive"
-    assert row["n_needed"] == checks.units_needed(
+    assert row["n_needed"] == checks.observations_needed(
         [float(d) for d in row["differences"].split("; ")], 0.95)
 
 

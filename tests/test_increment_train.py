@@ -19,18 +19,18 @@ from rnnrepro.increment.evaluation import HoldoutEvaluator
 from rnnrepro.increment.holdout import build_holdout
 from rnnrepro.increment.models import IncrementModel, sequence_loss
 from rnnrepro.increment.sequences import increment, make_permutation, make_sequences
-from rnnrepro.increment.settings import SettingsError, TrainSettings
+from rnnrepro.increment.settings import TrainSettings
 from rnnrepro.runtime import StopRequested
 
 BASE, DIGITS = 3, 3
 TINY = {"hidden_size": 16, "batch_size": 16, "learning_rate": 3.0e-4,
         "rmsprop": {"rho": 0.9, "eps": 1.0e-7}, "epochs": 2, "batches_per_epoch": 20,
         "interesting_probability": 0.1, "eval_every": 5, "eval_batch_size": 10,
-        "checkpoint_every": 10,
+        "checkpoint_every": 10, "irnn_input_std": 0.001,
         "units": {"gate_activation": "hard_sigmoid", "gru_reset": "before",
                   "input_init": "glorot_uniform", "recurrent_init": "orthogonal",
                   "bias_init": "zeros", "lstm_forget_bias": 1.0}}
-KERAS = TrainSettings.from_config(TINY).units
+KERAS = TrainSettings.from_parts(TINY).units
 
 
 @pytest.fixture(autouse=True)
@@ -46,12 +46,12 @@ def one_thread():
 def task_files(tmp_path_factory):
     """Permutation and hold-out files of the tiny task, made by the CLI."""
     folder = tmp_path_factory.mktemp("task")
-    settings = json.dumps({"permutation_seed": 2018, "holdout_size": 1000, "holdout_seed": 7,
-                           "interesting_probability": 0.1})
-    for command, name in (("increment-permutation", "permutation.json"),
-                          ("increment-holdout", "holdout.npz")):
+    holdout = {"holdout_size": 1000, "holdout_seed": 7, "interesting_probability": 0.1}
+    for command, name, settings in (
+            ("increment-permutation", "permutation.json", {"permutation_seed": 2018}),
+            ("increment-holdout", "holdout.npz", holdout)):
         assert cli.main([command, "--base", str(BASE), "--digits", str(DIGITS), "--settings",
-                         settings, "--output", str(folder / name)]) == 0
+                         json.dumps(settings), "--output", str(folder / name)]) == 0
     return folder
 
 
@@ -92,7 +92,7 @@ class Echo(nn.Module):
 
 def test_model_outputs_and_loss():
     torch.manual_seed(0)
-    model = IncrementModel("lstm", 10, 16, KERAS)
+    model = IncrementModel("lstm", 10, 16, KERAS, 0.001)
     inputs, targets = make_sequences(np.array([[1, 2, 3], [9, 9, 9]], dtype=np.uint8), 10)
     logits = model(torch.from_numpy(inputs))
     assert logits.shape == (2, 6, 10)
@@ -104,7 +104,7 @@ def test_model_outputs_and_loss():
 
 
 def test_irnn_cell_is_identity_initialised():
-    model = IncrementModel("rnn", 4, 16, KERAS)
+    model = IncrementModel("rnn", 4, 16, KERAS, 0.001)
     assert torch.equal(model.recurrent.weight_hh_l0, torch.eye(16))
     assert model.recurrent.nonlinearity == "relu"
 
@@ -126,21 +126,23 @@ def test_evaluation_does_not_depend_on_batch_size():
     holdout = build_holdout(2, 12, size=1000, seed=7, interesting_probability=0.1)
     permutation = make_permutation(2, 12, 0)
     torch.manual_seed(1)
-    model = IncrementModel("gru", 2, 16, KERAS)
+    model = IncrementModel("gru", 2, 16, KERAS, 0.001)
     scores = {size: HoldoutEvaluator(holdout, permutation, torch.device("cpu"), size)(model)
               for size in (99, 1000)}
     assert len(set(scores.values())) == 1
 
 
 def test_settings_errors_name_the_key():
-    with pytest.raises(SettingsError, match=r"increment\.eval_every"):
-        TrainSettings.from_config({k: v for k, v in TINY.items() if k != "eval_every"})
-    with pytest.raises(SettingsError, match=r"unknown.*'eval_evry'"):
-        TrainSettings.from_config({**TINY, "eval_evry": 3})
-    with pytest.raises(SettingsError, match=r"increment\.rmsprop\.rho"):
-        TrainSettings.from_config({**TINY, "rmsprop": {"rho": 2, "eps": 1e-7}})
-    assert TrainSettings.from_config({**TINY, "eval_every": 4, "checkpoint_every": 10}
-                                      ).unit_size == 8
+    with pytest.raises(ValueError, match=r"increment: missing key\(s\) \['eval_every'\]"):
+        TrainSettings.from_parts({k: v for k, v in TINY.items() if k != "eval_every"})
+    with pytest.raises(ValueError, match=r"unknown.*'eval_evry'"):
+        TrainSettings.from_parts({**TINY, "eval_evry": 3})
+    with pytest.raises(ValueError, match=r"increment\.rmsprop\.rho = 2"):
+        TrainSettings.from_parts({**TINY, "rmsprop": {"rho": 2, "eps": 1e-7}})
+    with pytest.raises(ValueError, match=r"increment\.eval_batch_size = 0"):
+        TrainSettings.from_parts(TINY, {"eval_batch_size": 0})
+    assert TrainSettings.from_parts({**TINY, "eval_every": 4, "checkpoint_every": 10}
+                                    ).block_size == 8
 
 
 def test_training_job_resumes_with_identical_history(task_files, tmp_path, monkeypatch):

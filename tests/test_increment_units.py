@@ -16,11 +16,11 @@ from rnnrepro.config_types import load
 from rnnrepro.gated_recurrence import gate_, gru_recurrence, lstm_recurrence
 from rnnrepro.increment.keras_units import KerasRecurrent, keras_orthogonal
 from rnnrepro.increment.models import IncrementModel
-from rnnrepro.increment.settings import SettingsError, TrainSettings, UnitSettings
+from rnnrepro.increment.settings import TrainSettings, UnitSettings
 
 HIDDEN, INPUTS = 5, 3
 # Keras 2's definitions, as config.yaml states them (increment.units).
-KERAS = UnitSettings.from_config(load(Path(__file__).resolve().parents[1])["increment"]["units"])
+KERAS = UnitSettings(**load(Path(__file__).resolve().parents[1])["increment"]["units"])
 PYTORCH = UnitSettings(gate_activation="sigmoid", gru_reset="after", input_init="pytorch",
                        recurrent_init="pytorch", bias_init="pytorch", lstm_forget_bias=0.0)
 
@@ -194,21 +194,22 @@ def test_keras_initialisers():
 
 
 def test_units_reach_the_model_and_bad_values_name_the_key():
-    model = IncrementModel("gru", 10, 16, replace(KERAS, gru_reset="after"))
+    model = IncrementModel("gru", 10, 16, replace(KERAS, gru_reset="after"), 0.001)
     assert isinstance(model.recurrent, KerasRecurrent) and model.recurrent.reset_after
-    assert isinstance(IncrementModel("rnn", 10, 16, KERAS).recurrent, torch.nn.RNN)  # the IRNN
+    irnn = IncrementModel("rnn", 10, 16, KERAS, 0.001).recurrent
+    assert isinstance(irnn, torch.nn.RNN)  # the IRNN
     base = {"hidden_size": 16, "batch_size": 16, "learning_rate": 3e-4,
             "rmsprop": {"rho": 0.9, "eps": 1e-7}, "epochs": 1, "batches_per_epoch": 10,
             "interesting_probability": 0.1, "eval_every": 5, "eval_batch_size": 10,
-            "checkpoint_every": 5}
+            "checkpoint_every": 5, "irnn_input_std": 0.001}
     assert UnitSettings("hard_sigmoid", "before", "glorot_uniform", "orthogonal",
                                  "zeros", 1.0) == KERAS  # config.yaml states Keras 2's definitions
     keras = asdict(KERAS)
-    assert TrainSettings.from_config({**base, "units": keras}).units == KERAS
-    with pytest.raises(SettingsError, match=r"increment\.units\.gate_activation"):
-        TrainSettings.from_config({**base, "units": {**keras, "gate_activation": "relu"}})
-    with pytest.raises(SettingsError, match="unknown key"):
-        TrainSettings.from_config({**base, "units": {**keras, "reset": "before"}})
-    with pytest.raises(SettingsError, match=r"missing key\(s\) \['lstm_forget_bias'\]"):
-        TrainSettings.from_config({**base, "units": {k: v for k, v in keras.items()
-                                                     if k != "lstm_forget_bias"}})
+    assert TrainSettings.from_parts({**base, "units": keras}).units == KERAS
+    with pytest.raises(ValueError, match=r"increment\.units\.gate_activation = 'relu'"):
+        TrainSettings.from_parts({**base, "units": {**keras, "gate_activation": "relu"}})
+    with pytest.raises(ValueError, match="'reset' was unexpected"):
+        TrainSettings.from_parts({**base, "units": {**keras, "reset": "before"}})
+    with pytest.raises(ValueError, match="'lstm_forget_bias' is a required property"):
+        TrainSettings.from_parts({**base, "units": {k: v for k, v in keras.items()
+                                                    if k != "lstm_forget_bias"}})

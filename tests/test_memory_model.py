@@ -9,9 +9,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rnnrepro.memory.irnn import IRNNClassifier, count_parameters, trainable
+from rnnrepro.memory.irnn import IRNNClassifier
 from rnnrepro.memory.settings import TrainSettings
 from rnnrepro.memory.train import rmsprop
+from rnnrepro.parameters import count_parameters, trainable
 from rnnrepro.sharing.training import memory_run_settings
 
 
@@ -40,9 +41,9 @@ def test_initial_weights_match_the_spec(features):
 def test_parameter_count_equals_keras():
     # Keras: SimpleRNN(128) has F*128 + 128*128 + 128 weights, Dense(10) 128*10 + 10.
     for features in (28, 1):
-        model = IRNNClassifier(features)
+        model = IRNNClassifier(features, 128, input_std=0.001)
         assert count_parameters(model) == features * 128 + 128 * 128 + 128 + 1290
-    assert count_parameters(IRNNClassifier(28)) == 21386
+    assert count_parameters(IRNNClassifier(28, 128, input_std=0.001)) == 21386
 
 
 def test_step_logits_end_with_the_model_output():
@@ -58,10 +59,12 @@ def test_step_logits_end_with_the_model_output():
 
 def test_rmsprop_is_the_keras_update_and_the_second_bias_stays_frozen(repo_config):
     torch.manual_seed(2)
-    settings = TrainSettings.from_config(memory_run_settings(repo_config, "original"))
-    assert (settings.rho, settings.eps) == (0.9, 1e-7)  # Keras 2 RMSprop, as config.yaml says
-    model = IRNNClassifier(3, hidden_size=4)
-    opt = rmsprop(model, 0.01, settings)
+    settings = TrainSettings.from_parts(memory_run_settings(repo_config, "original"),
+                                        {"eval_batch_size": 1})
+    constants = settings.rmsprop
+    assert (constants.rho, constants.eps) == (0.9, 1e-7)  # Keras 2 RMSprop, as config.yaml says
+    model = IRNNClassifier(3, hidden_size=4, input_std=0.001)
+    opt = rmsprop(model, 0.01, constants)
     params = trainable(model)
     assert all(p is not model.rnn.bias_hh_l0 for p in params)
     weights = [p.detach().double().numpy().copy() for p in params]

@@ -145,7 +145,7 @@ def test_resume_after_interruption_gives_the_same_run(workspace, tmp_path, monke
     ({"settings": {**TINY, "epochs": 1, "dropout": 0.5}}, "unknown key(s) ['dropout']"),
     ({"settings": {k: v for k, v in TINY.items() if "batch" not in k}},
      "missing key(s) ['batch_size', 'eval_batch_size']"),
-    ({"settings": {**TINY, "epochs": 0}}, "memory.epochs must be a positive integer"),
+    ({"settings": {**TINY, "epochs": 0}}, "memory.epochs = 0: 0 is less than the minimum of 1"),
     ({"data": "nowhere/manifest.json"}, "manifest.json missing"),
 ])
 def test_bad_input_is_a_clear_error(workspace, tmp_path, capsys, change, message):

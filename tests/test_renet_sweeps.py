@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rnnrepro.renet.models import ModelSpec, ReNet, count_parameters
+from rnnrepro.parameters import count_parameters
+from rnnrepro.renet.models import ModelSpec, ReNet
 from rnnrepro.renet.sweeps import ReNetLayer
 
 torch.set_num_threads(1)

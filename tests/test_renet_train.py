@@ -158,7 +158,7 @@ def test_resume_after_kill_gives_identical_history(tmp_path):
     resumed = subprocess.run(cli(data, killed, cfg), env=env, capture_output=True, text=True,
                              timeout=300)
     assert resumed.returncode == 0, resumed.stderr
-    assert f"after {done} of 4 units" in resumed.stderr
+    assert f"after {done} of 4 blocks" in resumed.stderr
     _, err = ref.communicate(timeout=300)
     assert ref.returncode == 0, err
 

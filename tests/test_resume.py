@@ -3,7 +3,7 @@
 A training command is killed with SIGKILL right after its k-th checkpoint is written, then rerun
 to completion: its history (wall_time aside), metrics (wall times aside), best weights and
 latency must equal an uninterrupted run's exactly. The kill must really happen (exit -9, and the
-rerun logs that it resumed after k units); units are made slow enough (~0.3 s) for that.
+rerun logs that it resumed after k blocks); blocks are made slow enough (~0.3 s) for that.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class Trainer:
     """A training command (by output folder) and its uninterrupted reference run."""
 
     command: Callable[[Path], list[str]]
-    units: int
+    blocks: int
     reference: Path
     process: subprocess.Popen | None = None
 
@@ -93,7 +93,7 @@ def renet(tmp_path_factory: pytest.TempPathFactory) -> Trainer:
 
 @pytest.fixture(scope="module")
 def increment(tmp_path_factory: pytest.TempPathFactory) -> Trainer:
-    """4 units of 100 minibatches (64 numbers, 64 GRU units): ~0.3 s per unit."""
+    """4 blocks of 100 minibatches (64 numbers, 64 GRU units): ~0.3 s per block."""
     root = tmp_path_factory.mktemp("increment")
     task = json.dumps({"permutation_seed": 2018, "holdout_size": 1000, "holdout_seed": 7,
                        "interesting_probability": 0.1})
@@ -179,10 +179,10 @@ def kill_resume_compare(trainer: Trainer, k: int, tmp_path: Path) -> None:
     rerun = subprocess.run(trainer.command(out), env=ENV, capture_output=True, text=True,
                            timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    resumed = re.search(r"resuming from (\S+) after (\d+) of (\d+) units", rerun.stderr)
+    resumed = re.search(r"resuming from (\S+) after (\d+) of (\d+) blocks", rerun.stderr)
     assert resumed, rerun.stderr[-3000:]
-    assert resumed.groups() == (str(out / "checkpoint.pt"), str(k), str(trainer.units)), \
-        "the kill did not land right after checkpoint k (units too fast?)"
+    assert resumed.groups() == (str(out / "checkpoint.pt"), str(k), str(trainer.blocks)), \
+        "the kill did not land right after checkpoint k (blocks too fast?)"
     assert not (out / "checkpoint.pt").exists() and not (out / "history.partial.csv").exists()
     assert_same_run(out, trainer.finished_reference())
 

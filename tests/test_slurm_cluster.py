@@ -300,7 +300,7 @@ def test_scancel_training_job_resumes_from_checkpoint(tmp_path: Path):
 
     # The retry resumed from the checkpoint and the history is whole: epochs 1..N, once each.
     text = log.read_text()
-    resumed = re.search(r"resuming from \S+ after (\d+) of (\d+) units", text)
+    resumed = re.search(r"resuming from \S+ after (\d+) of (\d+) blocks", text)
     assert resumed, f"the retry did not resume from its checkpoint:\n{text[-3000:]}"
     assert 3 <= int(resumed[1]) < epochs and int(resumed[2]) == epochs
     epochs_seen = [int(row["epoch"]) for row in read_history(run_dir / "history.csv")]

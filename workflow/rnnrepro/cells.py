@@ -8,7 +8,7 @@ from torch import nn
 CELLS = ("rnn", "lstm", "gru", "tanh")
 
 
-def init_irnn_(rnn: nn.RNN, input_std: float = 0.001) -> nn.RNN:
+def init_irnn_(rnn: nn.RNN, input_std: float) -> nn.RNN:
     """IRNN initialisation (Le et al., 2015; Keras mnist_irnn): identity recurrent weights,
     N(0, input_std^2) input weights, zero biases. Works on every layer and direction."""
     with torch.no_grad():
@@ -23,16 +23,20 @@ def init_irnn_(rnn: nn.RNN, input_std: float = 0.001) -> nn.RNN:
 
 
 def make_recurrent(cell: str, input_size: int, hidden_size: int, *, bidirectional: bool = False,
-                   irnn_input_std: float = 0.001, batch_first: bool = True) -> nn.RNNBase:
+                   irnn_input_std: float | None = None, batch_first: bool = True) -> nn.RNNBase:
     """One batch-first recurrent layer run by a single cuDNN/ATen call per sequence batch.
 
     ``rnn`` is the IRNN (ReLU, identity init) of the memory-capacity paper; ``tanh`` is a plain
     tanh RNN with PyTorch's default initialisation; ``lstm``/``gru`` use PyTorch defaults.
     ``batch_first=False`` takes time-major (steps, batch, features) input, ATen's native layout
-    (no transposed copies inside the call).
+    (no transposed copies inside the call). ``irnn_input_std`` (the IRNN's input weight std,
+    config.yaml's ``memory.input_weight_std``) is required for ``rnn`` and unused otherwise.
     """
     kwargs = {"batch_first": batch_first, "bidirectional": bidirectional}
     if cell == "rnn":
+        if irnn_input_std is None:
+            raise ValueError("cell 'rnn' (the IRNN) needs irnn_input_std "
+                             "(config.yaml: memory.input_weight_std)")
         return init_irnn_(nn.RNN(input_size, hidden_size, nonlinearity="relu", **kwargs),
                           irnn_input_std)
     if cell == "tanh":

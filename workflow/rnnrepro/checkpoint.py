@@ -1,15 +1,16 @@
 """Helpers for the training loops: training state, checkpoint, best weights, history file.
 
 Each training job (memory, increment, ReNet) writes its loop out in its own ``train.py``: resume
-from the checkpoint, then for every unit (an epoch, or a block of minibatches) train, evaluate,
+from the checkpoint, then for every block (an epoch, or a run of minibatches) train, evaluate,
 checkpoint, keep the best weights and write the history so far. The loop calls these helpers:
 
-- :class:`TrainingState`: history rows, training seconds, units done, best epoch and its value;
+- :class:`TrainingState`: history rows, training seconds, blocks done, best epoch and its value;
 - :class:`Checkpointer`: ``checkpoint.pt`` with the model, optimizer, every RNG state and the
-  state (``resume``, ``save``, ``remove``; refuses a checkpoint of other settings or another unit);
+  state (``resume``, ``save``, ``remove``; refuses a checkpoint of other settings or of another
+  recurrent unit);
 - :class:`BestWeights`: ``best.pt`` with the best epoch's weights (``save``, ``load``);
 - :class:`HistoryFile`: ``<history>.partial.csv`` while running, the history once complete;
-- one log line per unit (:meth:`HistoryFile.write_partial`).
+- one log line per block (:meth:`HistoryFile.write_partial`).
 
 SIGTERM/SIGINT stop a loop at a safe point through :func:`rnnrepro.runtime.stop_on_signal`. A job
 killed by a time limit or preemption continues where its last checkpoint left off, and a resumed
@@ -70,26 +71,26 @@ def restore_rng_state(state: dict[str, Any], generators: Generators) -> None:
 
 @dataclass
 class TrainingState:
-    """What a run carries from one unit (epoch, block of minibatches) to the next."""
+    """What a run carries from one block (an epoch, or a run of minibatches) to the next."""
 
     history: list[dict[str, Any]] = field(default_factory=list)
     elapsed: float = 0.0                # seconds of training, summed over sessions
-    units_done: int = 0                 # units finished and checkpointed
+    blocks_done: int = 0                # blocks finished and checkpointed
     best_epoch: int | None = None       # the epoch whose weights best.pt keeps
     best_value: float | None = None     # its validation number the trainer ranks epochs by
 
     def wall_time(self, started: float) -> float:
-        """Training seconds so far, in a unit that began at ``started`` (time.monotonic())."""
+        """Training seconds so far, in a block that began at ``started`` (time.monotonic())."""
         return round(self.elapsed + time.monotonic() - started, 3)
 
-    def end_unit(self, rows: list[dict[str, Any]], started: float) -> None:
-        """Count a finished unit: add its seconds, stamp rows lacking ``wall_time`` with the
+    def end_block(self, rows: list[dict[str, Any]], started: float) -> None:
+        """Count a finished block: add its seconds, stamp rows lacking ``wall_time`` with the
         total, append them to the history."""
         self.elapsed += time.monotonic() - started
         for row in rows:
             row.setdefault("wall_time", round(self.elapsed, 3))
         self.history.extend(rows)
-        self.units_done += 1
+        self.blocks_done += 1
 
     def best_row(self) -> dict[str, Any]:
         """The history row of :attr:`best_epoch`."""
@@ -148,12 +149,12 @@ class Checkpointer:
         return TrainingState(**payload["state"])
 
     def resume(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-               generators: Generators, units: int) -> TrainingState:
+               generators: Generators, blocks: int) -> TrainingState:
         """:meth:`load`, logging the resume, or a fresh state when there is nothing to resume."""
         state = self.load(model, optimizer, generators)
         if state is None:
             return TrainingState()
-        log.info("resuming from %s after %d of %d units", self.path, state.units_done, units)
+        log.info("resuming from %s after %d of %d blocks", self.path, state.blocks_done, blocks)
         return state
 
     def remove(self) -> None:
@@ -183,7 +184,7 @@ class BestWeights:
     def keep(self, model: torch.nn.Module, state: TrainingState) -> None:
         """Save ``model``'s weights if the last finished epoch is the best one: right after its
         checkpoint, and again after a resume (the resumed weights are the last checkpoint's)."""
-        if state.best_epoch is not None and state.best_epoch == state.units_done:
+        if state.best_epoch is not None and state.best_epoch == state.blocks_done:
             self.save(model, state.best_epoch)
 
     def load(self, model: torch.nn.Module, epoch: int | None) -> None:
@@ -208,11 +209,11 @@ class HistoryFile:
         self.path = Path(path)
         self.partial = self.path.with_suffix(".partial.csv")
 
-    def write_partial(self, state: TrainingState, units: int) -> None:
-        """Write the history so far and log the unit just finished (``i/units`` and its last
+    def write_partial(self, state: TrainingState, blocks: int) -> None:
+        """Write the history so far and log the block just finished (``i/blocks`` and its last
         row)."""
         write_csv(self.partial, state.history)
-        log.info("unit %d/%d: %s", state.units_done, units,
+        log.info("block %d/%d: %s", state.blocks_done, blocks,
                  " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                           for k, v in state.history[-1].items()))
 

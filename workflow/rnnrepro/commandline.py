@@ -38,6 +38,18 @@ def load_settings(value: str) -> dict[str, Any]:
     return data
 
 
+def add_job_settings(parser: argparse.ArgumentParser, section: str,
+                     settings_help: str | None = None) -> None:
+    """``--settings`` and ``--speed`` of a training command: the config keys that change its
+    results and those that only change its speed (:mod:`rnnrepro.job_settings`)."""
+    parser.add_argument("--settings", type=load_settings, required=True,
+                        help=settings_help or f"the {section} keys that change results "
+                                              "(JSON/YAML inline or file)")
+    parser.add_argument("--speed", type=load_settings, default={},
+                        help=f"the {section} keys that only change speed, e.g. eval_batch_size "
+                             "(may also be given in --settings)")
+
+
 def training_device(requested: str, threads: int | None) -> Any:
     """Set torch's CPU threads (when given) and return the device for a training command;
     an unavailable device is a :class:`UserError`."""

@@ -11,6 +11,9 @@ import subprocess
 from rnnrepro.memory import runs as memory_runs
 from rnnrepro import paths as job_paths
 from rnnrepro.commandline import settings_json
+from rnnrepro.increment.settings import HoldoutSettings, PermutationSettings
+from rnnrepro.increment.settings import TrainSettings as IncrementSettings
+from rnnrepro.job_settings import SPEED
 from rnnrepro.sharing import imported as imported_runs
 from rnnrepro.sharing import training as training_jobs
 from rnnrepro.sharing.code import TRAINERS, code_digest, trainer_digests
@@ -181,9 +184,16 @@ def memory_permutations_arg(wildcards, input):
 
 
 def memory_run_settings(wildcards):
-    """--settings of one run (rnnrepro.sharing.training: the keys a run depends on, with
-    memory.pixel_runs applied to the 784-step runs; a sweep change never reruns other runs)."""
+    """--settings of one run (rnnrepro.sharing.training: the result keys of
+    rnnrepro.memory.settings, with memory.pixel_runs applied to the 784-step runs; a sweep
+    change never reruns other runs)."""
     return settings_json(training_jobs.memory_run_settings(config, wildcards.representation))
+
+
+def memory_run_speed(wildcards):
+    """--speed of one run: the keys that change how fast, not what (eval_batch_size)."""
+    return settings_json(
+        training_jobs.memory_run_settings(config, wildcards.representation, SPEED))
 
 
 def memory_summary_settings(wildcards):
@@ -227,8 +237,14 @@ def renet_run_outputs(name):
 
 
 def renet_job_settings(wildcards):
-    """--settings of one job: its dataset's model (Table 1), the training settings, the subset."""
+    """--settings of one job: its dataset's model (Table 1), the training settings that change
+    results, the subset."""
     return settings_json(training_jobs.renet_run_settings(config, wildcards.dataset))
+
+
+def renet_job_speed(wildcards):
+    """--speed of one job: the training settings that change how fast, not what."""
+    return settings_json(training_jobs.renet_speed(config))
 
 
 # ---- increment stage (workflow/rules/increment.smk)
@@ -305,23 +321,22 @@ def increment_permutation_arg(wildcards, input):
     return f"--permutation {shlex.quote(input.permutation[0])}" if input.permutation else ""
 
 
-# Settings each command receives: only the keys its output depends on, so adding a task or seed
-# to the grid reruns nothing that exists (training keys: rnnrepro.sharing.training).
-def increment_settings(*keys):
-    """--settings JSON holding the given keys of the increment section."""
-    return settings_json({key: INCREMENT[key] for key in keys})
-
-
+# Settings each command receives: only the keys its output depends on (its settings class in
+# rnnrepro.increment.settings), so adding a task or seed to the grid reruns nothing that exists.
 def increment_permutation_settings(wildcards):
-    return increment_settings(*training_jobs.INCREMENT_PERMUTATION_KEYS)
+    return settings_json(training_jobs.increment_settings(config, PermutationSettings))
 
 
 def increment_holdout_settings(wildcards):
-    return increment_settings(*training_jobs.INCREMENT_HOLDOUT_KEYS)
+    return settings_json(training_jobs.increment_settings(config, HoldoutSettings))
 
 
 def increment_train_settings(wildcards):
-    return settings_json(training_jobs.increment_train_settings(config))
+    return settings_json(training_jobs.increment_settings(config, IncrementSettings))
+
+
+def increment_train_speed(wildcards):
+    return settings_json(training_jobs.increment_settings(config, IncrementSettings, SPEED))
 
 
 # ---- claims stage (workflow/rules/claims.smk)

@@ -59,7 +59,6 @@ rule increment_train:
         settings=increment_train_settings,
         permutation=increment_permutation_arg,
         checkpoint=f"{INCREMENT_RUN}/checkpoint.pt",
-        device=config["device"],
         **cache_key("increment"),
     cache: True
     log:
@@ -71,14 +70,18 @@ rule increment_train:
         gpu=1,
         runtime=scaled("increment_train", "runtime"),
         mem_mb=scaled("increment_train", "mem_mb"),
+        # How fast, not what: resources, so neither a rerun trigger nor in the cache key.
+        speed=increment_train_speed,
+        device=config["device"],
     conda:
         ENV
     shell:
         "rnnrepro increment-train --base {wildcards.base} --digits {wildcards.digits}"
         " --order {wildcards.order} --cell {wildcards.cell} --seed {wildcards.seed}"
-        " --settings {params.settings:q} --holdout {input.holdout:q} {params.permutation}"
+        " --settings {params.settings:q} --speed {resources.speed:q}"
+        " --holdout {input.holdout:q} {params.permutation}"
         " --history {output.history:q} --metrics {output.metrics:q}"
-        " --checkpoint {params.checkpoint:q} --device {params.device} --threads {threads}"
+        " --checkpoint {params.checkpoint:q} --device {resources.device} --threads {threads}"
         " > {log:q} 2>&1"
 
 

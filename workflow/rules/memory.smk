@@ -28,7 +28,6 @@ rule memory_train:
         # the retry to resume (checkpoint) and to evaluate the best epoch (best weights).
         checkpoint=f"{MEMORY_RUN}/checkpoint.pt",
         best=f"{MEMORY_RUN}/best.pt",
-        device=config["device"],
         **cache_key("memory"),
     cache: True
     wildcard_constraints:
@@ -42,12 +41,16 @@ rule memory_train:
         gpu=1,
         runtime=scaled("memory_train", "runtime"),
         mem_mb=scaled("memory_train", "mem_mb"),
+        # How fast, not what: resources, so neither a rerun trigger nor in the cache key.
+        speed=memory_run_speed,
+        device=config["device"],
     conda:
         ENV
     shell:
         "rnnrepro memory-train --data {input.data:q} {params.permutations}"
         " --representation {wildcards.representation} --learning-rate {wildcards.lr}"
-        " --seed {wildcards.seed} --settings {params.settings:q} --device {params.device}"
+        " --seed {wildcards.seed} --settings {params.settings:q} --speed {resources.speed:q}"
+        " --device {resources.device}"
         " --threads {threads} --history {output.history:q} --metrics {output.metrics:q}"
         " --latency {output.latency:q} --checkpoint {params.checkpoint:q} --best {params.best:q}"
         " > {log:q} 2>&1"

@@ -24,7 +24,6 @@ rule renet_train:
         settings=renet_job_settings,
         checkpoint=f"{RENET_RUN}/checkpoint.pt",
         best=f"{RENET_RUN}/best.pt",
-        device=config["device"],
         **cache_key("renet"),
     cache: True
     wildcard_constraints:
@@ -37,11 +36,15 @@ rule renet_train:
         gpu=1,
         runtime=scaled("renet_train", "runtime"),
         mem_mb=scaled("renet_train", "mem_mb"),
+        # How fast, not what: resources, so neither a rerun trigger nor in the cache key.
+        speed=renet_job_speed,
+        device=config["device"],
     conda:
         ENV
     shell:
         "rnnrepro renet-train --data {input.data:q} --dataset {wildcards.dataset}"
-        " --seed {wildcards.seed} --settings {params.settings:q} --device {params.device}"
+        " --seed {wildcards.seed} --settings {params.settings:q} --speed {resources.speed:q}"
+        " --device {resources.device}"
         " --threads {threads} --history {output.history:q} --metrics {output.metrics:q}"
         " --checkpoint {params.checkpoint:q} --best {params.best:q} > {log:q} 2>&1"
 

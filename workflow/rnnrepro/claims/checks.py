@@ -1,6 +1,6 @@
 """What a verdict says beyond its direction: how the paper's magnitudes sit against our interval,
-whether both sides trained on the same budget, how many units would decide an open comparison,
-and whether the readings of an open claim agree.
+whether both sides trained on the same budget, how many observations would decide an open
+comparison, and whether the readings of an open claim agree.
 
 Magnitudes and distances are in the effect's units (relative effects as fractions); the texts
 print relative effects in percent.
@@ -22,8 +22,8 @@ CONSISTENT, PAPER_ABOVE, PAPER_BELOW, NO_INTERVAL = (
     "consistent", "paper above", "paper below", "no interval")
 MAGNITUDE_COLUMNS = ("claim", "comparison", "reading", "source", "claimed_text", "claimed_low",
                      "claimed_high", "n", "mean", "ci_low", "ci_high", "check", "distance")
-# Beyond this many units a planning figure says nothing useful.
-MAX_UNITS = 10_000
+# Beyond this many observations a planning figure says nothing useful.
+MAX_OBSERVATIONS = 10_000
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ def format_effect(value: float, effect: str) -> str:
 def describe_magnitudes(checks: Sequence[MagnitudeCheck], effect: str) -> str:
     """One line per comparison, e.g. "text 0.7 %: below our CI by 1.8 points; Table 4 1.5 %:
     consistent" (points: percentage points of a relative effect)."""
-    unit = " points" if effect == "relative" else ""
+    points = " points" if effect == "relative" else ""
     parts = []
     for check in checks:
         value = format_effect(check.low, effect)
@@ -108,7 +108,7 @@ def describe_magnitudes(checks: Sequence[MagnitudeCheck], effect: str) -> str:
             value = f"{format_effect(check.low, effect).removesuffix(' %')}–" \
                     f"{format_effect(check.high, effect)}"
         head = f"{check.source} {value}"
-        distance = format_effect(abs(check.distance), effect).removesuffix(" %") + unit
+        distance = format_effect(abs(check.distance), effect).removesuffix(" %") + points
         if check.check == CONSISTENT:
             parts.append(f"{head}: consistent")
         elif check.check == NO_INTERVAL:
@@ -123,10 +123,10 @@ def describe_magnitudes(checks: Sequence[MagnitudeCheck], effect: str) -> str:
 
 def budget_text(a_budgets: Sequence[tuple[float, ...]], b_budgets: Sequence[tuple[float, ...]],
                 unit: str) -> tuple[bool, str]:
-    """(unequal, text) of the paired units' training budgets: "1,000,000 images per run" or
+    """(unequal, text) of the paired observations' training budgets: "1,000,000 images per run" or
     "1,000,000 vs 40,000 images"; ("", False) where the table records no budget."""
-    a = sorted({b for unit_budgets in a_budgets for b in unit_budgets})
-    b = sorted({v for unit_budgets in b_budgets for v in unit_budgets})
+    a = sorted({b for budgets in a_budgets for b in budgets})
+    b = sorted({v for budgets in b_budgets for v in budgets})
     if not a or not b:
         return False, ""
     unequal = any(x != y for x, y in zip(a_budgets, b_budgets, strict=True))
@@ -140,10 +140,10 @@ def budget_text(a_budgets: Sequence[tuple[float, ...]], b_budgets: Sequence[tupl
     return True, f"{span(a)} vs {span(b)} {unit}"
 
 
-def units_needed(differences: Sequence[float], confidence: float) -> int | None:
-    """Planning figure: the fewest units at which the t interval would exclude 0 if the
+def observations_needed(differences: Sequence[float], confidence: float) -> int | None:
+    """Planning figure: the fewest observations at which the t interval would exclude 0 if the
     observed mean and standard deviation held; None when they cannot tell (n < 2, no spread,
-    zero mean) or past :data:`MAX_UNITS`."""
+    zero mean) or past :data:`MAX_OBSERVATIONS`."""
     if len(differences) < 2:
         return None
     data = np.asarray(differences, dtype=float)
@@ -151,7 +151,7 @@ def units_needed(differences: Sequence[float], confidence: float) -> int | None:
     if sd == 0 or mean == 0:
         return None
     quantile = 0.5 + confidence / 2
-    for n in range(2, MAX_UNITS + 1):
+    for n in range(2, MAX_OBSERVATIONS + 1):
         if float(stats.t.ppf(quantile, n - 1)) * sd / math.sqrt(n) < mean:
             return n
     return None

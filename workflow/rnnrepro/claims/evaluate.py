@@ -1,11 +1,11 @@
 """Verdicts: each comparison of ``paper/claims.yaml`` evaluated on the results tables.
 
 For a comparison, every run selected by ``a`` (and ``b``) gives one number (its measure); runs
-are grouped into units by ``pair_by`` (several runs of one side in a unit, e.g. the three
-permutations of a group for one seed, are averaged), the units both sides have are paired, and
-the effect of each unit is ``a − b`` or ``(a − b) / a`` (``a − reference`` with a reference,
-one unit per run). The mean effect gets a Student t interval; the verdict says whether it
-excludes 0 on the claimed side.
+are grouped into observations by ``pair_by`` (several runs of one side in an observation, e.g.
+the three permutations of a group for one seed, are averaged), the observations both sides
+have are paired, and the effect of each is ``a − b`` or ``(a − b) / a`` (``a − reference``
+with a reference, one observation per run). The mean effect gets a Student t interval; the
+verdict says whether it excludes 0 on the claimed side.
 """
 
 from __future__ import annotations
@@ -31,21 +31,22 @@ VERDICT_COLUMNS = (
     "claim", "paper", "where", "summary", "comparison", "reading", "data", "statistic",
     "effect", "expect", "n", "mean", "ci_low", "ci_high", "interval", "verdict", "reason",
     "claimed_text", "magnitude", "budget", "n_needed", "readings", "a_mean", "b_mean",
-    "reference", "units", "differences", "note")
+    "reference", "observations", "differences", "note")
 
 
 @dataclass
 class Outcome:
     """The evaluation of one comparison (one row of verdicts.csv)."""
 
-    units: list[str] = field(default_factory=list)
+    observations: list[str] = field(default_factory=list)
     differences: list[float] = field(default_factory=list)
     a_values: list[float] = field(default_factory=list)
     b_values: list[float] = field(default_factory=list)
     reference: float | None = None
     note: str = ""
     missing: str = ""
-    # Per paired unit, the budgets its runs trained on (a side, b side): unequal ones are flagged
+    # Per paired observation, the budgets its runs trained on (a side, b side): unequal ones
+    # are flagged
     a_budgets: list[tuple[float, ...]] = field(default_factory=list)
     b_budgets: list[tuple[float, ...]] = field(default_factory=list)
 
@@ -144,17 +145,17 @@ def _rank_note(error: float, cnn_errors: Sequence[float]) -> str:
     return f"{error:.2f} %: rank {rank} of {len(cnn_errors) + 1} with the CNN rows"
 
 
-def _unit_label(keys: Sequence[str], values: Sequence[Any]) -> str:
+def _observation_label(keys: Sequence[str], values: Sequence[Any]) -> str:
     return " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
                     for k, v in zip(keys, values, strict=True))
 
 
-def _units(runs: pd.DataFrame, pair_by: Sequence[str]) -> pd.Series:
+def _observations(runs: pd.DataFrame, pair_by: Sequence[str]) -> pd.Series:
     return runs.groupby(list(pair_by), sort=True)["value"].mean()
 
 
-def _unit_budgets(runs: pd.DataFrame, pair_by: Sequence[str]) -> pd.Series:
-    """Per unit, the distinct budgets of its runs (empty where the table records none)."""
+def _observation_budgets(runs: pd.DataFrame, pair_by: Sequence[str]) -> pd.Series:
+    """Per observation, the distinct budgets of its runs (empty where the table records none)."""
     return runs.groupby(list(pair_by), sort=True)["budget"].agg(
         lambda budgets: tuple(sorted({float(b) for b in budgets if not pd.isna(b)})))
 
@@ -162,7 +163,7 @@ def _unit_budgets(runs: pd.DataFrame, pair_by: Sequence[str]) -> pd.Series:
 def evaluate_comparison(comparison: Comparison, tables: Mapping[str, pd.DataFrame],
                         published: Mapping[str, tuple[float, Sequence[float]]]
                         ) -> Outcome:
-    """Pair the runs of a comparison and compute each unit's effect. ``published`` maps a
+    """Pair the runs of a comparison and compute each observation's effect. ``published`` maps a
     dataset to the paper's ReNet test error and its convolutional rows' errors (percent)."""
     spec = TABLES[comparison.data]
     frame = tables[comparison.data]
@@ -182,7 +183,7 @@ def evaluate_comparison(comparison: Comparison, tables: Mapping[str, pd.DataFram
         if a_runs.empty:
             outcome.missing = a_note or "no runs of a"
         for _, row in a_runs.iterrows():
-            outcome.units.append(_unit_label(spec.keys, [row[k] for k in spec.keys]))
+            outcome.observations.append(_observation_label(spec.keys, [row[k] for k in spec.keys]))
             outcome.a_values.append(float(row["value"]))
             outcome.differences.append(float(row["value"]) - outcome.reference)
         return outcome
@@ -192,19 +193,21 @@ def evaluate_comparison(comparison: Comparison, tables: Mapping[str, pd.DataFram
         sides = [side for side, runs in (("a", a_runs), ("b", b_runs)) if runs.empty]
         outcome.missing = outcome.note or f"no runs of {' and '.join(sides)}"
         return outcome
-    a_units, b_units = _units(a_runs, comparison.pair_by), _units(b_runs, comparison.pair_by)
-    a_budgets = _unit_budgets(a_runs, comparison.pair_by)
-    b_budgets = _unit_budgets(b_runs, comparison.pair_by)
-    common = a_units.index.intersection(b_units.index)
-    unmatched = len(a_units) + len(b_units) - 2 * len(common)
+    a_obs, b_obs = (_observations(a_runs, comparison.pair_by),
+                    _observations(b_runs, comparison.pair_by))
+    a_budgets = _observation_budgets(a_runs, comparison.pair_by)
+    b_budgets = _observation_budgets(b_runs, comparison.pair_by)
+    common = a_obs.index.intersection(b_obs.index)
+    unmatched = len(a_obs) + len(b_obs) - 2 * len(common)
     if unmatched:
-        outcome.note = "; ".join(filter(None, [outcome.note, f"{unmatched} unit(s) unpaired"]))
+        outcome.note = "; ".join(filter(None, [outcome.note,
+                                               f"{unmatched} observation(s) unpaired"]))
     if common.empty:
         outcome.missing = f"no a and b runs share {', '.join(comparison.pair_by)}"
     for key in common:
-        a_value, b_value = float(a_units[key]), float(b_units[key])
+        a_value, b_value = float(a_obs[key]), float(b_obs[key])
         values = key if isinstance(key, tuple) else (key,)
-        outcome.units.append(_unit_label(comparison.pair_by, values))
+        outcome.observations.append(_observation_label(comparison.pair_by, values))
         outcome.a_values.append(a_value)
         outcome.b_values.append(b_value)
         outcome.a_budgets.append(a_budgets[key])
@@ -266,12 +269,12 @@ def _row(claim: Claim, comparison: Comparison, outcome: Outcome, settings: Setti
         "verdict": result, "reason": reason, "claimed_text": comparison.claimed_text,
         "magnitude": checks.describe_magnitudes(found, comparison.effect),
         "budget": ("unequal: " if unequal else "") + budget,
-        "n_needed": (checks.units_needed(outcome.differences, settings.confidence)
+        "n_needed": (checks.observations_needed(outcome.differences, settings.confidence)
                      if result == INCONCLUSIVE and not unequal else None),
         "readings": "",
         "a_mean": _mean(outcome.a_values), "b_mean": _mean(outcome.b_values),
         "reference": outcome.reference,
-        "units": "; ".join(outcome.units),
+        "observations": "; ".join(outcome.observations),
         "differences": "; ".join(f"{d:.6g}" for d in outcome.differences),
         "note": outcome.note,
     }

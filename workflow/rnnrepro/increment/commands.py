@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rnnrepro.commandline import UserError, load_settings, training_device
+from rnnrepro.commandline import UserError, add_job_settings, load_settings, training_device
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--order", choices=ORDERS, required=True)
     p.add_argument("--cell", choices=CELLS, required=True)
     p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--settings", type=load_settings, required=True,
-                   help="increment config section (training keys)")
+    add_job_settings(p, "increment")
     p.add_argument("--holdout", type=Path, required=True, help="holdout.npz of this (K, N)")
     p.add_argument("--permutation", type=Path,
                    help="permutation.json of this (K, N); required for --order complicated")
@@ -104,11 +103,10 @@ def _guard(handler: Callable[[argparse.Namespace], Any]) -> Callable[[argparse.N
 def cmd_permutation(args: argparse.Namespace) -> None:
     from rnnrepro.increment.numbers import check_task
     from rnnrepro.increment.sequences import make_permutation, write_permutation
-    from rnnrepro.increment.settings import check_keys, require
+    from rnnrepro.increment.settings import PermutationSettings
 
     check_task(args.base, args.digits)
-    check_keys(args.settings)
-    seed = require(args.settings, "permutation_seed", int, minimum=0)
+    seed = _settings(PermutationSettings, args.settings).permutation_seed
     permutation = make_permutation(args.base, args.digits, seed)
     write_permutation(args.output, permutation, args.base, args.digits, seed)
     log.info("K=%d N=%d permutation %s -> %s", args.base, args.digits, permutation.tolist(),
@@ -117,19 +115,24 @@ def cmd_permutation(args: argparse.Namespace) -> None:
 
 def cmd_holdout(args: argparse.Namespace) -> None:
     from rnnrepro.increment.holdout import build_holdout, write_holdout
-    from rnnrepro.increment.settings import check_keys, require
+    from rnnrepro.increment.settings import HoldoutSettings
 
-    check_keys(args.settings)
-    holdout = build_holdout(
-        args.base, args.digits,
-        size=require(args.settings, "holdout_size", int, minimum=1),
-        seed=require(args.settings, "holdout_seed", int, minimum=0),
-        interesting_probability=require(args.settings, "interesting_probability", float,
-                                        minimum=0, maximum=1))
+    settings = _settings(HoldoutSettings, args.settings)
+    holdout = build_holdout(args.base, args.digits, size=settings.holdout_size,
+                            seed=settings.holdout_seed,
+                            interesting_probability=settings.interesting_probability)
     write_holdout(args.output, holdout)
     log.info("K=%d N=%d hold-out: %d numbers (%s) -> %s", args.base, args.digits,
              len(holdout.numbers), "all of them" if holdout.exhaustive else "drawn",
              args.output)
+
+
+def _settings(kind: Any, values: dict[str, Any]) -> Any:
+    """``kind.from_parts(values)``; a missing, unknown or refused key is a UserError."""
+    try:
+        return kind.from_parts(values)
+    except (TypeError, ValueError) as err:
+        raise UserError(f"--settings: {err}") from err
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -144,7 +147,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         raise UserError("--order simple takes no --permutation (digits stay in order)")
     device = training_device(args.device, args.threads)
     try:  # inputs only: an error during training keeps its traceback
-        settings = TrainSettings.from_config(args.settings)
+        settings = TrainSettings.from_parts(args.settings, args.speed)
         holdout = read_holdout(args.holdout, args.base, args.digits)
         permutation = (read_permutation(args.permutation, args.base, args.digits)
                        if args.permutation is not None else None)

@@ -11,18 +11,20 @@ from rnnrepro.increment.keras_units import GATES, KerasRecurrent, UnitSettings
 
 
 class IncrementModel(nn.Module):
-    """One ``cell`` layer of ``hidden_size`` units (rnn = IRNN; lstm and gru computed as
-    ``units`` says: config ``increment.units``) and a shared linear read-out at every
-    step; ``forward`` returns logits (the softmax lives in the loss)."""
+    """One ``cell`` layer of ``hidden_size`` units (rnn = the memory experiment's IRNN, input
+    weights N(0, irnn_input_std^2); lstm and gru computed as ``units`` says: config
+    ``increment.units``) and a shared linear read-out at every step; ``forward`` returns
+    logits (the softmax lives in the loss)."""
 
-    def __init__(self, cell: str, base: int, hidden_size: int,
-                 units: UnitSettings):
+    def __init__(self, cell: str, base: int, hidden_size: int, units: UnitSettings,
+                 irnn_input_std: float):
         super().__init__()
         self.base = base
         if cell in GATES:
             self.recurrent = KerasRecurrent(cell, base, hidden_size, units)
         else:
-            self.recurrent = make_recurrent(cell, base, hidden_size)
+            self.recurrent = make_recurrent(cell, base, hidden_size,
+                                            irnn_input_std=irnn_input_std)
         self.readout = nn.Linear(hidden_size, base)
 
     def forward(self, digits: torch.Tensor) -> torch.Tensor:

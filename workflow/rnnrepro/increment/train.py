@@ -1,11 +1,11 @@
 """One increment training job: (K, N) x order x cell x seed, hold-out accuracy after every
 ``eval_every`` minibatches.
 
-:func:`train_job` shows the loop: resume from the checkpoint, then every unit of
-``settings.unit_size`` minibatches (the first opens with an evaluation of the untrained model at
-minibatch 0): train ``eval_every`` minibatches (:func:`train_block`) and evaluate on the hold-out
+:func:`train_job` shows the loop: resume from the checkpoint, then every checkpointed block of
+``settings.block_size`` minibatches (the first opens with an evaluation of the untrained model at
+minibatch 0): train ``eval_every`` minibatches (:func:`train_span`) and evaluate on the hold-out
 set, repeatedly; checkpoint; write the history so far (helpers of :mod:`rnnrepro.checkpoint`).
-A killed job continues from its last unit.
+A killed job continues from its last block.
 
 Training numbers are drawn fresh for every minibatch by a generator seeded with (seed, K, N), and
 the model is initialised from ``seed``: for one seed, every order and cell of a task sees the same
@@ -65,43 +65,43 @@ def train_job(job: Job, settings: TrainSettings, holdout: Holdout,
         raise ValueError(f"order {job.order!r} needs "
                          f"{'a' if job.order == 'complicated' else 'no'} permutation")
     seed_everything(job.seed)
-    model = IncrementModel(job.cell, job.base, settings.hidden_size,
-                           settings.units).to(device)
+    model = IncrementModel(job.cell, job.base, settings.hidden_size, settings.units,
+                           settings.irnn_input_std).to(device)
     optimizer = torch.optim.RMSprop(model.parameters(), lr=settings.learning_rate,
-                                    alpha=settings.rho, eps=settings.eps)
+                                    alpha=settings.rmsprop.rho, eps=settings.rmsprop.eps)
     data_rng = np.random.default_rng([job.seed, job.base, job.digits])
     evaluator = HoldoutEvaluator(holdout, permutation, device, settings.eval_batch_size)
     checkpointer = Checkpointer(checkpoint_path, fingerprint({
-        "job": asdict(job), "settings": settings.result_dict(), "holdout": holdout.digest(),
+        "job": asdict(job), "settings": settings.results(), "holdout": holdout.digest(),
         "permutation": None if permutation is None else permutation.tolist()}))
     history = HistoryFile(history_path)
     generators = {"data": data_rng}
     total = settings.minibatches
-    units = math.ceil(total / settings.unit_size)
+    blocks = math.ceil(total / settings.block_size)
     progress = Progress(total, job.label)
     log.info("%s: %d minibatches, evaluation every %d on %d hold-out numbers, device %s",
              job.label, total, settings.eval_every, len(evaluator), device)
 
-    state = checkpointer.resume(model, optimizer, generators, units=units)
+    state = checkpointer.resume(model, optimizer, generators, blocks=blocks)
     with stop_on_signal() as check_stop:
-        for unit in range(state.units_done, units):
+        for block in range(state.blocks_done, blocks):
             started = time.monotonic()
             rows: list[dict[str, Any]] = []
-            if unit == 0:
+            if block == 0:
                 rows.append(history_row(0, math.nan, evaluator(model), settings,
                                         state.wall_time(started)))
-            for block in evaluation_blocks(unit, settings):
-                train_loss = train_block(model, optimizer, block, job=job, settings=settings,
-                                         rng=data_rng, permutation=permutation, device=device,
-                                         check_stop=check_stop)
-                check_finite(train_loss, f"{job.label}: training loss at minibatch {block[-1]}")
-                rows.append(history_row(block[-1], train_loss, evaluator(model), settings,
+            for span in evaluation_spans(block, settings):
+                train_loss = train_span(model, optimizer, span, job=job, settings=settings,
+                                        rng=data_rng, permutation=permutation, device=device,
+                                        check_stop=check_stop)
+                check_finite(train_loss, f"{job.label}: training loss at minibatch {span[-1]}")
+                rows.append(history_row(span[-1], train_loss, evaluator(model), settings,
                                         state.wall_time(started)))
-                progress.update(block[-1], loss=train_loss, digit_acc=rows[-1]["digit_acc"],
+                progress.update(span[-1], loss=train_loss, digit_acc=rows[-1]["digit_acc"],
                                 number_acc=rows[-1]["number_acc"])
-            state.end_unit(rows, started)
+            state.end_block(rows, started)
             checkpointer.save(model, optimizer, state, generators)
-            history.write_partial(state, units)
+            history.write_partial(state, blocks)
     history.write_final(state.history)
 
     metrics = summarize_history(state.history, job, settings, holdout, permutation, device,
@@ -111,26 +111,26 @@ def train_job(job: Job, settings: TrainSettings, holdout: Holdout,
     return metrics
 
 
-def evaluation_blocks(unit: int, settings: TrainSettings) -> list[range]:
-    """The minibatch numbers (from 1) of checkpointed unit ``unit`` (from 0), cut after each
-    evaluation: every ``eval_every``-th minibatch and the last one. ``unit_size`` is a multiple
-    of ``eval_every``, so every unit ends with an evaluation."""
-    total, size = settings.minibatches, settings.unit_size
-    blocks, first = [], unit * size + 1
-    for minibatch in range(first, min(total, (unit + 1) * size) + 1):
+def evaluation_spans(block: int, settings: TrainSettings) -> list[range]:
+    """The minibatch numbers (from 1) of checkpointed block ``block`` (from 0), cut after each
+    evaluation: every ``eval_every``-th minibatch and the last one. ``block_size`` is a multiple
+    of ``eval_every``, so every block ends with an evaluation."""
+    total, size = settings.minibatches, settings.block_size
+    spans, first = [], block * size + 1
+    for minibatch in range(first, min(total, (block + 1) * size) + 1):
         if minibatch % settings.eval_every == 0 or minibatch == total:
-            blocks.append(range(first, minibatch + 1))
+            spans.append(range(first, minibatch + 1))
             first = minibatch + 1
-    return blocks
+    return spans
 
 
-def train_block(model: IncrementModel, optimizer: torch.optim.Optimizer, block: range, *,
-                job: Job, settings: TrainSettings, rng: np.random.Generator,
-                permutation: np.ndarray | None, device: torch.device,
-                check_stop: Callable[[], None]) -> float:
-    """One RMSprop update per minibatch of ``block`` on freshly drawn numbers; the mean loss."""
+def train_span(model: IncrementModel, optimizer: torch.optim.Optimizer, span: range, *,
+               job: Job, settings: TrainSettings, rng: np.random.Generator,
+               permutation: np.ndarray | None, device: torch.device,
+               check_stop: Callable[[], None]) -> float:
+    """One RMSprop update per minibatch of ``span`` on freshly drawn numbers; the mean loss."""
     loss_sum = torch.zeros((), device=device)
-    for _ in block:
+    for _ in span:
         check_stop()
         numbers = draw_numbers(rng, settings.batch_size, job.base, job.digits,
                                settings.interesting_probability)
@@ -141,7 +141,7 @@ def train_block(model: IncrementModel, optimizer: torch.optim.Optimizer, block: 
         loss.backward()
         optimizer.step()
         loss_sum += loss.detach()
-    return loss_sum.item() / len(block)
+    return loss_sum.item() / len(span)
 
 
 def history_row(minibatch: int, train_loss: float, accuracy: Accuracy, settings: TrainSettings,
@@ -178,5 +178,6 @@ def summarize_history(history: list[dict[str, Any]], job: Job, settings: TrainSe
         "holdout": {"size": len(holdout.numbers), "exhaustive": holdout.exhaustive,
                     "digest": holdout.digest()},
         "permutation": None if permutation is None else permutation.tolist(),
-        "settings": settings.as_dict(),
+        "settings": settings.results(),
+        "speed": settings.speeds(),
     }

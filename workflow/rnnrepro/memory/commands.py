@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rnnrepro.commandline import UserError, load_settings, training_device
+from rnnrepro.commandline import UserError, add_job_settings, load_settings, training_device
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--representation", required=True, help="e.g. transposed-perm1")
     p.add_argument("--learning-rate", required=True, type=float)
     p.add_argument("--seed", required=True, type=int)
-    p.add_argument("--settings", type=load_settings, default={},
-                   help="config.yaml memory section (JSON/YAML inline or file)")
+    add_job_settings(p, "memory")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
     p.add_argument("--history", required=True, type=Path)
@@ -122,7 +121,7 @@ def train_command(args: argparse.Namespace) -> None:
     if not args.learning_rate > 0:
         raise UserError(f"--learning-rate must be positive, got {args.learning_rate}")
     try:
-        settings = TrainSettings.from_config(args.settings)
+        settings = TrainSettings.from_parts(args.settings, args.speed)
     except (TypeError, ValueError) as err:
         raise UserError(f"--settings: {err}") from err
     device = training_device(args.device, args.threads)

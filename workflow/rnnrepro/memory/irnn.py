@@ -27,8 +27,8 @@ CLASSES = 10
 class IRNNClassifier(nn.Module):
     """IRNN over a (batch, steps, features) sequence; class logits from the last step."""
 
-    def __init__(self, input_size: int, hidden_size: int = 128, classes: int = CLASSES,
-                 input_std: float = 0.001):
+    def __init__(self, input_size: int, hidden_size: int, input_std: float,
+                 classes: int = CLASSES):
         super().__init__()
         self.rnn = make_recurrent("rnn", input_size, hidden_size, irnn_input_std=input_std)
         self.rnn.bias_hh_l0.requires_grad_(False)
@@ -53,13 +53,3 @@ class IRNNClassifier(nn.Module):
     def step_logits(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (batch, steps, classes) of the output layer applied at every step."""
         return self.output(self.recur(x)[0])
-
-
-def trainable(model: nn.Module) -> list[nn.Parameter]:
-    """The parameters the optimizer updates."""
-    return [p for p in model.parameters() if p.requires_grad]
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters (equals the Keras model's count)."""
-    return sum(p.numel() for p in trainable(model))

@@ -8,9 +8,11 @@ validation split and ``test_*`` on the test split, both after the epoch). The we
 epoch with the highest validation accuracy are kept (``best.pt``); latency is measured on the
 test set with them.
 
-:func:`train_memory` shows the loop: resume from the checkpoint, then every epoch train
-(:func:`train_epoch`), evaluate, checkpoint, keep the best weights, write the history so far
-(helpers of :mod:`rnnrepro.checkpoint`); a killed job continues from its last epoch.
+:func:`train_memory` reads top to bottom: :func:`setup_run` (data, model, optimizer, random
+stream, checkpoint files), :func:`fit` (resume from the checkpoint, then every epoch train
+(:func:`train_epoch`), evaluate, checkpoint, keep the best weights, write the history so far;
+helpers of :mod:`rnnrepro.checkpoint`), then latency and :func:`final_metrics`. A killed job
+continues from its last epoch.
 
 torch's RMSprop with ``alpha=rho`` is Keras' update: ``a = rho*a + (1-rho)*g^2``,
 ``w -= lr * g / (sqrt(a) + eps)`` (eps outside the square root, accumulator starting at zero).
@@ -22,7 +24,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +32,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rnnrepro.checkpoint import BestWeights, Checkpointer, HistoryFile
+from rnnrepro.checkpoint import BestWeights, Checkpointer, HistoryFile, TrainingState
 from rnnrepro.data.processed import ProcessedDataset
 from rnnrepro.files import write_csv, write_json
+from rnnrepro.job_settings import RMSprop
 from rnnrepro.memory import latency as latency_metric
-from rnnrepro.memory.irnn import IRNNClassifier, count_parameters, trainable
+from rnnrepro.memory.irnn import IRNNClassifier
 from rnnrepro.memory.representations import (
     display_name,
     group,
@@ -43,6 +46,7 @@ from rnnrepro.memory.representations import (
 )
 from rnnrepro.memory.runs import paper_name
 from rnnrepro.memory.settings import TrainSettings
+from rnnrepro.parameters import count_parameters, trainable
 from rnnrepro.runtime import Progress, check_finite, fingerprint, seed_everything, stop_on_signal
 
 log = logging.getLogger(__name__)
@@ -103,11 +107,11 @@ def step_predictions(model: IRNNClassifier, x: torch.Tensor, batch_size: int,
     return np.concatenate(parts)
 
 
-def rmsprop(model: IRNNClassifier, learning_rate: float, settings: TrainSettings
+def rmsprop(model: IRNNClassifier, learning_rate: float, constants: RMSprop
             ) -> torch.optim.RMSprop:
     """Keras' RMSprop (see the module docstring) over the trainable parameters."""
-    return torch.optim.RMSprop(trainable(model), lr=learning_rate, alpha=settings.rho,
-                               eps=settings.eps, momentum=0.0, centered=False, weight_decay=0.0)
+    return torch.optim.RMSprop(trainable(model), lr=learning_rate, alpha=constants.rho,
+                               eps=constants.eps, momentum=0.0, centered=False, weight_decay=0.0)
 
 
 def train_epoch(model: IRNNClassifier, optimizer: torch.optim.Optimizer, x: torch.Tensor,
@@ -140,98 +144,138 @@ def _digest(array: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()[:16]
 
 
+@dataclass
+class Run:
+    """One run, set up: its data, model, optimizer, random stream and checkpoint files."""
+
+    representation: str
+    learning_rate: float
+    seed: int
+    settings: TrainSettings
+    device: torch.device
+    order: np.ndarray                                   # (steps, features) pixel indices
+    splits: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    model: IRNNClassifier
+    optimizer: torch.optim.Optimizer
+    shuffle: torch.Generator                            # the training set's epoch order
+    checkpointer: Checkpointer
+    best: BestWeights
+
+    @property
+    def label(self) -> str:
+        return f"{self.representation} lr={self.learning_rate:g} seed={self.seed}"
+
+
+def setup_run(*, data_dir: str | Path, representation: str, learning_rate: float, seed: int,
+              settings: TrainSettings, paths: RunPaths, device: torch.device,
+              permutations: Mapping[str, Any] | None = None) -> Run:
+    """Load the splits, build the model and optimizer from ``seed``, open the checkpoint."""
+    dataset = ProcessedDataset(Path(data_dir))
+    order = pixel_order(representation, permutations)
+    splits = {split: load_split(dataset, split, order,
+                                settings.train_subset if split == "train" else None)
+              for split in SPLITS}
+    images = dataset.manifest.get("splits", {})
+    checkpointer = Checkpointer(paths.checkpoint, fingerprint({
+        "representation": representation, "learning_rate": learning_rate, "seed": seed,
+        **settings.results(), "order": _digest(order),
+        "data": {s: images.get(s, {}).get("images_sha256") for s in SPLITS}}))
+    seed_everything(seed)  # the model's initial weights
+    model = IRNNClassifier(order.shape[1], settings.hidden_size,
+                           input_std=settings.input_weight_std).to(device)
+    train_x, train_y = splits["train"]
+    splits["train"] = (train_x.to(device), train_y.to(device))
+    return Run(representation, learning_rate, seed, settings, device, order, splits, model,
+               optimizer=rmsprop(model, learning_rate, settings.rmsprop),
+               shuffle=torch.Generator().manual_seed(seed),  # as Keras' fit(shuffle=True)
+               checkpointer=checkpointer, best=BestWeights(paths.best, checkpointer.fingerprint))
+
+
+def fit(run: Run, history: HistoryFile) -> TrainingState:
+    """Resume, then train every remaining epoch: evaluate, checkpoint, keep the best weights."""
+    settings, epochs = run.settings, run.settings.epochs
+    (train_x, train_y), (val_x, val_y), (test_x, test_y) = (run.splits[s] for s in SPLITS)
+    generators = {"shuffle": run.shuffle}
+    state = run.checkpointer.resume(run.model, run.optimizer, generators, blocks=epochs)
+    run.best.keep(run.model, state)
+    with stop_on_signal() as check_stop:
+        for epoch in range(state.blocks_done + 1, epochs + 1):
+            started = time.monotonic()
+            loss, acc = train_epoch(run.model, run.optimizer, train_x, train_y,
+                                    shuffle=run.shuffle, batch_size=settings.batch_size,
+                                    device=run.device, label=f"{run.label} epoch {epoch}",
+                                    check_stop=check_stop)
+            check_finite(loss, f"{run.label}: training loss in epoch {epoch}")
+            val_loss, val_acc = evaluate(run.model, val_x, val_y, settings.eval_batch_size,
+                                         run.device)
+            test_loss, test_acc = evaluate(run.model, test_x, test_y, settings.eval_batch_size,
+                                           run.device)
+            check_finite(val_loss, f"{run.label}: validation loss in epoch {epoch}")
+            if state.best_value is None or val_acc > state.best_value:
+                state.best_epoch, state.best_value = epoch, val_acc
+            state.end_block([{"epoch": epoch, "loss": loss, "acc": acc, "val_loss": val_loss,
+                             "val_acc": val_acc, "test_loss": test_loss,
+                             "test_acc": test_acc}], started)
+            run.checkpointer.save(run.model, run.optimizer, state, generators)
+            run.best.keep(run.model, state)
+            history.write_partial(state, epochs)
+    history.write_final(state.history)
+    return state
+
+
+def final_metrics(run: Run, state: TrainingState, latencies: np.ndarray) -> dict[str, Any]:
+    """metrics.json of a finished run: its best epoch's row and the test latency."""
+    settings, best = run.settings, state.best_row()
+    steps, features = run.order.shape
+    return {
+        "variant": paper_name(run.representation, settings.batch_size, settings.hidden_size,
+                              run.learning_rate),
+        "representation": run.representation,
+        "display_name": display_name(run.representation),
+        "group": group(run.representation),
+        "learning_rate": run.learning_rate,
+        "seed": run.seed,
+        "steps": steps,
+        "features": features,
+        "epochs": settings.epochs,
+        "best": {"epoch": best["epoch"], "acc": best["acc"], "vacc": best["val_acc"],
+                 "loss": best["loss"], "vloss": best["val_loss"],
+                 "test_acc": best["test_acc"], "test_loss": best["test_loss"]},
+        "latency_mean": float(latencies.mean()),
+        "latency_median": float(np.median(latencies)),
+        "parameters": count_parameters(run.model),
+        "sizes": {s: len(run.splits[s][1]) for s in SPLITS},
+        "train_wall_time": round(state.elapsed, 3),
+        "device": str(run.device),
+        "settings": settings.results(),
+        "speed": settings.speeds(),
+        "fingerprint": run.checkpointer.fingerprint,
+    }
+
+
 def train_memory(*, data_dir: str | Path, representation: str, learning_rate: float, seed: int,
                  settings: TrainSettings, paths: RunPaths, device: torch.device,
                  permutations: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Train (or resume) one run, write history/latency/metrics and return the metrics."""
-    dataset = ProcessedDataset(Path(data_dir))
-    order = pixel_order(representation, permutations)
-    steps, features = order.shape
-    splits = {split: load_split(dataset, split, order,
-                                settings.train_subset if split == "train" else None)
-              for split in SPLITS}
-    manifest = dataset.manifest
-    run_settings = {
-        "representation": representation, "learning_rate": learning_rate, "seed": seed,
-        **asdict(settings), "order": _digest(order),
-        "data": {s: manifest.get("splits", {}).get(s, {}).get("images_sha256") for s in SPLITS},
-    }
-    checkpointer = Checkpointer(paths.checkpoint, fingerprint(run_settings))
+    started = time.monotonic()
+    run = setup_run(data_dir=data_dir, representation=representation,
+                    learning_rate=learning_rate, seed=seed, settings=settings, paths=paths,
+                    device=device, permutations=permutations)
+    sizes = "/".join(str(len(run.splits[s][1])) for s in SPLITS)
+    log.info("%s: %d steps x %d features, %s samples, %d parameters, device %s", run.label,
+             *run.order.shape, sizes, count_parameters(run.model), device)
+    state = fit(run, HistoryFile(paths.history))
 
-    seed_everything(seed)
-    model = IRNNClassifier(features, settings.hidden_size,
-                           input_std=settings.input_weight_std).to(device)
-    optimizer = rmsprop(model, learning_rate, settings)
-    shuffle = torch.Generator().manual_seed(seed)
-    (train_x, train_y), (val_x, val_y), (test_x, test_y) = (splits[s] for s in SPLITS)
-    train_x, train_y = train_x.to(device), train_y.to(device)
-    label = f"{representation} lr={learning_rate:g} seed={seed}"
-    log.info("%s: %d steps x %d features, %d/%d/%d samples, %d parameters, device %s", label,
-             steps, features, len(train_y), len(val_y), len(test_y), count_parameters(model),
-             device)
-
-    best = BestWeights(paths.best, checkpointer.fingerprint)
-    history = HistoryFile(paths.history)
-    generators = {"shuffle": shuffle}
-    start = time.monotonic()
-    state = checkpointer.resume(model, optimizer, generators, units=settings.epochs)
-    best.keep(model, state)
-    with stop_on_signal() as check_stop:
-        for epoch in range(state.units_done + 1, settings.epochs + 1):
-            started = time.monotonic()
-            loss, acc = train_epoch(model, optimizer, train_x, train_y, shuffle=shuffle,
-                                    batch_size=settings.batch_size, device=device,
-                                    label=f"{label} epoch {epoch}", check_stop=check_stop)
-            check_finite(loss, f"{label}: training loss in epoch {epoch}")
-            val_loss, val_acc = evaluate(model, val_x, val_y, settings.eval_batch_size, device)
-            test_loss, test_acc = evaluate(model, test_x, test_y, settings.eval_batch_size,
-                                           device)
-            check_finite(val_loss, f"{label}: validation loss in epoch {epoch}")
-            if state.best_value is None or val_acc > state.best_value:
-                state.best_epoch, state.best_value = epoch, val_acc
-            row = {"epoch": epoch, "loss": loss, "acc": acc, "val_loss": val_loss,
-                   "val_acc": val_acc, "test_loss": test_loss, "test_acc": test_acc}
-            state.end_unit([row], started)
-            checkpointer.save(model, optimizer, state, generators)
-            best.keep(model, state)
-            history.write_partial(state, settings.epochs)
-    history.write_final(state.history)
-
-    best.load(model, state.best_epoch)
-    best_row = state.best_row()
-    latencies = latency_metric.latency(
-        step_predictions(model, test_x, settings.eval_batch_size, device))
+    run.best.load(run.model, state.best_epoch)
+    steps = run.order.shape[0]
+    latencies = latency_metric.latency(step_predictions(
+        run.model, run.splits["test"][0], settings.eval_batch_size, device))
     write_csv(paths.latency, latency_metric.distribution(latencies, steps),
               columns=["latency", "count"])
-    metrics = {
-        "variant": paper_name(representation, settings.batch_size, settings.hidden_size,
-                                learning_rate),
-        "representation": representation,
-        "display_name": display_name(representation),
-        "group": group(representation),
-        "learning_rate": learning_rate,
-        "seed": seed,
-        "steps": steps,
-        "features": features,
-        "epochs": settings.epochs,
-        "best": {"epoch": best_row["epoch"], "acc": best_row["acc"],
-                 "vacc": best_row["val_acc"], "loss": best_row["loss"],
-                 "vloss": best_row["val_loss"], "test_acc": best_row["test_acc"],
-                 "test_loss": best_row["test_loss"]},
-        "latency_mean": float(latencies.mean()),
-        "latency_median": float(np.median(latencies)),
-        "parameters": count_parameters(model),
-        "sizes": {s: len(splits[s][1]) for s in SPLITS},
-        "train_wall_time": round(state.elapsed, 3),
-        "device": str(device),
-        "settings": asdict(settings),
-        "fingerprint": checkpointer.fingerprint,
-    }
+    metrics = final_metrics(run, state, latencies)
     write_json(paths.metrics, metrics)
-    checkpointer.remove()
+    run.checkpointer.remove()
     log.info("%s: best epoch %d vacc %.4f test_acc %.4f latency %.3f (%.0fs this session)",
-             label, best_row["epoch"], best_row["val_acc"], best_row["test_acc"],
-             metrics["latency_mean"],
-             time.monotonic() - start)
+             run.label, metrics["best"]["epoch"], metrics["best"]["vacc"],
+             metrics["best"]["test_acc"], metrics["latency_mean"], time.monotonic() - started)
     return metrics
-

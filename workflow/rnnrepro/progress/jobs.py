@@ -1,6 +1,6 @@
 """The training jobs of a config: where each one writes (folder and log, relative to
-``results/``), how many units it trains (epochs or minibatches) and which validation metric
-it reports, from the run and log patterns the rules use (:mod:`rnnrepro.paths`), so
+``results/``), how many epochs or minibatches it trains and which validation metric it
+reports, from the run and log patterns the rules use (:mod:`rnnrepro.paths`), so
 ``rnnrepro progress`` reads the same files they write.
 """
 
@@ -29,8 +29,8 @@ class TrainingJob:
     name: str                  # the run folder below the stage, e.g. original/lr3e-05/seed0
     folder: str                # below results/
     log: str                   # below results/
-    units: int                 # epochs (ReNet: at most; early stopping) or minibatches
-    unit: str                  # "epoch" or "minibatch": the history's axis
+    length: int                # epochs (ReNet: at most; early stopping) or minibatches
+    axis: str                  # "epoch" or "minibatch": the history's axis
     metric: str                # the validation column of its history
     kind: tuple[Any, ...]      # jobs of one kind train at one rate (for estimates)
 
@@ -58,7 +58,7 @@ def memory_jobs(config: Mapping[str, Any]) -> list[TrainingJob]:
 def increment_jobs(config: Mapping[str, Any]) -> list[TrainingJob]:
     """Every increment job: task x order x cell x seed."""
     increment, jobs = config["increment"], []
-    units = int(increment["epochs"]) * int(increment["batches_per_epoch"])
+    minibatches = int(increment["epochs"]) * int(increment["batches_per_epoch"])
     for task in increment["tasks"]:
         for order in increment["orders"]:
             for cell in increment["cells"]:
@@ -67,7 +67,7 @@ def increment_jobs(config: Mapping[str, Any]) -> list[TrainingJob]:
                     folder = INCREMENT_RUN.format(**keys)
                     jobs.append(TrainingJob(
                         "increment", folder.removeprefix("increment/"), folder,
-                        INCREMENT_LOG.format(**keys), units, "minibatch", "digit_acc",
+                        INCREMENT_LOG.format(**keys), minibatches, "minibatch", "digit_acc",
                         ("increment", task["base"], task["digits"], cell)))
     return jobs
 

@@ -24,7 +24,8 @@ import pandas as pd
 from rnnrepro.progress.jobs import TrainingJob
 
 DONE, RUNNING, STOPPED, FAILED, WAITING = "done", "running", "stopped", "failed", "waiting"
-# A job whose files have not changed for this long (and for 5 of its units) is not running.
+# A job whose files have not changed for this long (and for 5 of its epochs or minibatches)
+# is not running.
 QUIET_SECONDS = 300.0
 ERROR_MARKERS = ("error:", "Error", "Traceback", "Killed")
 
@@ -35,10 +36,10 @@ class JobStatus:
 
     job: TrainingJob
     state: str
-    units_done: int = 0
+    done: int = 0
     metric: float | None = None        # latest (running) or best (done) validation metric
-    best_unit: int | None = None       # done: the best epoch or the last minibatch
-    seconds_per_unit: float | None = None
+    best_at: int | None = None         # done: the best epoch or the last minibatch
+    seconds_each: float | None = None
     remaining: float | None = None     # seconds, at the job's own or its kind's rate
     message: str = ""                  # failed: the log's last line
 
@@ -53,7 +54,7 @@ def _last_line(path: Path) -> str:
 
 
 def _rate(history: pd.DataFrame, axis: str) -> tuple[int, float | None]:
-    """(units done, seconds per unit) of a history whose wall_time is cumulative."""
+    """(epochs or minibatches done, seconds each) of a history whose wall_time is cumulative."""
     if history.empty or axis not in history or "wall_time" not in history:
         return 0, None
     done = int(history[axis].iloc[-1])
@@ -71,15 +72,15 @@ def _read_history(path: Path) -> pd.DataFrame:
 def _done(job: TrainingJob, metrics_path: Path) -> JobStatus:
     metrics = json.loads(metrics_path.read_text())
     history = _read_history(metrics_path.with_name("history.csv"))
-    units, rate = _rate(history, job.unit)
+    done, rate = _rate(history, job.axis)
     if job.stage == "memory":
         best, value = metrics["best"]["epoch"], metrics["best"]["vacc"]
     elif job.stage == "increment":
         best, value = metrics["minibatches"], metrics["final_digit_acc"]
     else:
         best, value = metrics["best_epoch"], metrics["val_error"]
-    return JobStatus(job, DONE, units_done=units or job.units, metric=float(value),
-                     best_unit=int(best), seconds_per_unit=rate, remaining=0.0)
+    return JobStatus(job, DONE, done=done or job.length, metric=float(value),
+                     best_at=int(best), seconds_each=rate, remaining=0.0)
 
 
 def job_status(job: TrainingJob, results: Path, locate: Callable[[str], str],
@@ -98,17 +99,17 @@ def job_status(job: TrainingJob, results: Path, locate: Callable[[str], str],
         status = JobStatus(job, WAITING)
     if partial.exists():
         history = _read_history(partial)
-        status.units_done, status.seconds_per_unit = _rate(history, job.unit)
+        status.done, status.seconds_each = _rate(history, job.axis)
         if job.metric in history and not history.empty:
             status.metric = float(history[job.metric].iloc[-1])
-        if status.seconds_per_unit is not None:
-            status.remaining = (job.units - status.units_done) * status.seconds_per_unit
+        if status.seconds_each is not None:
+            status.remaining = (job.length - status.done) * status.seconds_each
     if status.state == FAILED:
         return status
     changed = max((p.stat().st_mtime for p in (partial, log) if p.exists()), default=None)
     if changed is None:
         return status
-    quiet = max(QUIET_SECONDS, 5 * (status.seconds_per_unit or 0.0))
+    quiet = max(QUIET_SECONDS, 5 * (status.seconds_each or 0.0))
     status.state = RUNNING if now - changed < quiet else STOPPED
     return status
 
@@ -118,12 +119,12 @@ def estimate_waiting(statuses: Sequence[JobStatus]) -> None:
     of measured jobs of their kind (same stage, sequence length, task or dataset)."""
     rates: dict[tuple, list[float]] = {}
     for status in statuses:
-        if status.seconds_per_unit is not None:
-            rates.setdefault(status.job.kind, []).append(status.seconds_per_unit)
+        if status.seconds_each is not None:
+            rates.setdefault(status.job.kind, []).append(status.seconds_each)
     for status in statuses:
         if status.remaining is None and status.job.kind in rates:
             rate = statistics.median(rates[status.job.kind])
-            status.remaining = (status.job.units - status.units_done) * rate
+            status.remaining = (status.job.length - status.done) * rate
 
 
 def makespan(seconds: Sequence[float], cores: int) -> float:
@@ -159,14 +160,14 @@ def describe(status: JobStatus) -> str:
     job = status.job
     head = f"{job.stage:<9} {job.name:<34} {status.state:<8}"
     if status.state == DONE:
-        best = "best epoch" if job.unit == "epoch" else "after minibatch"
-        text = f"{best} {status.best_unit}, {job.metric} {status.metric:.4f}"
-    elif status.state in (RUNNING, STOPPED) or status.units_done:
-        text = f"{job.unit} {status.units_done:,} of {job.units:,}"
+        best = "best epoch" if job.axis == "epoch" else "after minibatch"
+        text = f"{best} {status.best_at}, {job.metric} {status.metric:.4f}"
+    elif status.state in (RUNNING, STOPPED) or status.done:
+        text = f"{job.axis} {status.done:,} of {job.length:,}"
         if status.metric is not None:
             text += f", {job.metric} {status.metric:.4f}"
-        if status.seconds_per_unit is not None:
-            text += f", {status.seconds_per_unit:.3g} s/{job.unit}"
+        if status.seconds_each is not None:
+            text += f", {status.seconds_each:.3g} s/{job.axis}"
         text += f", ETA {duration(status.remaining)}"
         if status.state == STOPPED:
             text += " (rerun snakemake to resume)"

@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from rnnrepro.commandline import UserError, load_settings, training_device
+from rnnrepro.commandline import UserError, add_job_settings, training_device
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="processed dataset folder or its manifest.json")
     p.add_argument("--dataset", required=True, choices=("mnist", "cifar10", "svhn"))
     p.add_argument("--seed", required=True, type=int)
-    p.add_argument("--settings", required=True, type=load_settings,
-                   help="{model: renet.models.<dataset>, training: renet.training, "
-                   "train_subset: n|null} (JSON/YAML inline or file)")
+    add_job_settings(p, "renet.training", "{model: renet.models.<dataset>, training: the "
+                     "renet.training keys that change results, train_subset: n|null}")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
     p.add_argument("--history", required=True, type=Path)
@@ -57,7 +56,7 @@ def train_command(args: argparse.Namespace) -> None:
     from rnnrepro.renet.train import Job, train
 
     try:
-        job = Job.from_settings(args.dataset, args.seed, args.settings)
+        job = Job.from_settings(args.dataset, args.seed, args.settings, args.speed)
     except (TypeError, ValueError) as err:
         raise UserError(f"--settings: {err}") from err
     device = training_device(args.device, args.threads)

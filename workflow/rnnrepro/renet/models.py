@@ -105,7 +105,3 @@ class ReNet(nn.Module):
         for fc in self.fc:
             x = dropout(F.relu(fc(x)), self.dropout, self.training)
         return self.classifier(x)
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

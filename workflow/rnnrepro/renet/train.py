@@ -36,8 +36,10 @@ from rnnrepro.checkpoint import (
 )
 from rnnrepro.data.processed import ProcessedDataset
 from rnnrepro.files import write_json
+from rnnrepro.job_settings import check_against_schema
+from rnnrepro.parameters import count_parameters
 from rnnrepro.renet.augment import augment
-from rnnrepro.renet.models import ModelSpec, ReNet, count_parameters
+from rnnrepro.renet.models import ModelSpec, ReNet
 from rnnrepro.renet.settings import TrainSettings
 from rnnrepro.renet.units import UNIT_NAMES
 from rnnrepro.runtime import (
@@ -47,6 +49,7 @@ from rnnrepro.runtime import (
     pick_device,
     seed_everything,
     stop_on_signal,
+    stream_seed,
 )
 
 log = logging.getLogger(__name__)
@@ -63,22 +66,25 @@ class Job:
     train_subset: int | None
 
     @classmethod
-    def from_settings(cls, dataset: str, seed: int, settings: Mapping[str, Any]) -> Job:
-        """From the command's ``--settings``: {model: {...}, training: {...}, train_subset}."""
+    def from_settings(cls, dataset: str, seed: int, settings: Mapping[str, Any],
+                      speed: Mapping[str, Any] | None = None) -> Job:
+        """From the command's ``--settings`` ({model: renet.models.<dataset>, training: the
+        result keys of renet.training, train_subset}) and ``--speed`` (its speed keys)."""
         for key in ("model", "training", "train_subset"):
             if key not in settings:
                 raise ValueError(f"--settings lacks {key!r} (expected renet.models.{dataset}, "
                                  "renet.training and renet.train_subset of config.yaml)")
-        subset = settings["train_subset"]
-        if subset is not None and (not isinstance(subset, int) or subset < 1):
-            raise ValueError(f"renet.train_subset = {subset!r}: expected null or a positive int")
+        check_against_schema({"train_subset": settings["train_subset"]},
+                             ("renet.schema.yaml", ()), "renet")
         return cls(dataset=dataset, seed=int(seed),
                    spec=ModelSpec.from_config(settings["model"], f"renet.models.{dataset}"),
-                   settings=TrainSettings.from_config(settings["training"]), train_subset=subset)
+                   settings=TrainSettings.from_parts(settings["training"], speed),
+                   train_subset=settings["train_subset"])
 
     def fingerprint_data(self) -> dict[str, Any]:
+        """What the job's numbers depend on (the checkpoint's fingerprint, with the data)."""
         return {"dataset": self.dataset, "seed": self.seed, "model": asdict(self.spec),
-                "training": asdict(self.settings), "train_subset": self.train_subset}
+                "training": self.settings.results(), "train_subset": self.train_subset}
 
 
 class Split:
@@ -184,68 +190,81 @@ def train_epoch(model: ReNet, optimizer: torch.optim.Optimizer, split: Split, *,
 
 def out_of_patience(state: TrainingState, patience: int) -> bool:
     """Early stopping: ``patience`` epochs have passed without a better validation error."""
-    return state.best_epoch is not None and state.units_done - state.best_epoch >= patience
+    return state.best_epoch is not None and state.blocks_done - state.best_epoch >= patience
 
 
-def train(job: Job, *, data_root: str | Path, history_path: str | Path,
-          metrics_path: str | Path, checkpoint_path: str | Path | None = None,
-          best_path: str | Path | None = None, device: str | torch.device = "auto"
-          ) -> dict[str, Any]:
-    """Train (or resume) one job and write its history CSV, best.pt and metrics.json."""
-    metrics_path = Path(metrics_path)
-    folder = metrics_path.parent
-    checkpoint_path = Path(checkpoint_path or folder / "checkpoint.pt")
-    best_path = Path(best_path or folder / "best.pt")
+@dataclass
+class Run:
+    """One job, set up: its splits, model, optimizer, random streams and checkpoint files."""
+
+    job: Job
+    device: torch.device
+    splits: dict[str, Split]
+    model: ReNet
+    optimizer: torch.optim.Optimizer
+    shuffle: np.random.Generator        # the training set's epoch order
+    augment: torch.Generator            # masking, flipping and shifting of training batches
+    checkpointer: Checkpointer
+    best: BestWeights
+
+    @property
+    def label(self) -> str:
+        return f"{self.job.dataset} seed {self.job.seed}"
+
+
+def setup_run(job: Job, data_root: str | Path, device: torch.device, checkpoint_path: Path,
+              best_path: Path) -> Run:
+    """Open the splits, build the model and optimizer from the seed, open the checkpoint."""
     data = ProcessedDataset(data_root)
-    train_split = Split(data, "train", job.train_subset)
-    val_split, test_split = Split(data, "validation"), Split(data, "test")
-    dev = device if isinstance(device, torch.device) else pick_device(device)
-    settings, spec = job.settings, job.spec
-
-    seed_everything(job.seed)
-    model = ReNet(spec, train_split.images.shape[1:], dropout=settings.dropout,
-                  recurrent_init=settings.recurrent_init).to(dev)
-    optimizer = make_optimizer(model, settings)
-    parameters = count_parameters(model)
-    shuffle_rng = np.random.default_rng([job.seed, 1])
-    augment_gen = torch.Generator().manual_seed(job.seed * 7919 + 17)
+    splits = {"train": Split(data, "train", job.train_subset),
+              "validation": Split(data, "validation"), "test": Split(data, "test")}
+    seed_everything(job.seed)  # the model's initial weights
+    model = ReNet(job.spec, splits["train"].images.shape[1:], dropout=job.settings.dropout,
+                  recurrent_init=job.settings.recurrent_init).to(device)
     fp = fingerprint({**job.fingerprint_data(), "data": _data_fingerprint(data)})
-    checkpointer = Checkpointer(checkpoint_path, fp, unit=UNIT_NAMES[spec.cell])
-    log.info("ReNet %s seed %d: %d parameters, %d train / %d validation / %d test images, %s",
-             job.dataset, job.seed, parameters, len(train_split), len(val_split),
-             len(test_split), dev)
+    return Run(job, device, splits, model, make_optimizer(model, job.settings),
+               shuffle=np.random.default_rng(stream_seed(job.seed, "shuffle")),
+               augment=torch.Generator().manual_seed(stream_seed(job.seed, "augment")),
+               checkpointer=Checkpointer(checkpoint_path, fp, unit=UNIT_NAMES[job.spec.cell]),
+               best=BestWeights(best_path, fp))
 
-    best = BestWeights(best_path, fp)
-    history = HistoryFile(history_path)
-    generators = {"shuffle": shuffle_rng, "augment": augment_gen}
-    state = checkpointer.resume(model, optimizer, generators, units=settings.max_epochs)
-    best.keep(model, state)
+
+def fit(run: Run, history: HistoryFile) -> TrainingState:
+    """Resume, then train until ``max_epochs`` or ``patience`` epochs without a better
+    validation error: evaluate, checkpoint, keep the best weights, write the history."""
+    settings, max_epochs = run.job.settings, run.job.settings.max_epochs
+    generators = {"shuffle": run.shuffle, "augment": run.augment}
+    state = run.checkpointer.resume(run.model, run.optimizer, generators, blocks=max_epochs)
+    run.best.keep(run.model, state)
     with stop_on_signal() as check_stop:
-        for epoch in range(state.units_done + 1, settings.max_epochs + 1):
+        for epoch in range(state.blocks_done + 1, max_epochs + 1):
             if out_of_patience(state, settings.patience):
                 break
             started = time.monotonic()
             train_loss, train_error = train_epoch(
-                model, optimizer, train_split, job=job, epoch=epoch, shuffle_rng=shuffle_rng,
-                augment_gen=augment_gen, device=dev, check_stop=check_stop)
-            val_loss, val_error = evaluate(model, val_split, settings.eval_batch_size, dev,
-                                           settings.bf16)
-            check_finite(val_loss, f"{job.dataset} seed {job.seed}: validation loss at epoch "
-                                   f"{epoch}")
+                run.model, run.optimizer, run.splits["train"], job=run.job, epoch=epoch,
+                shuffle_rng=run.shuffle, augment_gen=run.augment, device=run.device,
+                check_stop=check_stop)
+            val_loss, val_error = evaluate(run.model, run.splits["validation"],
+                                           settings.eval_batch_size, run.device, settings.bf16)
+            check_finite(val_loss, f"{run.label}: validation loss at epoch {epoch}")
             if state.best_value is None or val_error < state.best_value:
                 state.best_epoch, state.best_value = epoch, val_error
-            state.end_unit([{"epoch": epoch, "train_loss": train_loss,
-                             "train_error": train_error, "val_loss": val_loss,
-                             "val_error": val_error}], started)
-            checkpointer.save(model, optimizer, state, generators)
-            best.keep(model, state)
-            history.write_partial(state, settings.max_epochs)
+            state.end_block([{"epoch": epoch, "train_loss": train_loss,
+                              "train_error": train_error, "val_loss": val_loss,
+                              "val_error": val_error}], started)
+            run.checkpointer.save(run.model, run.optimizer, state, generators)
+            run.best.keep(run.model, state)
+            history.write_partial(state, max_epochs)
     history.write_final(state.history)
+    return state
 
-    best.load(model, state.best_epoch)
-    test_loss, test_error = evaluate(model, test_split, settings.eval_batch_size, dev,
-                                     settings.bf16)
-    metrics = {
+
+def final_metrics(run: Run, state: TrainingState, test_loss: float,
+                  test_error: float) -> dict[str, Any]:
+    """metrics.json of a finished job: its best epoch and that epoch's test error."""
+    job = run.job
+    return {
         "dataset": job.dataset,
         "seed": job.seed,
         "best_epoch": state.best_epoch,
@@ -253,19 +272,40 @@ def train(job: Job, *, data_root: str | Path, history_path: str | Path,
         "val_loss": state.best_row()["val_loss"],
         "test_error": test_error,
         "test_loss": test_loss,
-        "parameters": parameters,
-        "epochs_run": state.units_done,
-        "stopped_early": state.units_done < settings.max_epochs,
-        "train_images": len(train_split),
+        "parameters": count_parameters(run.model),
+        "epochs_run": state.blocks_done,
+        "stopped_early": state.blocks_done < job.settings.max_epochs,
+        "train_images": len(run.splits["train"]),
         "wall_time": round(state.elapsed, 3),
-        "device": str(dev),
-        "architecture": {**spec.describe(), "input_shape": list(model.input_shape)},
-        "training": asdict(settings),
+        "device": str(run.device),
+        "architecture": {**job.spec.describe(), "input_shape": list(run.model.input_shape)},
+        "training": job.settings.results(),
+        "speed": job.settings.speeds(),
     }
+
+
+def train(job: Job, *, data_root: str | Path, history_path: str | Path,
+          metrics_path: str | Path, checkpoint_path: str | Path | None = None,
+          best_path: str | Path | None = None, device: str | torch.device = "auto"
+          ) -> dict[str, Any]:
+    """Train (or resume) one job and write its history CSV, best.pt and metrics.json."""
+    folder = Path(metrics_path).parent
+    dev = device if isinstance(device, torch.device) else pick_device(device)
+    run = setup_run(job, data_root, dev, Path(checkpoint_path or folder / "checkpoint.pt"),
+                    Path(best_path or folder / "best.pt"))
+    sizes = " / ".join(f"{len(split)} {name}" for name, split in run.splits.items())
+    log.info("ReNet %s: %d parameters, %s images, %s", run.label,
+             count_parameters(run.model), sizes, dev)
+    state = fit(run, HistoryFile(history_path))
+
+    run.best.load(run.model, state.best_epoch)
+    test_loss, test_error = evaluate(run.model, run.splits["test"],
+                                     job.settings.eval_batch_size, dev, job.settings.bf16)
+    metrics = final_metrics(run, state, test_loss, test_error)
     write_json(metrics_path, metrics)
-    checkpointer.remove()
-    log.info("%s seed %d: best epoch %d, validation error %.4f, test error %.4f", job.dataset,
-             job.seed, state.best_epoch, metrics["val_error"], test_error)
+    run.checkpointer.remove()
+    log.info("%s: best epoch %d, validation error %.4f, test error %.4f", run.label,
+             state.best_epoch, metrics["val_error"], test_error)
     return metrics
 
 

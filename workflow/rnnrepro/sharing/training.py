@@ -1,11 +1,13 @@
-"""What decides a training job's outputs, per stage: one definition for the rules' ``--settings``,
-the results archive's config check and the use of imported runs.
+"""What decides a training job's outputs, per stage, as the rules, the archive check and the
+use of imported runs see it: derived from each stage's settings dataclass
+(:mod:`rnnrepro.job_settings`).
 
-A training job's outputs depend on its settings (the keys below, handed to it as ``--settings``),
-its wildcards and the data it reads. :func:`stage_settings` flattens all of these config keys
-per stage, so two configs train the same runs exactly when they agree on them. The grid keys
-(which representations, seeds, tasks, datasets) are left out: they decide which jobs exist, not
-what any one job computes; so is ``device`` (an archive trained on GPUs is meant for CPU users).
+A training job's outputs depend on its result settings (handed to it as ``--settings``), its
+wildcards and the data it reads. :func:`stage_settings` flattens these config keys per stage,
+so two configs train the same runs exactly when they agree on them. Left out: the speed keys
+(``--speed``: evaluation batch sizes), ``device`` and threads (an archive trained on GPUs is
+meant for CPU users), and the grid keys (which representations, seeds, tasks, datasets): they
+decide which jobs exist, not what any one job computes.
 """
 
 from __future__ import annotations
@@ -13,42 +15,49 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from rnnrepro.increment.settings import HoldoutSettings, PermutationSettings
+from rnnrepro.increment.settings import TrainSettings as IncrementSettings
+from rnnrepro.job_settings import RESULT, SPEED
+from rnnrepro.memory.settings import TrainSettings as MemorySettings
+from rnnrepro.renet.settings import TrainSettings as RenetSettings
+
 TRAINING_STAGES = ("memory", "increment", "renet")
-# Keys of the memory section one run depends on (a sweep change never reruns other runs).
-MEMORY_RUN_KEYS = ("hidden_size", "batch_size", "epochs", "input_weight_std", "rmsprop",
-                   "train_subset", "eval_batch_size")
-# Keys of the increment section one training job depends on.
-INCREMENT_TRAIN_KEYS = (
-    "hidden_size", "batch_size", "learning_rate", "rmsprop", "epochs", "batches_per_epoch",
-    "interesting_probability", "eval_every", "eval_batch_size", "checkpoint_every", "units",
-)
-# Keys of the task files every increment job reads: the hold-out set and the digit permutation.
-INCREMENT_HOLDOUT_KEYS = ("holdout_size", "holdout_seed", "interesting_probability")
-INCREMENT_PERMUTATION_KEYS = ("permutation_seed",)
 
 
-def memory_run_settings(config: Mapping[str, Any], representation: str) -> dict[str, Any]:
-    """``--settings`` of one memory run: the run keys, with ``memory.pixel_runs`` applied to
-    the 784-step representations."""
+def memory_run_settings(config: Mapping[str, Any], representation: str,
+                        kind: str = RESULT) -> dict[str, Any]:
+    """``--settings`` (``kind`` RESULT) or ``--speed`` (SPEED) of one memory run, with
+    ``memory.pixel_runs`` applied to the 784-step representations."""
     from rnnrepro.memory.representations import steps
 
     memory = config["memory"]
-    settings = {key: memory[key] for key in MEMORY_RUN_KEYS}
+    settings = {key: memory[key] for key in MemorySettings.keys(kind)}
     if steps(representation) == 784:
-        settings.update(memory["pixel_runs"])
+        settings.update({k: v for k, v in memory["pixel_runs"].items() if k in settings})
     return settings
 
 
-def increment_train_settings(config: Mapping[str, Any]) -> dict[str, Any]:
-    """``--settings`` of every increment training job."""
-    return {key: config["increment"][key] for key in INCREMENT_TRAIN_KEYS}
+def increment_settings(config: Mapping[str, Any], kind: type, which: str = RESULT
+                       ) -> dict[str, Any]:
+    """``--settings`` (or, with ``which`` SPEED, ``--speed``) of an increment job whose settings
+    class is ``kind`` (permutation, hold-out or training). The IRNN's input weight std is the
+    memory experiment's (``memory.input_weight_std``): the same IRNN."""
+    section = {**config["increment"], "irnn_input_std": config["memory"]["input_weight_std"]}
+    return {key: section[key] for key in kind.keys(which)}
 
 
 def renet_run_settings(config: Mapping[str, Any], dataset: str) -> dict[str, Any]:
-    """``--settings`` of one ReNet run: its dataset's model (Table 1), training, subset."""
+    """``--settings`` of one ReNet run: its dataset's model (Table 1), the result keys of
+    ``renet.training``, the subset."""
     renet = config["renet"]
-    return {"model": renet["models"][dataset], "training": renet["training"],
+    training = {key: renet["training"][key] for key in RenetSettings.keys(RESULT)}
+    return {"model": renet["models"][dataset], "training": training,
             "train_subset": renet["train_subset"]}
+
+
+def renet_speed(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``--speed`` of every ReNet run: the speed keys of ``renet.training``."""
+    return {key: config["renet"]["training"][key] for key in RenetSettings.keys(SPEED)}
 
 
 def raw_identity(config: Mapping[str, Any], dataset: str) -> dict[str, dict[str, Any]]:
@@ -68,18 +77,21 @@ def _data_settings(config: Mapping[str, Any], dataset: str) -> dict[str, Any]:
 def stage_settings(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Per training stage, every config key (dotted) its jobs' outputs depend on."""
     memory = config["memory"]
+    memory_keys = MemorySettings.keys(RESULT)
     renet = config["renet"]
     nested: dict[str, dict[str, Any]] = {
         "memory": {
-            "memory": {k: memory[k] for k in (*MEMORY_RUN_KEYS, "pixel_runs") if k in memory},
+            "memory": {**{k: memory[k] for k in memory_keys},
+                       "pixel_runs": memory.get("pixel_runs", {})},
             "data": {**_data_settings(config, "mnist"),
                      "permutations": config["data"]["permutations"]},
         },
         "increment": {"increment": {
-            k: config["increment"][k] for k in (
-                *INCREMENT_TRAIN_KEYS, *INCREMENT_HOLDOUT_KEYS, *INCREMENT_PERMUTATION_KEYS)}},
+            k: v for kind in (IncrementSettings, HoldoutSettings, PermutationSettings)
+            for k, v in increment_settings(config, kind).items()}},
         "renet": {
-            "renet": {"models": renet["models"], "training": renet["training"],
+            "renet": {"models": renet["models"],
+                      "training": {k: renet["training"][k] for k in RenetSettings.keys(RESULT)},
                       "train_subset": renet.get("train_subset")},
             "data": _merge(*(_data_settings(config, d) for d in renet["datasets"])),
         },
