@@ -37,44 +37,17 @@ import torch
 import yaml
 
 from rnnrepro.renet.dropout import dropout
+from rnnrepro.renet.flops import INPUT_SHAPES, training_flops
 from rnnrepro.renet.models import ModelSpec, ReNet
 from rnnrepro.renet.settings import TrainSettings
-from rnnrepro.renet.sweeps import _GATES, ReNetLayer
+from rnnrepro.renet.sweeps import ReNetLayer
 from rnnrepro.renet.train import make_optimizer, training_step
 
-INPUT_SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32), "svhn": (3, 32, 32)}
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "config.yaml"
 # The narrow MNIST model of the quick preset (and of the documented full-MNIST CPU run): there
 # the per-step overhead, not the matmuls, dominates, which is where batching all columns pays.
 NARROW = ("mnist-narrow", REPO / "workflow/presets/quick.yaml")
-
-
-# --- analytic FLOPs --------------------------------------------------------------------------
-
-def forward_flops(spec: ModelSpec, input_shape: tuple[int, int, int], classes: int = 10) -> int:
-    """Matmul FLOPs (2 per multiply-add) of one forward pass of one sample."""
-    channels, height, width = input_shape
-    gates = _GATES[spec.cell]
-    total = 0
-    for (ph, pw), d in spec.layers:
-        height, width = height // ph, width // pw
-        positions = height * width
-        recurrent = 2 * d * gates * d
-        vertical = 2 * channels * ph * pw * gates * d + recurrent
-        horizontal = 2 * (2 * d) * gates * d + recurrent
-        total += 2 * positions * (vertical + horizontal)  # two directions per sweep
-        channels = 2 * d
-    width_in = channels * height * width
-    for units in (*spec.fc, classes):
-        total += 2 * width_in * units
-        width_in = units
-    return total
-
-
-def training_flops(spec: ModelSpec, input_shape: tuple[int, int, int]) -> int:
-    """Forward + backward ~ 3x forward (gradients w.r.t. inputs and weights)."""
-    return 3 * forward_flops(spec, input_shape)
 
 
 # --- the per-column baseline -----------------------------------------------------------------
@@ -185,7 +158,7 @@ def main() -> None:
         entry = narrow if name == NARROW[0] else cfg["models"][name]
         spec = ModelSpec.from_config(entry, f"renet.models.{name}")
         shape = INPUT_SHAPES[name.split("-")[0]]
-        flops = training_flops(spec, shape) * args.batch_size  # per step
+        flops = training_flops(entry, shape) * args.batch_size  # per step
         torch.manual_seed(0)
         model = ReNet(spec, shape, dropout=settings.dropout,
                       recurrent_init=settings.recurrent_init).train()

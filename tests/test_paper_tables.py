@@ -872,12 +872,16 @@ def test_number_formats():
         summarize([1.0, float("nan")])
 
 
-def test_main_tex_includes_exactly_the_figures_the_pdf_rule_needs():
-    included = re.findall(r"^\\rnnfigure\{([^}]*)\.pdf\}", (REPO / "paper/main.tex").read_text(),
-                          re.M)
-    rules = (REPO / "workflow/rules/common.smk").read_text()
-    listed = re.findall(r'^\s+"([\w-]+)",$', rules.split("PAPER_FIGURES = [", 1)[1]
-                        .split("]", 1)[0], re.M)
-    assert sorted(included) == sorted(listed) and len(listed) == 7
+def test_the_paper_rule_asks_for_the_figures_main_tex_includes(tmp_path):
+    from rnnrepro.paper.figures import included_figures
+
+    names = included_figures(REPO / "paper/main.tex")
+    assert sorted(names) == sorted(["renet-curves", "memory-representations", "memory-samples",
+                                    "memory-curves", "increment-K2-N32", "increment-K10-N7",
+                                    "increment-K4-N15"])
+    tex = tmp_path / "main.tex"
+    tex.write_text("\\documentclass{article}\\begin{document}\\end{document}")
+    with pytest.raises(ValueError, match="main.tex: no .rnnfigure"):
+        included_figures(tex)
     for name in ("tables", "increment-table"):
         assert f"\\input{{{name}}}" in (REPO / "paper/main.tex").read_text()

@@ -9,8 +9,10 @@ import shutil
 import subprocess
 
 from rnnrepro.memory import runs as memory_runs
+from rnnrepro import job_time
 from rnnrepro import paths as job_paths
 from rnnrepro.commandline import settings_json
+from rnnrepro.paper.figures import included_figures
 from rnnrepro.increment.settings import HoldoutSettings, PermutationSettings
 from rnnrepro.increment.settings import TrainSettings as IncrementSettings
 from rnnrepro.job_settings import SPEED
@@ -54,6 +56,18 @@ def scaled(rule_name, key):
     """A resource from config['resources'][rule_name] that grows with the retry attempt."""
     base = config["resources"][rule_name][key]
     return lambda wildcards, attempt: base * attempt
+
+
+def time_limit(rule_name, work):
+    """The runtime (minutes) of a job of ``rule_name``: from its work (``work(wildcards)``,
+    rnnrepro.job_time) and config.yaml's rates, times the attempt, capped at max_minutes."""
+    resources = config["resources"]
+
+    def runtime(wildcards, attempt):
+        first = job_time.minutes(resources, rule_name, work(wildcards), config["device"])
+        return min(resources["max_minutes"], first * attempt)
+
+    return runtime
 
 
 # ---- data stage: raw files, processed datasets, download settings
@@ -393,18 +407,9 @@ PAPER_PDF_HINT = (
     "Ubuntu: sudo apt-get install latexmk texlive-latex-base texlive-latex-recommended "
     "texlive-latex-extra texlive-fonts-recommended) and run `snakemake paper/main.pdf`."
 )
-# The figures paper/main.tex includes (paper/figures/<name>.pdf, drawn by the stages' rules):
-# the papers' figures, whatever the preset runs (a stage or task it leaves out draws a figure
-# saying so). The increment ones are the paper's Figs. 5-7.
-PAPER_FIGURES = [
-    "increment-K2-N32",
-    "increment-K10-N7",
-    "increment-K4-N15",
-    "memory-curves",
-    "memory-representations",
-    "memory-samples",
-    "renet-curves",
-]
+# The figures paper/main.tex includes (paper/figures/<name>.pdf, drawn by the stages' rules),
+# read from main.tex: the papers' figures, whatever the preset runs.
+PAPER_FIGURES = included_figures(f"{workflow.basedir}/paper/main.tex")
 
 
 def paper_targets():

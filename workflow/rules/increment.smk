@@ -68,7 +68,10 @@ rule increment_train:
     threads: 1
     resources:
         gpu=1,
-        runtime=scaled("increment_train", "runtime"),
+        runtime=time_limit(
+            "increment_train",
+            lambda w: job_time.increment_work(config, int(w.base), int(w.digits)),
+        ),
         mem_mb=scaled("increment_train", "mem_mb"),
         # How fast, not what: resources, so neither a rerun trigger nor in the cache key.
         speed=increment_train_speed,

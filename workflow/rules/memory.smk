@@ -39,7 +39,9 @@ rule memory_train:
     threads: 1
     resources:
         gpu=1,
-        runtime=scaled("memory_train", "runtime"),
+        runtime=time_limit(
+            "memory_train", lambda w: job_time.memory_work(config, w.representation)
+        ),
         mem_mb=scaled("memory_train", "mem_mb"),
         # How fast, not what: resources, so neither a rerun trigger nor in the cache key.
         speed=memory_run_speed,

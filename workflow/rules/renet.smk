@@ -34,7 +34,7 @@ rule renet_train:
     threads: RENET["threads"]
     resources:
         gpu=1,
-        runtime=scaled("renet_train", "runtime"),
+        runtime=time_limit("renet_train", lambda w: job_time.renet_work(config, w.dataset)),
         mem_mb=scaled("renet_train", "mem_mb"),
         # How fast, not what: resources, so neither a rerun trigger nor in the cache key.
         speed=renet_job_speed,

@@ -28,8 +28,6 @@ from rnnrepro.renet.dropout import dropout
 from rnnrepro.renet.paper_gru import PaperGRU
 from rnnrepro.renet.units import RENET_CELLS
 
-_GATES = {"gru": 3, "gru-reset-after": 3, "lstm": 4, "tanh": 1}
-
 
 def sweep_rnn(cell: str, input_size: int, hidden: int) -> nn.Module:
     """One bidirectional, time-major sweep RNN. ``gru`` is the paper's equation (sec. 4.2: the

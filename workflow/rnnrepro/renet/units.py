@@ -11,3 +11,5 @@ UNIT_NAMES = {
     "lstm": "LSTM",
     "tanh": "tanh RNN",
 }
+# Gate blocks per unit: the input and recurrent products of one step are (gates x d) wide.
+GATES = {"gru": 3, "gru-reset-after": 3, "lstm": 4, "tanh": 1}

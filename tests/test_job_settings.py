@@ -1,0 +1,187 @@
+"""One definition of a training job per stage (rnnrepro.job_settings): the result keys make the
+rule's --settings, the checkpoint fingerprint, the cache key and the archive comparison; the
+speed keys (evaluation batch sizes) change none of them. And the cluster time limit of a job
+follows from its work (rnnrepro.job_time)."""
+
+from __future__ import annotations
+
+import copy
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from conftest import QUICK, REPO, copy_repo, run_snakemake
+from rnnrepro import job_time
+from rnnrepro.increment.settings import HoldoutSettings, PermutationSettings
+from rnnrepro.increment.settings import TrainSettings as IncrementSettings
+from rnnrepro.job_settings import RESULT, SPEED
+from rnnrepro.memory.settings import TrainSettings as MemorySettings
+from rnnrepro.memory.train import RunPaths, setup_run
+from rnnrepro.renet.settings import TrainSettings as RenetSettings
+from rnnrepro.renet.train import Job
+from rnnrepro.sharing import training
+from test_memory_train import make_dataset
+
+TRAINING_RULES = ("memory_train", "increment_train", "renet_train")
+SPEED_CHANGE = ["memory={eval_batch_size: 7}", "increment={eval_batch_size: 11}",
+                "renet={training: {eval_batch_size: 13}}"]
+
+
+def with_speeds_changed(config: dict) -> dict:
+    changed = copy.deepcopy(config)
+    changed["memory"]["eval_batch_size"] = 7
+    changed["increment"]["eval_batch_size"] = 11
+    changed["renet"]["training"]["eval_batch_size"] = 13
+    return changed
+
+
+def schema_keys(name: str, *path: str) -> set[str]:
+    section = yaml.safe_load((REPO / "workflow/schemas" / name).read_text())
+    for key in path:
+        section = section[key]
+    return set(section["properties"])
+
+
+def test_every_field_is_a_key_of_its_config_section_and_only_eval_batch_sizes_are_speed():
+    for kind, keys in ((MemorySettings, schema_keys("memory.schema.yaml")),
+                       (IncrementSettings, schema_keys("increment.schema.yaml")),
+                       (HoldoutSettings, schema_keys("increment.schema.yaml")),
+                       (PermutationSettings, schema_keys("increment.schema.yaml")),
+                       (RenetSettings, schema_keys("renet.schema.yaml", "properties",
+                                                   "training"))):
+        # increment's IRNN reads memory.input_weight_std (the same IRNN), passed under its name
+        assert set(kind.keys(RESULT)) - {"irnn_input_std"} <= keys, kind
+        assert kind.keys(SPEED) in ((), ("eval_batch_size",)), kind
+    for kind in (MemorySettings, IncrementSettings, RenetSettings):
+        assert kind.keys(SPEED) == ("eval_batch_size",)
+
+
+def test_the_archive_comparison_ignores_speed_keys_and_sees_result_keys(repo_config):
+    assert training.differences(repo_config, with_speeds_changed(repo_config)) == []
+    wider = copy.deepcopy(repo_config)
+    wider["memory"]["hidden_size"] = 64
+    wider["increment"]["units"]["gate_activation"] = "sigmoid"
+    wider["renet"]["training"]["patience"] = 9
+    changed = {key for key, _, _ in training.differences(repo_config, wider)}
+    assert changed == {"memory.hidden_size", "increment.units.gate_activation",
+                       "renet.training.patience"}
+    # The increment IRNN's input weights are the memory experiment's: both stages see a change.
+    std = copy.deepcopy(repo_config)
+    std["memory"]["input_weight_std"] = 0.01
+    stages = training.stage_differences(repo_config, std)
+    assert [k for k, _, _ in stages["memory"]] == ["memory.input_weight_std"]
+    assert [k for k, _, _ in stages["increment"]] == ["increment.irnn_input_std"]
+
+
+def test_settings_and_speed_split_the_section_and_rebuild_the_same_settings(repo_config):
+    results = training.memory_run_settings(repo_config, "original")
+    speeds = training.memory_run_settings(repo_config, "original", SPEED)
+    assert speeds == {"eval_batch_size": repo_config["memory"]["eval_batch_size"]}
+    assert "eval_batch_size" not in results
+    settings = MemorySettings.from_parts(results, speeds)
+    assert settings.results() == results and settings.speeds() == speeds
+    with pytest.raises(ValueError, match=r"memory: missing key\(s\) \['eval_batch_size'\]"):
+        MemorySettings.from_parts(results)
+
+
+def test_the_checkpoint_fingerprint_ignores_speed_keys(tmp_path, repo_config):
+    make_dataset(tmp_path / "mnist")
+    paths = RunPaths(*(tmp_path / name for name in ("h.csv", "m.json", "l.csv", "c.pt",
+                                                    "b.pt")))
+
+    def memory_fingerprint(eval_batch_size: int, hidden_size: int = 8) -> str:
+        results = {**training.memory_run_settings(repo_config, "original"),
+                   "hidden_size": hidden_size}
+        settings = MemorySettings.from_parts(results, {"eval_batch_size": eval_batch_size})
+        run = setup_run(data_dir=tmp_path / "mnist", representation="original",
+                        learning_rate=1e-3, seed=0, settings=settings, paths=paths,
+                        device=torch.device("cpu"))
+        return run.checkpointer.fingerprint
+
+    assert memory_fingerprint(5) == memory_fingerprint(500)
+    assert memory_fingerprint(5) != memory_fingerprint(5, hidden_size=16)
+
+    renet = training.renet_run_settings(repo_config, "mnist")
+    jobs = [Job.from_settings("mnist", 0, renet, {"eval_batch_size": size}) for size in (1, 9)]
+    assert jobs[0].fingerprint_data() == jobs[1].fingerprint_data()
+    increment = [IncrementSettings.from_parts(
+        training.increment_settings(repo_config, IncrementSettings), {"eval_batch_size": size})
+        for size in (1, 9)]
+    assert increment[0].results() == increment[1].results()
+
+
+def memory_runtimes(output: str) -> dict[str, int]:
+    """representation -> runtime of every memory_train job of a dry run."""
+    found = {}
+    for block in output.split("\nrule ")[1:]:
+        if not block.startswith("memory_train"):
+            continue
+        representation = re.search(r"representation=([\w-]+)", block)[1]
+        found[representation] = int(re.search(r"runtime=(\d+)", block)[1])
+    return found
+
+
+def test_a_28_step_job_asks_for_a_small_fraction_of_a_784_step_job(tmp_path):
+    plan = run_snakemake(copy_repo(tmp_path / "repo"), "-n", "memory_summary", "--config",
+                         "device=cuda")
+    runtimes = memory_runtimes(plan.stdout)
+    assert len(runtimes) == 13
+    short, long = runtimes["original"], runtimes["flattened-perm1"]
+    assert {runtimes[r] for r in runtimes if "flattened" not in r} == {short}
+    assert short <= long / 10, runtimes
+
+
+def test_a_time_limit_grows_with_work_and_attempts_and_stops_at_the_cap(repo_config):
+    resources = repo_config["resources"]
+    work = job_time.memory_work(repo_config, "original")
+    assert work == {"step": 28.0 * repo_config["memory"]["epochs"] * 50_000}
+    first = job_time.minutes(resources, "memory_train", work, "cuda")
+    rate = resources["memory_train"]["seconds_per"]["gpu"]["step"]
+    expected = resources["memory_train"]["minutes"] + resources["margin"] * work["step"] * rate / 60
+    assert first == int(-(-expected // 1))
+    assert job_time.minutes(resources, "memory_train", work, "cpu") > first  # cpu rate is slower
+    doubled = {"step": 2 * work["step"]}
+    assert job_time.minutes(resources, "memory_train", doubled, "cuda") > first
+    with pytest.raises(ValueError, match=r"resources\.memory_train\.seconds_per\.gpu lacks"):
+        job_time.minutes(resources, "memory_train", {"flop": 1.0}, "cuda")
+
+
+@pytest.mark.slow
+def test_changing_eval_batch_sizes_reruns_nothing_and_hidden_size_reruns_memory(quick_run):
+    plan = run_snakemake(quick_run, "-n", "--configfile", QUICK, "--config", *SPEED_CHANGE)
+    text = plan.stdout + plan.stderr
+    assert not any(re.search(rf"^rule {rule}:", text, re.M) for rule in TRAINING_RULES), text
+    plan = run_snakemake(quick_run, "-n", "--configfile", QUICK, "--config",
+                         "memory={hidden_size: 64}")
+    stats = plan.stdout.split("Job stats:", 1)[1]
+    assert re.search(r"^memory_train\s+26$", stats, re.M), stats
+    assert not re.search(r"^(increment|renet)_train\s", stats, re.M), stats
+
+
+@pytest.mark.slow
+def test_an_archive_made_with_other_eval_batch_sizes_imports_without_adopting(quick_run,
+                                                                             tmp_path):
+    archive = "results/archive/quick.tar.gz"
+    run_snakemake(quick_run, archive, "--cores", "1", "--configfile", QUICK)
+    clone = copy_repo(tmp_path / "clone")
+    preset = yaml.safe_load((REPO / QUICK).read_text())
+    other = tmp_path / "other-speeds.yaml"
+    preset["memory"]["eval_batch_size"] = 7
+    preset["increment"]["eval_batch_size"] = 11
+    preset.setdefault("renet", {}).setdefault("training", {})["eval_batch_size"] = 13
+    other.write_text(yaml.safe_dump(preset))
+    unpack = subprocess.run(
+        [sys.executable, "-m", "rnnrepro", "results", "unpack", str(quick_run / archive),
+         "--configfile", QUICK, "--configfile", str(other)], cwd=clone, capture_output=True,
+        text=True, timeout=300)
+    assert unpack.returncode == 0, unpack.stderr
+    assert "45 training runs (116 files) imported" in unpack.stderr
+    plan = run_snakemake(clone, "-n", "--configfile", QUICK, "--configfile", str(other))
+    text = plan.stdout + plan.stderr
+    assert not any(re.search(rf"^rule {rule}:", text, re.M) for rule in TRAINING_RULES), text
+    assert Path(clone / "results/imported").is_dir()

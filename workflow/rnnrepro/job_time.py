@@ -1,0 +1,79 @@
+"""The time limit a cluster job asks for, from the work the job does (``--profile slurm``).
+
+Each training job counts its own work from the config, in the quantities its cost grows with
+(:func:`memory_work`, :func:`increment_work`, :func:`renet_work`), and config.yaml's
+``resources`` gives the seconds per quantity on each device. The first attempt asks for
+
+    minutes + margin * sum(work[q] * seconds_per[device][q]) / 60
+
+and a retry for ``attempt`` times as much. A 28-step memory run thus asks for a small fraction
+of a 784-step one, and a preset that shortens the runs shortens their requests. No torch here:
+the Snakefile computes this for every job of a dry run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from rnnrepro.memory.representations import steps
+from rnnrepro.renet.flops import INPUT_SHAPES, training_flops
+
+
+def _images(config: Mapping[str, Any], dataset: str, subset: int | None) -> int:
+    """Training images of a dataset: the configured split, or the subset when smaller."""
+    train = config["data"][dataset]["splits"]["train"]
+    return train if subset is None else min(subset, train)
+
+
+def memory_work(config: Mapping[str, Any], representation: str) -> dict[str, float]:
+    """Sequence steps trained: steps x epochs x training images (``pixel_runs`` applied).
+    Evaluation (validation + test after each epoch) is in the measured rate."""
+    memory = config["memory"]
+    length = steps(representation)
+    sizes = {"epochs": memory["epochs"], "train_subset": memory["train_subset"]}
+    if length == 784:
+        sizes.update(memory["pixel_runs"])
+    images = _images(config, "mnist", sizes["train_subset"])
+    return {"step": float(length * sizes["epochs"] * images)}
+
+
+def increment_work(config: Mapping[str, Any], base: int, digits: int) -> dict[str, float]:
+    """Digit steps trained (minibatches x batch x 2N) and evaluated (hold-out evaluations x
+    hold-out numbers x 2N) by one job of task (K, N)."""
+    increment = config["increment"]
+    minibatches = increment["epochs"] * increment["batches_per_epoch"]
+    evaluations = math.ceil(minibatches / increment["eval_every"]) + 1
+    holdout = min(base ** digits, increment["holdout_size"])
+    length = 2 * digits
+    return {"trained_digit": float(minibatches * increment["batch_size"] * length),
+            "evaluated_digit": float(evaluations * holdout * length)}
+
+
+def renet_work(config: Mapping[str, Any], dataset: str) -> dict[str, float]:
+    """GFLOP of training (at most ``max_epochs`` epochs of the training images) and of the
+    validation pass after each epoch (a forward pass: a third of a training step's FLOPs)."""
+    renet = config["renet"]
+    per_image = training_flops(renet["models"][dataset], INPUT_SHAPES[dataset]) / 1e9
+    splits = config["data"][dataset]["splits"]
+    images = _images(config, dataset, renet["train_subset"]) + splits["validation"] / 3
+    return {"gflop": renet["training"]["max_epochs"] * images * per_image}
+
+
+def device_kind(device: str) -> str:
+    """Which rates apply: ``cpu`` for device cpu, else ``gpu`` (a cluster job asks for one)."""
+    return "cpu" if device == "cpu" else "gpu"
+
+
+def minutes(resources: Mapping[str, Any], rule: str, work: Mapping[str, float],
+            device: str) -> int:
+    """The first attempt's time limit of a job of ``rule`` doing ``work`` on ``device``."""
+    entry = resources[rule]
+    rates = entry["seconds_per"][device_kind(device)]
+    unknown = sorted(set(work) - set(rates))
+    if unknown:
+        raise ValueError(f"resources.{rule}.seconds_per.{device_kind(device)} lacks "
+                         f"{unknown} (config.yaml states a rate for each)")
+    seconds = sum(amount * rates[quantity] for quantity, amount in work.items())
+    return math.ceil(entry["minutes"] + resources["margin"] * seconds / 60)
