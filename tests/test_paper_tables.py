@@ -881,7 +881,7 @@ def test_the_paper_rule_asks_for_the_figures_main_tex_includes(tmp_path):
                                     "increment-K4-N15"])
     tex = tmp_path / "main.tex"
     tex.write_text("\\documentclass{article}\\begin{document}\\end{document}")
-    with pytest.raises(ValueError, match="main.tex: no .rnnfigure"):
+    with pytest.raises(ValueError, match=r"main\.tex: no \\rnnfigure"):
         included_figures(tex)
     for name in ("tables", "increment-table"):
         assert f"\\input{{{name}}}" in (REPO / "paper/main.tex").read_text()
