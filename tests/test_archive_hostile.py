@@ -236,7 +236,7 @@ def complete_import(results: Path) -> str:
     """The commit of the import found (after the recovery every reader runs), checking that
     every file its record lists is there with the right sha256."""
     unpacking.recover(results)
-    record = unpacking.read_record(results)
+    record = archive.read_record(results)
     for name, digest in record["files"].items():
         if name != "config.json":
             data = (results / "imported" / name).read_bytes()

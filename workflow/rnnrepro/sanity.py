@@ -7,7 +7,6 @@ run fields of ``metrics.json`` equal to the run its folder names. A violation is
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -15,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from rnnrepro.files import read_json
 
 # The largest real files are increment histories of 51,201 evaluations (3-5 MB, estimated at
 # 52-100 bytes a row); metrics.json files are a few kB. The same room as results archives
@@ -38,9 +39,9 @@ def read_metrics(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     _check_size(path)
     try:
-        data = json.loads(path.read_text())
-    except (ValueError, RecursionError) as err:
-        raise ValueError(f"{path}: not valid JSON ({type(err).__name__}); {RERUN}") from err
+        data = read_json(path)
+    except RecursionError as err:  # nested past Python's limit: not a metrics file
+        raise ValueError(f"{path}: not valid JSON (nested too deeply); {RERUN}") from err
     if not isinstance(data, dict):
         raise ValueError(f"{path}: not a JSON object; {RERUN}")
     return data

@@ -37,6 +37,30 @@ class ArchiveError(Exception):
     """The archive cannot be packed or unpacked; the message names the member or key."""
 
 
+# Keys every import record holds (written by `rnnrepro results unpack`).
+RECORD_KEYS = ("files", "archive", "preset", "commit", "config")
+
+
+def read_record(results_dir: str | Path) -> dict[str, Any]:
+    """The import record of ``<results_dir>/imported/``; ArchiveError names the file and says
+    what to do when it is not one."""
+    path = Path(results_dir) / IMPORT_FOLDER / IMPORT_RECORD
+    try:
+        record = json.loads(path.read_text())
+        if not isinstance(record, dict):
+            raise ValueError("not a JSON object")
+        missing = [key for key in RECORD_KEYS if key not in record]
+        if missing:
+            raise ValueError(f"lacks {', '.join(missing)}")
+        if not isinstance(record["files"], dict):
+            raise ValueError("no files listed")
+        return record
+    except (OSError, ValueError) as err:
+        raise ArchiveError(f"{path}: not an import record of `rnnrepro results unpack` "
+                           f"({err}); remove {path.parent} and unpack the archive again"
+                           ) from err
+
+
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

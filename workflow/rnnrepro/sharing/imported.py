@@ -10,14 +10,13 @@ does not, its runs train as usual and the imported ones are left unused.
 
 from __future__ import annotations
 
-import json
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rnnrepro.sharing.archive import IMPORT_FOLDER, IMPORT_RECORD
+from rnnrepro.sharing.archive import IMPORT_FOLDER, IMPORT_RECORD, ArchiveError, read_record
 from rnnrepro.sharing.training import stage_differences
 
 
@@ -65,20 +64,13 @@ def load(results_dir: str, config: Mapping[str, Any]) -> ImportedRuns | None:
     from rnnrepro.sharing.unpacking import recover
 
     recover(results_dir)        # an unpack killed between its two renames: the old import back
-    record_path = Path(results_dir) / IMPORT_FOLDER / IMPORT_RECORD
-    if not record_path.exists():
+    if not (Path(results_dir) / IMPORT_FOLDER / IMPORT_RECORD).exists():
         return None
     try:
-        record = json.loads(record_path.read_text())
-        archived = record["config"]
-        missing = [key for key in ("files", "archive", "preset", "commit") if key not in record]
-        if missing:
-            raise KeyError(", ".join(missing))
-    except (ValueError, KeyError, TypeError) as err:
-        raise ValueError(f"{record_path}: not an import record of `rnnrepro results unpack` "
-                         f"({err}); remove {record_path.parent} and unpack the archive again"
-                         ) from err
-    found = stage_differences(archived, config)
+        record = read_record(results_dir)
+    except ArchiveError as err:
+        raise ValueError(str(err)) from err
+    found = stage_differences(record["config"], config)
     stages = frozenset(stage for stage, diffs in found.items() if not diffs)
     ignored = {stage: diffs[0] for stage, diffs in found.items() if diffs}
     return ImportedRuns(results_dir, record, stages, ignored)

@@ -40,6 +40,7 @@ from rnnrepro.sharing.archive import (
     ArchiveError,
     check_name,
     json_bytes,
+    read_record,
     sources,
 )
 
@@ -330,19 +331,6 @@ def install(staged: StagedArchive, results_dir: str | Path, record: Mapping[str,
     os.replace(staged.folder, target)
     remove(aside)
     return target
-
-
-def read_record(results_dir: str | Path) -> dict[str, Any]:
-    """The import record of ``results/imported/``."""
-    path = Path(results_dir) / IMPORT_FOLDER / IMPORT_RECORD
-    try:
-        record = json.loads(path.read_text())
-        if not isinstance(record, dict) or not isinstance(record.get("files"), dict):
-            raise ValueError("no files listed")
-        return record
-    except (OSError, ValueError) as err:
-        raise ArchiveError(f"{path}: not an import record ({err}); remove "
-                           f"{path.parent} and unpack the archive again") from err
 
 
 def _added(old: Mapping[str, Any], staged: StagedArchive) -> dict[str, Any]:
