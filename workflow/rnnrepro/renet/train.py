@@ -4,10 +4,12 @@ Adam; dropout after every sweep and FC layer; input masking, flipping and shifti
 batches; early stopping on validation error; the best-validation weights (``best.pt``) are
 evaluated once on the test set; no retraining on train + validation.
 
-:func:`train` shows the loop: resume from the checkpoint, then every epoch (until ``max_epochs``
-or ``patience`` epochs without a better validation error) train (:func:`train_epoch`), evaluate,
-checkpoint, keep the best weights, write the history so far (helpers of
-:mod:`rnnrepro.checkpoint`); a killed job continues from its last epoch.
+:func:`train` reads top to bottom: :func:`setup_run` (splits, model, optimizer, the named random
+streams ``shuffle`` and ``augment``, checkpoint files), :func:`fit` (resume from the checkpoint,
+then every epoch, until ``max_epochs`` or ``patience`` epochs without a better validation error:
+train (:func:`train_epoch`), evaluate, checkpoint, keep the best weights, write the history so
+far; helpers of :mod:`rnnrepro.checkpoint`), then the test error and :func:`final_metrics`. A
+killed job continues from its last epoch.
 
 History rows: epoch, train_loss, train_error (running means over the epoch's augmented, dropped-out
 minibatches), val_loss, val_error, wall_time. Errors are fractions in [0, 1].
