@@ -88,7 +88,7 @@ def test_clear_effect_in_the_claimed_direction_is_supported():
     assert row["magnitude"] == (f"text 0.7 %: below our CI by "
                                 f"{(low - 0.007) * 100:.1f} points")
     assert row["budget"] == "5,000 images per run"
-    assert row["observations"].startswith("seed=0 learning_rate=3e-05")
+    assert row["units"].startswith("seed=0 learning_rate=3e-05")
 
 
 def test_clear_effect_against_the_claim_is_contradicted():

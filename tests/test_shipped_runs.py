@@ -19,7 +19,7 @@ from rnnrepro.cli import main
 ARCHIVES = sorted((REPO / "runs").glob("*.tar.gz"))
 # Compared as printed; the numbers within floating-point noise.
 TEXT_COLUMNS = ["claim", "comparison", "reading", "n", "verdict", "reason", "magnitude",
-                "budget", "n_needed", "readings", "observations"]
+                "budget", "n_needed", "readings", "units"]
 NUMBER_COLUMNS = ["mean", "ci_low", "ci_high", "a_mean", "b_mean"]
 
 pytestmark = pytest.mark.slow

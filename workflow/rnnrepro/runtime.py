@@ -48,14 +48,6 @@ def seed_everything(seed: int) -> None:
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
 
-def stream_seed(seed: int, stream: str) -> int:
-    """The seed of one named random stream of a run (e.g. "shuffle", "augment"): streams of
-    one run seed are independent, and each is found by its name, not by arithmetic on the seed
-    (numpy's SeedSequence over the seed and the name's bytes; 63 bits, as torch takes)."""
-    state = np.random.SeedSequence([seed, *stream.encode()]).generate_state(1, np.uint64)
-    return int(state[0] >> np.uint64(1))
-
-
 def fingerprint(settings: Any) -> str:
     """Stable short hash of JSON-able settings: a checkpoint only resumes the run it came from."""
     blob = json.dumps(settings, sort_keys=True, default=str).encode()

@@ -31,7 +31,7 @@ VERDICT_COLUMNS = (
     "claim", "paper", "where", "summary", "comparison", "reading", "data", "statistic",
     "effect", "expect", "n", "mean", "ci_low", "ci_high", "interval", "verdict", "reason",
     "claimed_text", "magnitude", "budget", "n_needed", "readings", "a_mean", "b_mean",
-    "reference", "observations", "differences", "note")
+    "reference", "units", "differences", "note")
 
 
 @dataclass
@@ -274,7 +274,9 @@ def _row(claim: Claim, comparison: Comparison, outcome: Outcome, settings: Setti
         "readings": "",
         "a_mean": _mean(outcome.a_values), "b_mean": _mean(outcome.b_values),
         "reference": outcome.reference,
-        "observations": "; ".join(outcome.observations),
+        # Named "units" in verdicts.csv (the statistician's unit of a paired comparison), as
+        # since its first version: the runs/ snapshots and users' scripts read that column.
+        "units": "; ".join(outcome.observations),
         "differences": "; ".join(f"{d:.6g}" for d in outcome.differences),
         "note": outcome.note,
     }

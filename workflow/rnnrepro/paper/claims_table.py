@@ -147,8 +147,8 @@ def claims_tables(frame: pd.DataFrame, preset: str) -> list[Table]:
               caption=(f"Claims of the memory paper on MNIST and of ReNet, and their verdicts on "
                        f"this run (preset `{preset}`). Ours: mean effect a − b (relative "
                        f"effects (a − b)/a in percent) with its Student t 95 % interval over n "
-                       f"paired observations; ″: another reading of the same comparison; n ≈ k: "
-                       f"the observations that would decide (a planning figure). " + CAPTION),
+                       f"paired units; ″: another reading of the same comparison; n ≈ k: the "
+                       f"units that would decide (a planning figure). " + CAPTION),
               columns=COLUMNS, header=header, body=_body(frame[~increment]), wide=True,
               size="footnotesize", colsep="3pt"),
         Table(macro="rnnTableClaimsIncrement", label="tab:claims-increment",
@@ -156,8 +156,8 @@ def claims_tables(frame: pd.DataFrame, preset: str) -> list[Table]:
               caption=(f"Claims on the increment task and their verdicts on this run (preset "
                        f"`{preset}`), under every reading of the open measure (one column "
                        f"each): ours, mean difference simple − complicated [95 % CI] over n "
-                       f"paired observations, and the verdict (n ≈ k: the observations that "
-                       f"would decide, a planning figure). " + CAPTION),
+                       f"paired units, and the verdict (n ≈ k: the units that would decide, "
+                       f"a planning figure). " + CAPTION),
               columns=f"l{WRAP}{{3.0cm}}r" + f"{WRAP}{{{width:.2f}cm}}" * len(readings),
               header=[cells("Claim", "Comparison (a vs b)", "n", *readings)], body=body,
               wide=True, size="footnotesize", colsep="3pt"),

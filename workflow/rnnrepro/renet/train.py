@@ -51,7 +51,6 @@ from rnnrepro.runtime import (
     pick_device,
     seed_everything,
     stop_on_signal,
-    stream_seed,
 )
 
 log = logging.getLogger(__name__)
@@ -214,6 +213,19 @@ class Run:
         return f"{self.job.dataset} seed {self.job.seed}"
 
 
+def shuffle_stream(seed: int) -> np.random.Generator:
+    """The epoch order's random stream: numpy's generator on the entropy ``[seed, 1]``."""
+    return np.random.default_rng([seed, 1])
+
+
+def augment_stream(seed: int) -> torch.Generator:
+    """The augmentation's random stream (masks, flips, shifts): torch's generator on
+    ``seed * 7919 + 17``, a prime multiple plus an offset, so that it never starts where the
+    model's initial weights (``seed_everything(seed)``) do. Kept since the first ReNet runs,
+    so that their numbers reproduce."""
+    return torch.Generator().manual_seed(seed * 7919 + 17)
+
+
 def setup_run(job: Job, data_root: str | Path, device: torch.device, checkpoint_path: Path,
               best_path: Path) -> Run:
     """Open the splits, build the model and optimizer from the seed, open the checkpoint."""
@@ -225,8 +237,7 @@ def setup_run(job: Job, data_root: str | Path, device: torch.device, checkpoint_
                   recurrent_init=job.settings.recurrent_init).to(device)
     fp = fingerprint({**job.fingerprint_data(), "data": _data_fingerprint(data)})
     return Run(job, device, splits, model, make_optimizer(model, job.settings),
-               shuffle=np.random.default_rng(stream_seed(job.seed, "shuffle")),
-               augment=torch.Generator().manual_seed(stream_seed(job.seed, "augment")),
+               shuffle=shuffle_stream(job.seed), augment=augment_stream(job.seed),
                checkpointer=Checkpointer(checkpoint_path, fp, unit=UNIT_NAMES[job.spec.cell]),
                best=BestWeights(best_path, fp))
 
