@@ -34,7 +34,8 @@ def test_strings_become_the_schema_types():
                          renet={"training": {"max_epochs": "3", "bf16": "true",
                                              "learning_rate": "1e-3"}})
     config["data"]["mnist"] = {"splits": {"train": "100", "validation": "50", "test": "50"}}
-    config["resources"]["memory_train"]["runtime"] = "30"
+    config["resources"]["memory_train"]["mem_mb"] = "3000"
+    config["resources"]["memory_train"]["seconds_per"]["gpu"]["step"] = "3e-6"
     coerce(config, SCHEMA)
     assert config["memory"]["epochs"] == 5 and config["memory"]["learning_rates"] == [3e-5]
     assert config["memory"]["train_subset"] is None
@@ -44,7 +45,8 @@ def test_strings_become_the_schema_types():
     training = config["renet"]["training"]
     assert (training["max_epochs"], training["bf16"], training["learning_rate"]) == (3, True,
                                                                                      1e-3)
-    assert config["resources"]["memory_train"]["runtime"] == 30
+    assert config["resources"]["memory_train"]["mem_mb"] == 3000
+    assert config["resources"]["memory_train"]["seconds_per"]["gpu"]["step"] == 3e-6
     # Strings the schema wants stay strings, even when they read as numbers.
     config["preset"] = "5"
     config["memory"]["representations"] = ["original"]
