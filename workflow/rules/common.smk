@@ -407,9 +407,11 @@ PAPER_PDF_HINT = (
     "Ubuntu: sudo apt-get install latexmk texlive-latex-base texlive-latex-recommended "
     "texlive-latex-extra texlive-fonts-recommended) and run `snakemake paper/main.pdf`."
 )
-# The figures paper/main.tex includes (paper/figures/<name>.pdf, drawn by the stages' rules),
-# read from main.tex: the papers' figures, whatever the preset runs.
-PAPER_FIGURES = included_figures(f"{workflow.basedir}/paper/main.tex")
+def paper_figures(wildcards):
+    """The figures paper/main.tex includes (paper/figures/<name>.pdf, drawn by the stages'
+    rules), read from main.tex when the PDF is built: the papers' figures, whatever the preset
+    runs (a stage or task it leaves out draws a figure saying so)."""
+    return expand("paper/figures/{name}.pdf", name=included_figures("paper/main.tex"))
 
 
 def paper_targets():

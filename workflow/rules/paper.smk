@@ -71,7 +71,7 @@ rule paper_pdf:
         tables="paper/tables.tex",
         increment="paper/increment-table.tex",
         provenance="paper/provenance.tex",
-        figures=expand("paper/figures/{name}.pdf", name=PAPER_FIGURES),
+        figures=paper_figures,
         script="workflow/scripts/build-pdf.sh",
     output:
         report(
