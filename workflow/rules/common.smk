@@ -407,6 +407,8 @@ PAPER_PDF_HINT = (
     "Ubuntu: sudo apt-get install latexmk texlive-latex-base texlive-latex-recommended "
     "texlive-latex-extra texlive-fonts-recommended) and run `snakemake paper/main.pdf`."
 )
+
+
 def paper_figures(wildcards):
     """The figures paper/main.tex includes (paper/figures/<name>.pdf, drawn by the stages'
     rules), read from main.tex when the PDF is built: the papers' figures, whatever the preset
