@@ -19,6 +19,7 @@ from typing import Any
 
 from rnnrepro.memory.representations import steps
 from rnnrepro.renet.flops import INPUT_SHAPES, training_flops
+from rnnrepro.sharing.training import memory_run_settings
 
 
 def _images(config: Mapping[str, Any], dataset: str, subset: int | None) -> int:
@@ -30,13 +31,9 @@ def _images(config: Mapping[str, Any], dataset: str, subset: int | None) -> int:
 def memory_work(config: Mapping[str, Any], representation: str) -> dict[str, float]:
     """Sequence steps trained: steps x epochs x training images (``pixel_runs`` applied).
     Evaluation (validation + test after each epoch) is in the measured rate."""
-    memory = config["memory"]
-    length = steps(representation)
-    sizes = {"epochs": memory["epochs"], "train_subset": memory["train_subset"]}
-    if length == 784:
-        sizes.update(memory["pixel_runs"])
-    images = _images(config, "mnist", sizes["train_subset"])
-    return {"step": float(length * sizes["epochs"] * images)}
+    settings = memory_run_settings(config, representation)
+    images = _images(config, "mnist", settings["train_subset"])
+    return {"step": float(steps(representation) * settings["epochs"] * images)}
 
 
 def increment_work(config: Mapping[str, Any], base: int, digits: int) -> dict[str, float]:
