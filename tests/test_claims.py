@@ -300,6 +300,17 @@ def test_claims_command_refuses_an_unknown_group_naming_claim_and_key(tmp_path):
     assert "flatened" in done.stderr and not (tmp_path / "v.csv").exists()
 
 
+def test_readings_agreement_names_each_reading_whole():
+    rows = [{"reading": "per digit, over the run", "verdict": "supported"},
+            {"reading": "whole number, over the run", "verdict": "inconclusive"},
+            {"reading": "per digit, at the end", "verdict": "supported"}]
+    assert checks.readings_agreement(rows) == (
+        "differ: supported under 'per digit, over the run' and 'per digit, at the end'; "
+        "inconclusive under 'whole number, over the run'")
+    assert checks.readings_agreement(rows[:1]) == ""
+    assert checks.readings_agreement([rows[0], rows[2]]) == "agree"
+
+
 # --------------------------------------------------------------------------------------------
 # Magnitudes, budgets, readings and the planning figure, on results of known outcome
 
@@ -407,8 +418,8 @@ def test_readings_that_disagree_are_said_so(tmp_path):
         ("per digit, over the run", "supported"), ("whole number, at the end", "contradicted")]
     assert rows[1]["mean"] == pytest.approx(np.mean([0.55 - 0.7 - 2 * k / 100
                                                      for k in range(3)]))
-    assert all(r["readings"] == "disagree: supported under per digit, over the run; "
-               "contradicted under whole number, at the end" for r in rows)
+    assert all(r["readings"] == "disagree: supported under 'per digit, over the run'; "
+               "contradicted under 'whole number, at the end'" for r in rows)
     assert rows[0]["budget"] == "3,072 minibatches per run"
     write_csv(tmp_path / "v.csv", rows, evaluate.VERDICT_COLUMNS)
     latex = "".join(render_latex(t) for t in claims_tables(read_verdicts(tmp_path / "v.csv"),

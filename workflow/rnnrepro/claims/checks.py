@@ -159,8 +159,9 @@ def observations_needed(differences: Sequence[float], confidence: float) -> int 
 
 def readings_agreement(rows: Sequence[Mapping[str, Any]]) -> str:
     """How the readings of one comparison agree: "" for a single reading; "agree"; or
-    "disagree: supported under X; contradicted under Y" when one reading supports and another
-    contradicts; "differ: ..." when the verdicts differ otherwise."""
+    "disagree: supported under 'X'; contradicted under 'Y' and 'Z'" when one reading supports and
+    another contradicts; "differ: ..." when the verdicts differ otherwise (readings quoted: their
+    names hold commas)."""
     if len(rows) < 2:
         return ""
     verdicts = [row["verdict"] for row in rows]
@@ -170,5 +171,6 @@ def readings_agreement(rows: Sequence[Mapping[str, Any]]) -> str:
     by_verdict: dict[str, list[str]] = {}
     for row in rows:
         by_verdict.setdefault(row["verdict"], []).append(row["reading"])
-    return f"{word}: " + "; ".join(f"{verdict} under {', '.join(readings)}"
-                                   for verdict, readings in by_verdict.items())
+    return f"{word}: " + "; ".join(
+        f"{verdict} under " + " and ".join(f"'{reading}'" for reading in readings)
+        for verdict, readings in by_verdict.items())
