@@ -1,0 +1,28 @@
+"""The equal-budget preset: M2's four representations, every run on the same 4 x 10,000
+training images, and nothing else trained."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import yaml
+
+from conftest import copy_repo, run_snakemake
+
+EQUAL_BUDGET = "workflow/presets/equal-budget.yaml"
+REPRESENTATIONS = ("original", "transposed", "flattened", "transposed-flattened")
+
+
+def test_equal_budget_plans_twelve_runs_of_one_budget(tmp_path):
+    workdir = copy_repo(tmp_path / "repo")
+    proc = run_snakemake(workdir, "-n", "-p", "--configfile", EQUAL_BUDGET)
+    counts = Counter(re.findall(r"^rule (\w+):$", proc.stdout, re.M))
+    assert {rule for rule in counts if rule.endswith("_train")} == {"memory_train"}
+    runs = re.findall(r"--representation (\S+) --learning-rate (\S+) --seed (\d+) "
+                      r"--settings '([^']*)'", proc.stdout)
+    assert sorted((rep, int(seed)) for rep, _, seed, _ in runs) == sorted(
+        (rep, seed) for rep in REPRESENTATIONS for seed in (0, 1, 2))
+    budgets = {(yaml.safe_load(settings)["epochs"], yaml.safe_load(settings)["train_subset"])
+               for _, _, _, settings in runs}
+    assert budgets == {(4, 10000)}
