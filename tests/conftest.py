@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = "workflow/presets/quick.yaml"
@@ -46,6 +48,14 @@ def run_snakemake(workdir: Path, *args: str, timeout: float = 1800,
         pytest.fail(f"{' '.join(cmd)} failed ({proc.returncode}) in {workdir}:\n"
                     f"{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
     return proc
+
+
+def planned_memory_runs(plan: str) -> list[tuple[str, float, int, dict]]:
+    """The memory training jobs of a ``snakemake -n -p`` plan, read from their printed
+    commands: (representation, learning rate, seed, the ``--settings`` they train with)."""
+    return [(rep, float(lr), int(seed), yaml.safe_load(settings)) for rep, lr, seed, settings
+            in re.findall(r"--representation (\S+) --learning-rate (\S+) --seed (\d+) "
+                          r"--settings '([^']*)'", plan)]
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import copy_repo, run_snakemake
+from conftest import copy_repo, planned_memory_runs, run_snakemake
 
 REPO = Path(__file__).resolve().parents[1]
 CPU = "workflow/presets/cpu.yaml"
@@ -40,8 +40,7 @@ def test_pixel_runs_settings_reach_only_the_784_step_jobs(tmp_path):
     proc = run_snakemake(workdir, "-n", "-p", "--configfile", CPU, "--",
                          "results/memory/flattened-perm1/lr3e-05/seed2/metrics.json",
                          "results/memory/original/lr3e-05/seed2/metrics.json")
-    settings = {rep: yaml.safe_load(text) for rep, text in re.findall(
-        r"--representation (\S+) .*?--settings '([^']*)'", proc.stdout)}
+    settings = {rep: run_settings for rep, _, _, run_settings in planned_memory_runs(proc.stdout)}
     config = yaml.safe_load((REPO / CPU).read_text())["memory"]
     assert settings["flattened-perm1"]["epochs"] == config["pixel_runs"]["epochs"]
     assert settings["flattened-perm1"]["train_subset"] == config["pixel_runs"]["train_subset"]

@@ -6,9 +6,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-import yaml
-
-from conftest import copy_repo, run_snakemake
+from conftest import copy_repo, planned_memory_runs, run_snakemake
 
 EQUAL_BUDGET = "workflow/presets/equal-budget.yaml"
 REPRESENTATIONS = ("original", "transposed", "flattened", "transposed-flattened")
@@ -19,10 +17,9 @@ def test_equal_budget_plans_twelve_runs_of_one_budget(tmp_path):
     proc = run_snakemake(workdir, "-n", "-p", "--configfile", EQUAL_BUDGET)
     counts = Counter(re.findall(r"^rule (\w+):$", proc.stdout, re.M))
     assert {rule for rule in counts if rule.endswith("_train")} == {"memory_train"}
-    runs = re.findall(r"--representation (\S+) --learning-rate (\S+) --seed (\d+) "
-                      r"--settings '([^']*)'", proc.stdout)
-    assert sorted((rep, int(seed)) for rep, _, seed, _ in runs) == sorted(
+    runs = planned_memory_runs(proc.stdout)
+    assert sorted((rep, seed) for rep, _, seed, _ in runs) == sorted(
         (rep, seed) for rep in REPRESENTATIONS for seed in (0, 1, 2))
-    budgets = {(yaml.safe_load(settings)["epochs"], yaml.safe_load(settings)["train_subset"])
-               for _, _, _, settings in runs}
-    assert budgets == {(4, 10000)}
+    assert {lr for _, lr, _, _ in runs} == {3e-5}
+    assert {(settings["epochs"], settings["train_subset"]) for *_, settings in runs} == {
+        (4, 10000)}

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import QUICK, copy_repo, run_snakemake
+from conftest import QUICK, copy_repo, planned_memory_runs, run_snakemake
 
 PAPER_ROWS = "workflow/presets/paper-rows.yaml"
 ROWS = ("original", "transposed", "original-perm0", "transposed-perm0")
@@ -24,14 +24,13 @@ def test_paper_rows_plans_exactly_the_twelve_long_runs(tmp_path):
     counts = Counter(re.findall(r"^rule (\w+):$", proc.stdout, re.M))
     trained = {rule for rule in counts if rule.endswith("_train")}
     assert trained == {"memory_train"} and counts["memory_train"] == 12
-    runs = re.findall(r"--representation (\S+) --learning-rate (\S+) --seed (\d+) "
-                      r"--settings '([^']*)'", proc.stdout)
-    assert sorted((rep, int(seed)) for rep, _, seed, _ in runs) == sorted(
+    runs = planned_memory_runs(proc.stdout)
+    assert sorted((rep, seed) for rep, _, seed, _ in runs) == sorted(
         (rep, seed) for rep in ROWS for seed in (0, 1, 2))
     for _, lr, _, settings in runs:
-        assert float(lr) == 3e-5
-        assert yaml.safe_load(settings)["epochs"] == 250
-        assert yaml.safe_load(settings)["train_subset"] is None
+        assert lr == 3e-5
+        assert settings["epochs"] == 250
+        assert settings["train_subset"] is None
 
 
 def _without_stages(workdir: Path) -> str:
