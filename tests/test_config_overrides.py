@@ -31,11 +31,12 @@ def test_strings_become_the_schema_types():
     config = full_config(memory={"epochs": "5", "learning_rates": ["3e-5"],
                                  "train_subset": "null", "pixel_runs": {"epochs": "2"}},
                          increment={"tasks": [{"base": "2", "digits": "8"}]},
-                         renet={"training": {"max_epochs": "3", "bf16": "true",
+                         renet={"training": {"max_epochs": "3", "precision": "bf16-mixed",
                                              "learning_rate": "1e-3"}})
     config["data"]["mnist"] = {"splits": {"train": "100", "validation": "50", "test": "50"}}
     config["resources"]["memory_train"]["mem_mb"] = "3000"
     config["resources"]["memory_train"]["seconds_per"]["gpu"]["step"] = "3e-6"
+    config["renet"]["models"]["mnist"]["flip"] = "true"
     coerce(config, SCHEMA)
     assert config["memory"]["epochs"] == 5 and config["memory"]["learning_rates"] == [3e-5]
     assert config["memory"]["train_subset"] is None
@@ -43,8 +44,9 @@ def test_strings_become_the_schema_types():
     assert config["increment"]["tasks"] == [{"base": 2, "digits": 8}]
     assert config["data"]["mnist"]["splits"] == {"train": 100, "validation": 50, "test": 50}
     training = config["renet"]["training"]
-    assert (training["max_epochs"], training["bf16"], training["learning_rate"]) == (3, True,
-                                                                                     1e-3)
+    assert (training["max_epochs"], training["precision"], training["learning_rate"]) == (
+        3, "bf16-mixed", 1e-3)
+    assert config["renet"]["models"]["mnist"]["flip"] is True
     assert config["resources"]["memory_train"]["mem_mb"] == 3000
     assert config["resources"]["memory_train"]["seconds_per"]["gpu"]["step"] == 3e-6
     # Strings the schema wants stay strings, even when they read as numbers.

@@ -162,7 +162,8 @@ def test_training_job_resumes_with_identical_history(task_files, tmp_path, monke
 
     monkeypatch.setattr(train_module, "draw_numbers", draw_then_stop)
     assert cli.main(train_args(task_files, resumed)) == StopRequested.exit_code
-    assert (resumed / "checkpoint.pt").exists() and (resumed / "history.partial.csv").exists()
+    assert (resumed / "checkpoint.safetensors").exists()
+    assert (resumed / "history.partial.csv").exists()
     assert not (resumed / "history.csv").exists() and not (resumed / "metrics.json").exists()
     partial = pd.read_csv(resumed / "history.partial.csv")
     assert partial["minibatch"].tolist() == [0, 5, 10, 15, 20]

@@ -103,7 +103,7 @@ def test_train_command_writes_history_metrics_and_latency(workspace, tmp_path):
     assert latency["count"].sum() == SIZES["test"]
     mean = (latency["latency"] * latency["count"]).sum() / SIZES["test"]
     assert metrics["latency_mean"] == pytest.approx(mean)
-    assert not (out / "checkpoint.pt").exists() and (out / "best.pt").exists()
+    assert not (out / "checkpoint.safetensors").exists() and (out / "best.safetensors").exists()
     assert not list(out.glob("*.partial*"))
 
 
@@ -125,7 +125,7 @@ def test_resume_after_interruption_gives_the_same_run(workspace, tmp_path, monke
     with monkeypatch.context() as patch:  # 3 batches per epoch: stop inside epoch 2
         patch.setattr("rnnrepro.memory.train.stop_on_signal", lambda: stop_after(4))
         assert main(train_args(workspace, resumed, "transposed-perm1", TINY)) == 75
-    assert (resumed / "checkpoint.pt").exists() and not (resumed / "history.csv").exists()
+    assert (resumed / "checkpoint.safetensors").exists() and not (resumed / "history.csv").exists()
     assert len(pd.read_csv(resumed / "history.partial.csv")) == 1
     assert main(train_args(workspace, resumed, "transposed-perm1", TINY)) == 0
 
@@ -288,7 +288,7 @@ def test_snakemake_runs_the_memory_rules_end_to_end(workspace, tmp_path):
         run = work / f"results/memory/{rep}/lr0.001/seed0"
         assert len(pd.read_csv(run / "history.csv")) == 1
         assert json.loads((run / "metrics.json").read_text())["best"]["epoch"] == 1
-        assert (run / "latency.csv").exists() and not (run / "checkpoint.pt").exists()
+        assert (run / "latency.csv").exists() and not (run / "checkpoint.safetensors").exists()
     t3 = pd.read_csv(work / "results/memory/summary/table3_runs.csv")
     assert sorted(t3["variant"]) == ["flattened random permute 2@16@128@0.001",
                                      "transposed@16@128@0.001"]

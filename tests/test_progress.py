@@ -43,8 +43,11 @@ def results_tree(results: Path) -> None:
     history(results / "memory/original/lr3e-05/seed1/history.partial.csv", 4)
     stopped = results / "memory/flattened/lr3e-05/seed0/history.partial.csv"
     history(stopped, 1)
+    checkpoint = stopped.with_name("checkpoint.safetensors")
+    checkpoint.write_bytes(b"")
     an_hour_ago = time.time() - 3600
-    os.utime(stopped, (an_hour_ago, an_hour_ago))
+    for path in (stopped, checkpoint):
+        os.utime(path, (an_hour_ago, an_hour_ago))
     log = results / "logs/memory/flattened/lr3e-05/seed1.log"
     log.parent.mkdir(parents=True)
     log.write_text("12:00:00 INFO starting\nrnnrepro memory-train: error: data: boom\n")
@@ -72,7 +75,7 @@ def test_one_line_per_job_and_the_remaining_time(tmp_path):
     assert " running " in running and "epoch 4 of 10, val_acc 0.7000" in running
     assert "10 s/epoch" in running and "ETA 1 min" in running       # 6 epochs x 10 s
     stopped = by_job["flattened/lr3e-05/seed0"]
-    assert " stopped " in stopped and "epoch 1 of 2" in stopped and "resume" in stopped
+    assert " stopped " in stopped and "epoch 1 of 2" in stopped and "to resume)" in stopped
     failed = by_job["flattened/lr3e-05/seed1"]
     assert " failed " in failed and "error: data: boom" in failed
     assert " waiting " in by_job["K2-N4/simple/rnn/seed0"]

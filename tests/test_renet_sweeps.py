@@ -312,7 +312,7 @@ def test_checkpoint_of_the_other_gru_is_refused(tmp_path):
 
     model = make_layer("gru-reset-after", (2, 2), 1, hidden=3)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    path = tmp_path / "checkpoint.pt"
+    path = tmp_path / "checkpoint.safetensors"
 
     Checkpointer(path, "fp", unit=UNIT_NAMES["gru-reset-after"]).save(
         model, optimizer, TrainingState(history=[]), {})

@@ -27,7 +27,7 @@ torch.set_num_threads(1)
 
 TRAINING = {"learning_rate": 0.01, "batch_size": 16, "dropout": 0.1, "input_mask": 0.2,
             "max_epochs": 4, "patience": 10, "recurrent_init": "orthogonal",
-            "weight_decay": 0.0, "bf16": False, "eval_batch_size": 50}
+            "weight_decay": 0.0, "precision": "fp32", "eval_batch_size": 50}
 
 
 def write_dataset(root: Path, sizes: dict[str, int], h: int = 8, w: int = 8,
@@ -71,8 +71,8 @@ def test_train_writes_outputs_and_is_deterministic(dataset, tmp_path):
         metrics = train(job, data_root=dataset, history_path=out / "history.csv",
                         metrics_path=out / "metrics.json", device="cpu")
         runs.append((read_history(out / "history.csv"), metrics))
-        assert not (out / "checkpoint.pt").exists()
-        assert (out / "best.pt").exists()
+        assert not (out / "checkpoint.safetensors").exists()
+        assert (out / "best.safetensors").exists()
         assert not (out / "history.partial.csv").exists()
     (history, metrics), (history_b, metrics_b) = runs
     assert history == history_b
@@ -143,14 +143,14 @@ def test_resume_after_kill_gives_identical_history(tmp_path):
 
     proc = subprocess.Popen(cli(data, killed, cfg), env=env, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not (killed / "checkpoint.pt").exists():
+    while not (killed / "checkpoint.safetensors").exists():
         assert proc.poll() is None, proc.stderr.read()
         assert time.monotonic() < deadline, "no checkpoint after 120 s"
         time.sleep(0.01)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 75, err
-    assert (killed / "checkpoint.pt").exists()
+    assert (killed / "checkpoint.safetensors").exists()
     assert not (killed / "history.csv").exists() and not (killed / "metrics.json").exists()
     done = len(read_history(killed / "history.partial.csv"))
     assert 1 <= done < 4
@@ -167,7 +167,7 @@ def test_resume_after_kill_gives_identical_history(tmp_path):
     b = json.loads((full / "metrics.json").read_text())
     for key in ("best_epoch", "val_error", "test_error", "test_loss", "epochs_run"):
         assert a[key] == b[key], key
-    assert not (killed / "checkpoint.pt").exists()
+    assert not (killed / "checkpoint.safetensors").exists()
 
 
 def test_summary_and_figure(tmp_path):

@@ -139,11 +139,13 @@ def test_link_members_are_refused(tmp_path, capsys, kind):
     _refused(tmp_path, path, capsys, f"member {RUN}/metrics.json: a ")
 
 
-@pytest.mark.parametrize("name", [f"{RUN}/checkpoint.pt", f"{RUN}/best.pkl", "notes.txt"])
-def test_members_other_than_csv_or_json_are_refused(tmp_path, capsys, name):
+@pytest.mark.parametrize(("name", "problem"), [
+    (f"{RUN}/checkpoint.pt", "would need unpickling"), (f"{RUN}/best.pkl", "would need unpickling"),
+    ("notes.txt", "not a CSV, JSON or safetensors file")])
+def test_members_other_than_csv_or_json_are_refused(tmp_path, capsys, name, problem):
     # Listed in the manifest with the right sum: refused for what it is.
     path = write_tar(tmp_path / "bad.tar.gz", {"config.json": b"{}", name: b"\x80\x04K\x01."})
-    _refused(tmp_path, path, capsys, f"member {name}: not a CSV or JSON file")
+    _refused(tmp_path, path, capsys, f"member {name}: {problem}")
 
 
 def test_an_unlisted_member_is_refused(tmp_path, capsys):

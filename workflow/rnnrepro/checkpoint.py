@@ -5,12 +5,18 @@ from the checkpoint, then for every block (an epoch, or a run of minibatches) tr
 checkpoint, keep the best weights and write the history so far. The loop calls these helpers:
 
 - :class:`TrainingState`: history rows, training seconds, blocks done, best epoch and its value;
-- :class:`Checkpointer`: ``checkpoint.pt`` with the model, optimizer, every RNG state and the
-  state (``resume``, ``save``, ``remove``; refuses a checkpoint of other settings or of another
-  recurrent unit);
-- :class:`BestWeights`: ``best.pt`` with the best epoch's weights (``save``, ``load``);
+- :class:`Checkpointer`: ``checkpoint.safetensors`` with the model, optimizer, every RNG state
+  and the state (``resume``, ``save``, ``remove``; refuses a checkpoint of other settings or of
+  another recurrent unit);
+- :class:`BestWeights`: ``best.safetensors`` with the best epoch's weights (``save``, ``load``);
 - :class:`HistoryFile`: ``<history>.partial.csv`` while running, the history once complete;
 - one log line per block (:meth:`HistoryFile.write_partial`).
+
+Both files are safetensors files with a JSON document (:mod:`rnnrepro.state_format`,
+:mod:`rnnrepro.state_file`): they load without unpickling, so an unfinished run's checkpoint can
+travel in a part archive and resume on another machine. A ``checkpoint.pt`` of the pickle format
+before them is never loaded: the job refuses to start (:class:`CheckpointError`) rather than
+silently train again what it holds.
 
 SIGTERM/SIGINT stop a loop at a safe point through :func:`rnnrepro.runtime.stop_on_signal`. A job
 killed by a time limit or preemption continues where its last checkpoint left off, and a resumed
@@ -20,53 +26,25 @@ run on CPU ends with the same numbers as an uninterrupted one.
 from __future__ import annotations
 
 import logging
-import random
 import time
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from rnnrepro.files import atomic_path, write_csv
+from rnnrepro import state_file
+from rnnrepro.files import write_csv
+from rnnrepro.paths import BEST_FILE, CHECKPOINT_FILE, OLD_CHECKPOINT_FILE
+from rnnrepro.state_file import Generators
+from rnnrepro.state_format import FORMATS, StateFileError
 
 log = logging.getLogger(__name__)
 
-Generators = Mapping[str, "torch.Generator | np.random.Generator"]
 
-
-def rng_state(generators: Generators) -> dict[str, Any]:
-    """Capture every random state a run depends on."""
-    state: dict[str, Any] = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "named": {},
-    }
-    for name, gen in generators.items():
-        if isinstance(gen, torch.Generator):
-            state["named"][name] = gen.get_state()
-        else:
-            state["named"][name] = gen.bit_generator.state
-    return state
-
-
-def restore_rng_state(state: dict[str, Any], generators: Generators) -> None:
-    """Put back what :func:`rng_state` captured."""
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    for name, gen in generators.items():
-        saved = state["named"][name]
-        if isinstance(gen, torch.Generator):
-            gen.set_state(saved)
-        else:
-            gen.bit_generator.state = saved
+class CheckpointError(ValueError):
+    """A checkpoint or best-weights file that cannot be used; one line naming the file and
+    what to do."""
 
 
 @dataclass
@@ -76,7 +54,7 @@ class TrainingState:
     history: list[dict[str, Any]] = field(default_factory=list)
     elapsed: float = 0.0                # seconds of training, summed over sessions
     blocks_done: int = 0                # blocks finished and checkpointed
-    best_epoch: int | None = None       # the epoch whose weights best.pt keeps
+    best_epoch: int | None = None       # the epoch whose weights best.safetensors keeps
     best_value: float | None = None     # its validation number the trainer ranks epochs by
 
     def wall_time(self, started: float) -> float:
@@ -96,9 +74,30 @@ class TrainingState:
         """The history row of :attr:`best_epoch`."""
         return next(row for row in self.history if row["epoch"] == self.best_epoch)
 
+    def to_json(self) -> dict[str, Any]:
+        """The state as JSON, the history as its CSV holds it: columns, then one list a row
+        (a 51,201-row history takes half the bytes of one object a row)."""
+        columns = list(self.history[0]) if self.history else []
+        for number, row in enumerate(self.history, start=1):
+            if list(row) != columns:
+                raise ValueError(f"history row {number} has columns {list(row)}, the first "
+                                 f"row {columns}: a history's rows share their columns")
+        history = {"columns": columns, "rows": [list(row.values()) for row in self.history]}
+        return {**asdict(self), "history": state_file.jsonable(history)}
+
+    @classmethod
+    def from_json(cls, values: dict[str, Any]) -> TrainingState:
+        """The inverse of :meth:`to_json` (``values`` checked by the schema)."""
+        columns, rows = values["history"]["columns"], values["history"]["rows"]
+        if any(len(row) != len(columns) for row in rows):
+            raise StateFileError(f"a history row does not have the {len(columns)} columns")
+        return cls(**{**values, "history": [dict(zip(columns, row, strict=True))
+                                            for row in rows]})
+
 
 class Checkpointer:
-    """Save and restore a run's full state at ``path``; refuses state from different settings."""
+    """Save and restore a run's full state at ``path`` (``checkpoint.safetensors``); refuses
+    state from different settings."""
 
     def __init__(self, path: str | Path, fingerprint: str, unit: str | None = None):
         """``unit`` names the model's recurrent unit where two units share parameter names
@@ -110,43 +109,63 @@ class Checkpointer:
     def save(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
              state: TrainingState, generators: Generators) -> None:
         """Write model, optimizer, RNG states and ``state`` atomically."""
-        payload = {
-            "fingerprint": self.fingerprint,
-            "unit": self.unit,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "state": asdict(state),
-            "rng": rng_state(generators),
-        }
-        with atomic_path(self.path) as tmp:
-            torch.save(payload, tmp)
+        weights, model_index = state_file.encode_model(model.state_dict())
+        moments, optimizer_index, optimizer_rest = state_file.encode_optimizer(
+            optimizer.state_dict())
+        random_states, rng_index, rng_rest = state_file.encode_rng(generators)
+        state_file.write(self.path, {**weights, **moments, **random_states}, {
+            "format": FORMATS["checkpoint"], "fingerprint": self.fingerprint, "unit": self.unit,
+            "state": state.to_json(), "optimizer": optimizer_rest, "rng": rng_rest,
+            "tensors": {"model": model_index, "optimizer": optimizer_index, "rng": rng_index}})
+
+    def _error(self, problem: str) -> CheckpointError:
+        return CheckpointError(f"{self.path}: {problem}; delete it (and {BEST_FILE} beside "
+                               "it) to train this job from the start")
+
+    def _refuse_old_format(self) -> None:
+        old = self.path.with_name(OLD_CHECKPOINT_FILE)
+        if old != self.path and old.exists():
+            raise CheckpointError(
+                f"{old}: a checkpoint of the pickle format rnnrepro no longer loads (loading it "
+                "would unpickle); finish this run with the commit that wrote it, or delete "
+                f"{old} to train this job from the start")
 
     def load(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
              generators: Generators) -> TrainingState | None:
-        """Restore state if a checkpoint of the same settings exists; else return None."""
+        """Restore state if a checkpoint of the same settings exists; else return None. A file
+        that is not a valid checkpoint (or only an old ``checkpoint.pt``) is a
+        :class:`CheckpointError`."""
         if not self.path.exists():
+            self._refuse_old_format()
             return None
-        payload = torch.load(self.path, map_location="cpu", weights_only=False)
-        if self.unit is not None and payload.get("unit") != self.unit:
-            written = payload.get("unit")
-            raise ValueError(
+        try:
+            doc, tensors = state_file.read(self.path, "checkpoint")
+        except StateFileError as err:
+            raise self._error(f"not a valid checkpoint ({err})") from err
+        if self.unit is not None and doc["unit"] != self.unit:
+            written = doc["unit"]
+            raise CheckpointError(
                 f"{self.path} was written by a model with recurrent unit "
                 f"{written or 'not recorded (before rnnrepro named GRU variants)'!r}, this job "
                 f"uses {self.unit!r}: the units share parameter names but compute different "
                 "functions, so the weights cannot be resumed. Delete the checkpoint to train "
                 "this job from the start")
-        if payload.get("fingerprint") != self.fingerprint:
+        if doc["fingerprint"] != self.fingerprint:
             log.warning("%s was written with different settings; starting from scratch",
                         self.path)
             return None
-        if "state" not in payload:
-            log.warning("%s was written by an older rnnrepro (no training state); starting "
-                        "from scratch", self.path)
-            return None
-        model.load_state_dict(payload["model"])
-        optimizer.load_state_dict(payload["optimizer"])
-        restore_rng_state(payload["rng"], generators)
-        return TrainingState(**payload["state"])
+        index = doc["tensors"]
+        try:
+            state = TrainingState.from_json(doc["state"])
+            model.load_state_dict(state_file.decode_model(index["model"], tensors))
+            optimizer.load_state_dict(state_file.decode_optimizer(
+                doc["optimizer"], index["optimizer"], tensors))
+            state_file.restore_rng(doc["rng"], index["rng"], tensors, generators)
+        except (StateFileError, RuntimeError, ValueError, KeyError, TypeError) as err:
+            message = " ".join(str(err).split())[:240]
+            raise self._error(f"does not fit this job ({type(err).__name__}: {message})"
+                              ) from err
+        return state
 
     def resume(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                generators: Generators, blocks: int) -> TrainingState:
@@ -163,10 +182,11 @@ class Checkpointer:
 
 
 class BestWeights:
-    """The best epoch's weights in ``best.pt``: {"fingerprint", "epoch", "model"}.
+    """The best epoch's weights in ``best.safetensors``: the weights, and a JSON document with
+    the run's fingerprint and the epoch.
 
     A loop keeps them (:meth:`keep`) right after the checkpoint that names their epoch as the
-    best. A kill in between leaves ``best.pt`` one best behind; :meth:`keep` after the resume
+    best. A kill in between leaves the file one best behind; :meth:`keep` after the resume
     rewrites it from the resumed weights, which are those of the best epoch (the last one
     checkpointed).
     """
@@ -177,9 +197,10 @@ class BestWeights:
 
     def save(self, model: torch.nn.Module, epoch: int) -> None:
         """Write ``model``'s weights as those of ``epoch``, atomically."""
-        weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        with atomic_path(self.path, suffix=".pt") as tmp:
-            torch.save({"fingerprint": self.fingerprint, "epoch": epoch, "model": weights}, tmp)
+        weights, index = state_file.encode_model(model.state_dict())
+        state_file.write(self.path, weights, {"format": FORMATS["best"],
+                                              "fingerprint": self.fingerprint, "epoch": epoch,
+                                              "tensors": {"model": index}})
 
     def keep(self, model: torch.nn.Module, state: TrainingState) -> None:
         """Save ``model``'s weights if the last finished epoch is the best one: right after its
@@ -188,17 +209,26 @@ class BestWeights:
             self.save(model, state.best_epoch)
 
     def load(self, model: torch.nn.Module, epoch: int | None) -> None:
-        """Load ``best.pt`` into ``model``; refuse weights of another run or another epoch."""
+        """Load the best weights into ``model``; refuse weights of another run or epoch."""
+        rerun = f"delete the folder's {CHECKPOINT_FILE} and {self.path.name} and rerun the job"
         if not self.path.exists():
-            raise FileNotFoundError(f"{self.path} missing: the best-validation weights are gone; "
-                                    "delete the job's checkpoint.pt and rerun it")
-        payload = torch.load(self.path, map_location="cpu", weights_only=True)
-        if payload["fingerprint"] != self.fingerprint or payload["epoch"] != epoch:
-            raise ValueError(
-                f"{self.path} holds epoch {payload['epoch']} of run {payload['fingerprint']}, but "
-                f"the run's best epoch is {epoch} (run {self.fingerprint}); a killed job rerun "
-                "differently. Delete the folder's checkpoint.pt and best.pt and rerun the job")
-        model.load_state_dict(payload["model"])
+            raise FileNotFoundError(f"{self.path} missing: the best-validation weights are "
+                                    f"gone; {rerun}")
+        try:
+            doc, tensors = state_file.read(self.path, "best")
+        except StateFileError as err:
+            raise CheckpointError(f"{self.path}: not valid best weights ({err}); {rerun}"
+                                  ) from err
+        if doc["fingerprint"] != self.fingerprint or doc["epoch"] != epoch:
+            raise CheckpointError(
+                f"{self.path} holds epoch {doc['epoch']} of run {doc['fingerprint']}, but the "
+                f"run's best epoch is {epoch} (run {self.fingerprint}); a killed job rerun "
+                f"differently. {rerun[0].upper()}{rerun[1:]}")
+        try:
+            model.load_state_dict(state_file.decode_model(doc["tensors"]["model"], tensors))
+        except RuntimeError as err:
+            raise CheckpointError(f"{self.path}: does not fit this model "
+                                  f"({' '.join(str(err).split())[:240]}); {rerun}") from err
 
 
 class HistoryFile:

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from rnnrepro import __version__
+from rnnrepro.allocator import reuse_freed_memory
 from rnnrepro.commandline import UserError
 from rnnrepro.runtime import StopRequested, setup_logging
 
@@ -41,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the CPU was shared (benchmarks/renet_speed.py). Read once when torch loads libgomp, so it
     # is set before anything imports torch; a value in the environment wins.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # Freed memory stays in the process: a ReNet step's large tensors are then reused instead
+    # of faulted in again every step (rnnrepro.allocator; same numbers, 10-30 % faster steps).
+    reuse_freed_memory()
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(logging.DEBUG if args.verbose else logging.INFO)

@@ -95,13 +95,15 @@ class _LSTM(torch.autograd.Function):
 
 
 class _GRU(torch.autograd.Function):
-    """(gi (steps, batch, 3h), weight_hh (3h, h), bias_hn (h) or None, hard) -> states.
+    """(gi (steps, batch, 3h), weight_hh (3h, h), bias_hn (h) or None, hard, low) -> states.
     Gate rows r, z, n; n = tanh(gi_n + U_n (r h)) with the reset before the product (bias_hn
-    None), or tanh(gi_n + r (U_n h + bias_hn)) after; h_t = (1 − z) n + z h."""
+    None), or tanh(gi_n + r (U_n h + bias_hn)) after; h_t = (1 − z) n + z h. ``low`` (e.g.
+    bfloat16) is the dtype of the matrix products' operands (mixed precision): states, gates
+    and every elementwise step stay in gi's dtype; None keeps every product in it too."""
 
     @staticmethod
     def forward(ctx, gi: torch.Tensor, weight_hh: torch.Tensor, bias_hn: torch.Tensor | None,
-                hard: bool) -> torch.Tensor:
+                hard: bool, low: torch.dtype | None) -> torch.Tensor:
         steps, batch, rows = gi.shape
         hidden = rows // 3
         after = bias_hn is not None
@@ -111,26 +113,28 @@ class _GRU(torch.autograd.Function):
         # What multiplies U_n: r h (before); after: U_n h + bias_hn, which r multiplies.
         m = gi.new_empty(steps, batch, hidden)
         hs = h.unbind(0)
-        w_rz, w_n = weight_hh[:2 * hidden].t(), weight_hh[2 * hidden:].t()
+        w_rz, w_n = _operand(weight_hh[:2 * hidden].t(), low), _operand(
+            weight_hh[2 * hidden:].t(), low)
         for t in range(steps):
             g = gi[t]
-            gate_(torch.addmm(g[:, :2 * hidden], hs[t], w_rz, out=rz[t]), hard)
+            gate_(_addmm(g[:, :2 * hidden], hs[t], w_rz, rz[t]), hard)
             r, z = rz[t, :, :hidden], rz[t, :, hidden:]
             if after:
-                torch.addmm(bias_hn, hs[t], w_n, out=m[t])
+                _addmm(bias_hn, hs[t], w_n, m[t])
                 torch.addcmul(g[:, 2 * hidden:], r, m[t], out=n[t]).tanh_()
             else:
                 torch.mul(r, hs[t], out=m[t])
-                torch.addmm(g[:, 2 * hidden:], m[t], w_n, out=n[t]).tanh_()
+                _addmm(g[:, 2 * hidden:], m[t], w_n, n[t]).tanh_()
             torch.lerp(n[t], hs[t], z, out=hs[t + 1])
-        ctx.after = after
+        ctx.after, ctx.low = after, low
         return _states(ctx, hard, h, weight_hh, h, rz, n, m)
 
     @staticmethod
     def backward(ctx, grad_states: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         weight_hh, h, rz, n, m = ctx.saved_tensors
         steps, batch, hidden = n.shape
-        w_rz, w_n = weight_hh[:2 * hidden], weight_hh[2 * hidden:]
+        low = ctx.low
+        w_rz, w_n = _operand(weight_hh[:2 * hidden], low), _operand(weight_hh[2 * hidden:], low)
         r, z = rz[..., :hidden], rz[..., hidden:]
         slope = gate_derivative(rz, ctx.hard)
         # Factors that do not depend on the recurrence, for every step at once.
@@ -151,22 +155,55 @@ class _GRU(torch.autograd.Function):
             if ctx.after:
                 torch.mul(d_an, r[t], out=d_m[t])        # gradient at U_n h + bias_hn
                 torch.mul(d_an, to_ar[t], out=d_ar)
-                d_prev = torch.addmm(d_h * z[t], d_m[t], w_n)
+                d_prev = _addmm(d_h * z[t], d_m[t], w_n)
             else:
-                torch.mm(d_an, w_n, out=d_m[t])          # gradient at r h
+                _mm(d_an, w_n, d_m[t])                   # gradient at r h
                 torch.mul(d_m[t], to_ar[t], out=d_ar)
                 d_prev = torch.addcmul(d_h * z[t], d_m[t], r[t])
-            d_h = torch.addmm(d_prev, d_gi[t, :, :2 * hidden], w_rz)
+            d_h = _addmm(d_prev, d_gi[t, :, :2 * hidden], w_rz)
         flat_h = h[:-1].reshape(steps * batch, hidden)
         d_rz = d_gi[..., :2 * hidden].reshape(steps * batch, 2 * hidden)
         if ctx.after:
-            d_wn = d_m.view(steps * batch, hidden).t() @ flat_h
+            d_wn = _weight_grad(d_m.view(steps * batch, hidden), flat_h, low)
             d_bias = d_m.sum(dim=(0, 1))
         else:
-            d_wn = d_gi[..., 2 * hidden:].reshape(steps * batch, hidden).t() @ m.view(
-                steps * batch, hidden)
+            d_wn = _weight_grad(d_gi[..., 2 * hidden:].reshape(steps * batch, hidden),
+                                m.view(steps * batch, hidden), low)
             d_bias = None
-        return d_gi, torch.cat((d_rz.t() @ flat_h, d_wn)), d_bias, None
+        d_w = torch.cat((_weight_grad(d_rz, flat_h, low), d_wn)).to(weight_hh.dtype)
+        return d_gi, d_w, d_bias, None, None
+
+
+def _operand(weight: torch.Tensor, low: torch.dtype | None) -> torch.Tensor:
+    """A weight as the products' operand: cast once per call to ``low`` (mixed precision)."""
+    return weight if low is None else weight.to(low)
+
+
+def _addmm(addend: torch.Tensor, a: torch.Tensor, w: torch.Tensor,
+           out: torch.Tensor | None = None) -> torch.Tensor:
+    """addend + a @ w, into ``out`` if given. Where ``w`` is of a lower dtype than ``a``
+    (mixed precision), ``a`` is cast to it and the product is added in ``a``'s dtype."""
+    if w.dtype == a.dtype:
+        return torch.addmm(addend, a, w, out=out) if out is not None else torch.addmm(
+            addend, a, w)
+    product = torch.mm(a.to(w.dtype), w)
+    return torch.add(addend, product, out=out) if out is not None else addend + product
+
+
+def _mm(a: torch.Tensor, w: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """a @ w into ``out``; ``a`` cast to ``w``'s dtype where that is lower."""
+    if w.dtype == a.dtype:
+        return torch.mm(a, w, out=out)
+    return out.copy_(torch.mm(a.to(w.dtype), w))
+
+
+def _weight_grad(d_rows: torch.Tensor, inputs: torch.Tensor,
+                 low: torch.dtype | None) -> torch.Tensor:
+    """The recurrent weights' gradient over all steps, d_rows^T @ inputs, its operands in
+    ``low`` where given (autocast's convention for a weight's gradient product)."""
+    if low is None:
+        return d_rows.t() @ inputs
+    return d_rows.to(low).t() @ inputs.to(low)
 
 
 def lstm_recurrence(gi: torch.Tensor, weight_hh: torch.Tensor, hard: bool) -> torch.Tensor:
@@ -176,6 +213,7 @@ def lstm_recurrence(gi: torch.Tensor, weight_hh: torch.Tensor, hard: bool) -> to
 
 
 def gru_recurrence(gi: torch.Tensor, weight_hh: torch.Tensor, bias_hn: torch.Tensor | None,
-                   hard: bool) -> torch.Tensor:
-    """States of the GRU: reset before the product when ``bias_hn`` is None, else after."""
-    return _GRU.apply(gi, weight_hh, bias_hn, hard)
+                   hard: bool, low: torch.dtype | None = None) -> torch.Tensor:
+    """States of the GRU: reset before the product when ``bias_hn`` is None, else after;
+    ``low``: the products' operand dtype under mixed precision (states stay in gi's)."""
+    return _GRU.apply(gi, weight_hh, bias_hn, hard, low)

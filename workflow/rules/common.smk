@@ -362,6 +362,8 @@ CLAIMS_MAGNITUDES = f"{RESULTS}/claims/magnitudes.csv"
 # ---- results: provenance and the results archive (workflow/rules/results.smk)
 RESULTS_ARCHIVE = f"{RESULTS}/archive/{config['preset']}.tar.gz"
 FINISHED_ARCHIVE = f"{RESULTS}/archive/{config['preset']}.finished.tar.gz"
+# The finished runs and the unfinished runs' checkpoints: to continue a run on another machine.
+PART_ARCHIVE = f"{RESULTS}/archive/{config['preset']}.part.tar.gz"
 PROVENANCE = f"{RESULTS}/provenance.json"
 GIT_COMMIT = git_commit()
 # Every training output the summaries read (imported or trained here), stage by stage.

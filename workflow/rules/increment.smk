@@ -46,8 +46,8 @@ rule increment_holdout:
         " --settings {params.settings:q} --output {output:q} > {log:q} 2>&1"
 
 
-# Outputs are the final files only: the checkpoint (checkpoint.pt beside them) must survive a
-# failed or preempted attempt, which Snakemake would delete if it were an output.
+# Outputs are the final files only: the checkpoint (checkpoint.safetensors beside them) must
+# survive a failed or preempted attempt, which Snakemake would delete if it were an output.
 rule increment_train:
     input:
         holdout=f"{INCREMENT_TASK}/holdout.npz",
@@ -58,7 +58,7 @@ rule increment_train:
     params:
         settings=increment_train_settings,
         permutation=increment_permutation_arg,
-        checkpoint=f"{INCREMENT_RUN}/checkpoint.pt",
+        checkpoint=f"{INCREMENT_RUN}/{job_paths.CHECKPOINT_FILE}",
         **cache_key("increment"),
     cache: True
     log:

@@ -26,8 +26,8 @@ rule memory_train:
         permutations=memory_permutations_arg,
         # Not outputs: Snakemake deletes a failed job's outputs, and these must survive for
         # the retry to resume (checkpoint) and to evaluate the best epoch (best weights).
-        checkpoint=f"{MEMORY_RUN}/checkpoint.pt",
-        best=f"{MEMORY_RUN}/best.pt",
+        checkpoint=f"{MEMORY_RUN}/{job_paths.CHECKPOINT_FILE}",
+        best=f"{MEMORY_RUN}/{job_paths.BEST_FILE}",
         **cache_key("memory"),
     cache: True
     wildcard_constraints:

@@ -10,9 +10,9 @@ localrules:
     renet_figure,
 
 
-# The checkpoint (checkpoint.pt) and best-validation weights (best.pt) beside the outputs are
-# deliberately not outputs: Snakemake deletes the outputs of a failed job, and the checkpoint
-# must survive for the retry to resume.
+# The checkpoint (checkpoint.safetensors) and best-validation weights (best.safetensors) beside
+# the outputs are deliberately not outputs: Snakemake deletes the outputs of a failed job, and
+# the checkpoint must survive for the retry to resume (or travel in a part archive).
 rule renet_train:
     input:
         data=f"{RESULTS}/data/{{dataset}}/manifest.json",
@@ -22,8 +22,8 @@ rule renet_train:
     priority: 10  # the longest jobs: start them first so they overlap the many short ones
     params:
         settings=renet_job_settings,
-        checkpoint=f"{RENET_RUN}/checkpoint.pt",
-        best=f"{RENET_RUN}/best.pt",
+        checkpoint=f"{RENET_RUN}/{job_paths.CHECKPOINT_FILE}",
+        best=f"{RENET_RUN}/{job_paths.BEST_FILE}",
         **cache_key("renet"),
     cache: True
     wildcard_constraints:

@@ -1,6 +1,7 @@
 # Rules that share finished training runs: where the paper's numbers came from, and the results
 # archive a finished run is published as (`rnnrepro results unpack` imports one elsewhere).
 #   snakemake results/archive/quick.tar.gz --configfile workflow/presets/quick.yaml
+#   snakemake results/archive/quick.part.tar.gz ...   a run in parts, unfinished runs included
 # Between workflows, the training rules' outputs are also cached by Snakemake itself
 # (`cache: True`; SNAKEMAKE_OUTPUT_CACHE=<folder> snakemake --cache ...). The helpers are in
 # common.smk ("results").
@@ -10,6 +11,7 @@ localrules:
     provenance,
     results_archive,
     results_archive_finished,
+    results_archive_part,
 
 
 rule provenance:
@@ -76,5 +78,28 @@ rule results_archive_finished:
         ENV
     shell:
         "rnnrepro results pack --finished-only --output {output:q}"
+        " --results-dir {params.results_dir:q} --config {params.config:q}"
+        " --code {params.code:q} --commit {params.commit:q} {params.runs:q} > {log:q} 2>&1"
+
+
+# A part archive: the finished runs as above, and each unfinished run's checkpoint.safetensors,
+# best.safetensors and history.partial.csv, which `rnnrepro results unpack` puts back in the
+# run's folder elsewhere, so that snakemake there resumes the run mid-way (a preempted run moves
+# to another site). Rebuild with --forcerun results_archive_part.
+rule results_archive_part:
+    output:
+        PART_ARCHIVE,
+    params:
+        config=archive_config,
+        code=archive_code,
+        results_dir=archive_results_dir,
+        commit=GIT_COMMIT,
+        runs=TRAINING_OUTPUTS,
+    log:
+        f"{RESULTS}/logs/results/archive-part.log",
+    conda:
+        ENV
+    shell:
+        "rnnrepro results pack --unfinished --output {output:q}"
         " --results-dir {params.results_dir:q} --config {params.config:q}"
         " --code {params.code:q} --commit {params.commit:q} {params.runs:q} > {log:q} 2>&1"

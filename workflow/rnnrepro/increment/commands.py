@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnrepro.commandline import UserError, add_job_settings, load_settings, training_device
+from rnnrepro.paths import CHECKPOINT_FILE
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--history", type=Path, required=True, help="history.csv to write")
     p.add_argument("--metrics", type=Path, required=True, help="metrics.json to write")
     p.add_argument("--checkpoint", type=Path,
-                   help="checkpoint file (default: checkpoint.pt beside --history)")
+                   help=f"checkpoint file (default: {CHECKPOINT_FILE} beside --history)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:i]")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (0: torch's default); a 16-unit model gains nothing "
@@ -136,6 +137,7 @@ def _settings(kind: Any, values: dict[str, Any]) -> Any:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    from rnnrepro.checkpoint import CheckpointError
     from rnnrepro.increment.holdout import read_holdout
     from rnnrepro.increment.sequences import read_permutation
     from rnnrepro.increment.settings import TrainSettings
@@ -154,9 +156,13 @@ def cmd_train(args: argparse.Namespace) -> None:
     except (ValueError, FileNotFoundError) as err:
         raise UserError(str(err)) from err
     job = Job(args.base, args.digits, args.order, args.cell, args.seed)
-    metrics = train_job(job, settings, holdout, permutation, device,
-                        history_path=args.history, metrics_path=args.metrics,
-                        checkpoint_path=args.checkpoint or args.history.with_name("checkpoint.pt"))
+    try:
+        metrics = train_job(job, settings, holdout, permutation, device,
+                            history_path=args.history, metrics_path=args.metrics,
+                            checkpoint_path=args.checkpoint
+                            or args.history.with_name(CHECKPOINT_FILE))
+    except CheckpointError as err:  # a checkpoint that cannot be resumed: one line, no traceback
+        raise UserError(str(err)) from err
     log.info("%s: final digit accuracy %.4f, exact match %.4f after %d minibatches", job.label,
              metrics["final_digit_acc"], metrics["final_number_acc"], metrics["minibatches"])
 

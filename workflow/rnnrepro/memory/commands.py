@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnrepro.commandline import UserError, add_job_settings, load_settings, training_device
+from rnnrepro.paths import BEST_FILE, CHECKPOINT_FILE
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--metrics", required=True, type=Path)
     p.add_argument("--latency", required=True, type=Path)
     p.add_argument("--checkpoint", type=Path,
-                   help="checkpoint file (default: checkpoint.pt beside --metrics)")
+                   help=f"checkpoint file (default: {CHECKPOINT_FILE} beside --metrics)")
     p.add_argument("--best", type=Path,
-                   help="best-validation weights (default: best.pt beside --metrics)")
+                   help=f"best-validation weights (default: {BEST_FILE} beside --metrics)")
     p.set_defaults(func=train_command)
 
     p = sub.add_parser("memory-summary", help="Tables 2-4 and Fig. 9 data from all runs")
@@ -128,8 +129,8 @@ def train_command(args: argparse.Namespace) -> None:
     permutations = _permutations(args.permutations, [args.representation])
     folder = args.metrics.parent
     paths = RunPaths(history=args.history, metrics=args.metrics, latency=args.latency,
-                     checkpoint=args.checkpoint or folder / "checkpoint.pt",
-                     best=args.best or folder / "best.pt")
+                     checkpoint=args.checkpoint or folder / CHECKPOINT_FILE,
+                     best=args.best or folder / BEST_FILE)
     try:
         train_memory(data_dir=_dataset(args.data).root, representation=args.representation,
                      learning_rate=args.learning_rate, seed=args.seed, settings=settings,

@@ -3,9 +3,10 @@ logs), while ``snakemake`` runs or after it stopped; and the remaining wall time
 measured rates.
 
 A job is *done* (its metrics.json exists, trained here or imported), *running* (its partial
-history or log changed recently), *stopped* (a partial history that no longer grows: the same
-``snakemake`` command resumes it from its checkpoint), *failed* (its log ends in an error) or
-*waiting* (nothing written yet).
+history, checkpoint or log changed recently), *stopped* (a partial history that no longer grows:
+the same ``snakemake`` command resumes it from its ``checkpoint.safetensors``, e.g. one a part
+archive brought from another machine, or trains it from the start when there is none), *failed*
+(its log ends in an error) or *waiting* (nothing written yet).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from rnnrepro.paths import CHECKPOINT_FILE, OLD_CHECKPOINT_FILE, PARTIAL_HISTORY_FILE
 from rnnrepro.progress.jobs import TrainingJob
 
 DONE, RUNNING, STOPPED, FAILED, WAITING = "done", "running", "stopped", "failed", "waiting"
@@ -42,6 +44,7 @@ class JobStatus:
     seconds_each: float | None = None
     remaining: float | None = None     # seconds, at the job's own or its kind's rate
     message: str = ""                  # failed: the log's last line
+    checkpoint: str | None = None      # the file a rerun resumes from (or refuses), if any
 
 
 def _last_line(path: Path) -> str:
@@ -91,7 +94,9 @@ def job_status(job: TrainingJob, results: Path, locate: Callable[[str], str],
     if metrics.exists():
         return _done(job, metrics)
     log = results / job.log
-    partial = folder / "history.partial.csv"
+    partial = folder / PARTIAL_HISTORY_FILE
+    checkpoint = next((folder / name for name in (CHECKPOINT_FILE, OLD_CHECKPOINT_FILE)
+                       if (folder / name).exists()), None)
     last_line = _last_line(log) if log.exists() and log.stat().st_size else ""
     if any(marker in last_line for marker in ERROR_MARKERS):
         status = JobStatus(job, FAILED, message=last_line)
@@ -104,9 +109,11 @@ def job_status(job: TrainingJob, results: Path, locate: Callable[[str], str],
             status.metric = float(history[job.metric].iloc[-1])
         if status.seconds_each is not None:
             status.remaining = (job.length - status.done) * status.seconds_each
+    status.checkpoint = checkpoint.name if checkpoint is not None else None
     if status.state == FAILED:
         return status
-    changed = max((p.stat().st_mtime for p in (partial, log) if p.exists()), default=None)
+    changed = max((p.stat().st_mtime for p in (partial, log, checkpoint)
+                   if p is not None and p.exists()), default=None)
     if changed is None:
         return status
     quiet = max(QUIET_SECONDS, 5 * (status.seconds_each or 0.0))
@@ -155,6 +162,16 @@ def duration(seconds: float | None) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
 
+def _how_to_continue(checkpoint: str | None) -> str:
+    """What rerunning a stopped job does, by the checkpoint in its folder."""
+    if checkpoint == CHECKPOINT_FILE:
+        return "rerun snakemake to resume"
+    if checkpoint == OLD_CHECKPOINT_FILE:
+        return (f"an old {OLD_CHECKPOINT_FILE}, which rnnrepro no longer loads: delete it to "
+                "train from the start")
+    return "no checkpoint: rerun snakemake to train it from the start"
+
+
 def describe(status: JobStatus) -> str:
     """The line of one job."""
     job = status.job
@@ -170,7 +187,7 @@ def describe(status: JobStatus) -> str:
             text += f", {status.seconds_each:.3g} s/{job.axis}"
         text += f", ETA {duration(status.remaining)}"
         if status.state == STOPPED:
-            text += " (rerun snakemake to resume)"
+            text += f" ({_how_to_continue(status.checkpoint)})"
     else:
         text = f"~{duration(status.remaining)} at the measured rate"
     if status.state == FAILED:

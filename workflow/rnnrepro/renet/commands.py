@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from rnnrepro.commandline import UserError, add_job_settings, training_device
+from rnnrepro.paths import BEST_FILE, CHECKPOINT_FILE
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--history", required=True, type=Path)
     p.add_argument("--metrics", required=True, type=Path)
     p.add_argument("--checkpoint", type=Path,
-                   help="checkpoint file (default: checkpoint.pt beside --metrics)")
+                   help=f"checkpoint file (default: {CHECKPOINT_FILE} beside --metrics)")
     p.add_argument("--best", type=Path,
-                   help="best-validation weights (default: best.pt beside --metrics)")
+                   help=f"best-validation weights (default: {BEST_FILE} beside --metrics)")
     p.set_defaults(func=train_command)
 
     p = sub.add_parser("renet-summary", help="one row per ReNet run: test error etc. (Table 2)")

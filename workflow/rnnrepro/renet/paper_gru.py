@@ -16,6 +16,12 @@ Batched like ATen's RNN: per direction, one input product for every step of ever
 then a loop over the sweep's steps only, with a hand-written backward pass
 (:func:`rnnrepro.gated_recurrence.gru_recurrence`, reset before the product, sigmoid gates).
 Time-major input, as the sweeps call it.
+
+Under autocast (``renet.training.precision: bf16-mixed``) the matrix products take bfloat16
+operands, as autocast's own ``addmm`` does; the recurrence's states, gates and elementwise steps
+stay in float32 (the products' results are added in float32), and so do the weights and their
+gradients. The kernel writes through ``out=`` tensors, which autocast does not convert, so it
+is told the products' dtype instead.
 """
 
 from __future__ import annotations
@@ -60,17 +66,26 @@ class PaperGRU(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         steps, batch, _ = x.shape
         flat = x.reshape(steps * batch, -1)
+        low = autocast_dtype(x.device)
         outputs = []
         for suffix in self.suffixes:
             # Every bias of this equation is added outside the reset gate, so both go into
             # the input products of all steps at once; the reverse direction reads the steps
             # backwards.
             bias = getattr(self, f"bias_ih{suffix}") + getattr(self, f"bias_hh{suffix}")
+            weight_hh = getattr(self, f"weight_hh{suffix}")
             gi = torch.addmm(bias, flat, getattr(self, f"weight_ih{suffix}").t())
-            gi = gi.view(steps, batch, -1)
+            gi = gi.view(steps, batch, -1).to(weight_hh.dtype)   # autocast: bfloat16 back
             if suffix.endswith("reverse"):
                 gi = gi.flip(0)
-            states = gru_recurrence(gi, getattr(self, f"weight_hh{suffix}"), None, hard=False)
+            states = gru_recurrence(gi, weight_hh, None, hard=False, low=low)
             outputs.append(states.flip(0) if suffix.endswith("reverse") else states)
         last = torch.stack([outputs[0][-1], *([outputs[1][0]] if self.bidirectional else [])])
         return torch.cat(outputs, dim=-1), last
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """The dtype autocast gives matrix products on ``device`` now, or None when it is off."""
+    if torch.is_autocast_enabled(device.type):
+        return torch.get_autocast_dtype(device.type)
+    return None

@@ -17,7 +17,6 @@ minibatches), val_loss, val_error, wall_time. Errors are fractions in [0, 1].
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import time
@@ -42,6 +41,7 @@ from rnnrepro.job_settings import check_against_schema
 from rnnrepro.parameters import count_parameters
 from rnnrepro.renet.augment import augment
 from rnnrepro.renet.models import ModelSpec, ReNet
+from rnnrepro.renet.precision import autocast, effective_precision
 from rnnrepro.renet.settings import TrainSettings
 from rnnrepro.renet.units import UNIT_NAMES
 from rnnrepro.runtime import (
@@ -116,22 +116,15 @@ class Split:
         return x.to(device, non_blocking=True), y.to(device, non_blocking=True)
 
 
-def autocast_context(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA when asked; CPU runs stay in float32 (bit-exact resumes)."""
-    if bf16 and device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 @torch.no_grad()
 def evaluate(model: ReNet, split: Split, batch_size: int, device: torch.device,
-             bf16: bool = False) -> tuple[float, float]:
+             precision: str = "fp32") -> tuple[float, float]:
     """Mean cross-entropy and error rate (fraction) of ``model`` on a whole split."""
     model.eval()
     loss_sum, wrong = 0.0, 0
     for start in range(0, len(split), batch_size):
         x, y = split.batch(slice(start, start + batch_size), device)
-        with autocast_context(device, bf16):
+        with autocast(device, precision):
             logits = model(x).float()
         loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
         wrong += (logits.argmax(1) != y).sum().item()
@@ -146,11 +139,13 @@ def make_optimizer(model: ReNet, settings: TrainSettings) -> torch.optim.Adam:
 
 def training_step(model: ReNet, optimizer: torch.optim.Optimizer, x: torch.Tensor,
                   y: torch.Tensor, generator: torch.Generator, spec: ModelSpec,
-                  settings: TrainSettings, what: str = "training loss") -> tuple[float, int]:
-    """Augment one batch, one Adam update; returns (mean loss, misclassified count)."""
+                  settings: TrainSettings, what: str = "training loss",
+                  precision: str = "fp32") -> tuple[float, int]:
+    """Augment one batch, one Adam update; returns (mean loss, misclassified count).
+    ``precision``: the effective one (the forward pass's autocast); the loss is float32."""
     x = augment(x, generator, flipping=spec.flip, shifting=spec.shift,
                 input_mask=settings.input_mask)
-    with autocast_context(x.device, settings.bf16):
+    with autocast(x.device, precision):
         logits = model(x).float()
     loss = F.cross_entropy(logits, y)
     value = loss.item()
@@ -168,7 +163,8 @@ def minibatches(order: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
 
 def train_epoch(model: ReNet, optimizer: torch.optim.Optimizer, split: Split, *, job: Job,
                 epoch: int, shuffle_rng: np.random.Generator, augment_gen: torch.Generator,
-                device: torch.device, check_stop: Callable[[], None]) -> tuple[float, float]:
+                device: torch.device, check_stop: Callable[[], None],
+                precision: str = "fp32") -> tuple[float, float]:
     """One pass over the reshuffled training split; running mean loss and error."""
     settings = job.settings
     model.train()
@@ -181,7 +177,7 @@ def train_epoch(model: ReNet, optimizer: torch.optim.Optimizer, split: Split, *,
         value, batch_wrong = training_step(
             model, optimizer, x, y, augment_gen, job.spec, settings,
             what=f"{job.dataset} seed {job.seed}: training loss at epoch {epoch}, "
-                 f"batch {b + 1}")
+                 f"batch {b + 1}", precision=precision)
         loss_sum += value * len(y)
         wrong += batch_wrong
         seen += len(y)
@@ -207,6 +203,7 @@ class Run:
     augment: torch.Generator            # masking, flipping and shifting of training batches
     checkpointer: Checkpointer
     best: BestWeights
+    precision: str                      # the one used here (effective_precision)
 
     @property
     def label(self) -> str:
@@ -239,7 +236,8 @@ def setup_run(job: Job, data_root: str | Path, device: torch.device, checkpoint_
     return Run(job, device, splits, model, make_optimizer(model, job.settings),
                shuffle=shuffle_stream(job.seed), augment=augment_stream(job.seed),
                checkpointer=Checkpointer(checkpoint_path, fp, unit=UNIT_NAMES[job.spec.cell]),
-               best=BestWeights(best_path, fp))
+               best=BestWeights(best_path, fp),
+               precision=effective_precision(job.settings.precision, device))
 
 
 def fit(run: Run, history: HistoryFile) -> TrainingState:
@@ -257,9 +255,9 @@ def fit(run: Run, history: HistoryFile) -> TrainingState:
             train_loss, train_error = train_epoch(
                 run.model, run.optimizer, run.splits["train"], job=run.job, epoch=epoch,
                 shuffle_rng=run.shuffle, augment_gen=run.augment, device=run.device,
-                check_stop=check_stop)
+                check_stop=check_stop, precision=run.precision)
             val_loss, val_error = evaluate(run.model, run.splits["validation"],
-                                           settings.eval_batch_size, run.device, settings.bf16)
+                                           settings.eval_batch_size, run.device, run.precision)
             check_finite(val_loss, f"{run.label}: validation loss at epoch {epoch}")
             if state.best_value is None or val_error < state.best_value:
                 state.best_epoch, state.best_value = epoch, val_error
@@ -291,6 +289,7 @@ def final_metrics(run: Run, state: TrainingState, test_loss: float,
         "train_images": len(run.splits["train"]),
         "wall_time": round(state.elapsed, 3),
         "device": str(run.device),
+        "precision_used": run.precision,
         "architecture": {**job.spec.describe(), "input_shape": list(run.model.input_shape)},
         "training": job.settings.results(),
         "speed": job.settings.speeds(),
@@ -304,16 +303,17 @@ def train(job: Job, *, data_root: str | Path, history_path: str | Path,
     """Train (or resume) one job and write its history CSV, best.pt and metrics.json."""
     folder = Path(metrics_path).parent
     dev = device if isinstance(device, torch.device) else pick_device(device)
-    run = setup_run(job, data_root, dev, Path(checkpoint_path or folder / "checkpoint.pt"),
-                    Path(best_path or folder / "best.pt"))
+    run = setup_run(job, data_root, dev,
+                    Path(checkpoint_path or folder / "checkpoint.safetensors"),
+                    Path(best_path or folder / "best.safetensors"))
     sizes = " / ".join(f"{len(split)} {name}" for name, split in run.splits.items())
-    log.info("ReNet %s: %d parameters, %s images, %s", run.label,
-             count_parameters(run.model), sizes, dev)
+    log.info("ReNet %s: %d parameters, %s images, %s, %s", run.label,
+             count_parameters(run.model), sizes, dev, run.precision)
     state = fit(run, HistoryFile(history_path))
 
     run.best.load(run.model, state.best_epoch)
     test_loss, test_error = evaluate(run.model, run.splits["test"],
-                                     job.settings.eval_batch_size, dev, job.settings.bf16)
+                                     job.settings.eval_batch_size, dev, run.precision)
     metrics = final_metrics(run, state, test_loss, test_error)
     write_json(metrics_path, metrics)
     run.checkpointer.remove()

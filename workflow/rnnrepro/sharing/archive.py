@@ -1,9 +1,12 @@
-"""The results archive: every training job's tidy outputs in one ``.tar.gz``, data only.
+"""The results archive: every training job's tidy outputs in one ``.tar.gz``.
 
 Layout: ``manifest.json`` (format, preset, package version, git commit, and the sha256 of every
 other member) and the members it lists: ``config.json`` (the resolved config of the run) and the
 training outputs under their paths below ``results/`` (``memory/<rep>/lr<lr>/seed<s>/history.csv``
-...). Only CSV and JSON: no checkpoint, nothing that unpickles.
+...), CSV and JSON only. A part archive (``results/archive/<preset>.part.tar.gz``) also carries,
+for each unfinished run, the files it resumes from (:data:`rnnrepro.paths.RESUME_FILES`: its
+``checkpoint.safetensors``, ``best.safetensors`` and ``history.partial.csv``), under the run's
+folder, so that the run continues on another machine. Nothing in any archive unpickles.
 
 Packing is here; unpacking a stranger's archive (streamed, bounded, atomic) is
 :mod:`rnnrepro.sharing.unpacking`.
@@ -11,26 +14,43 @@ Packing is here; unpacking a stranger's archive (streamed, bounded, atomic) is
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
 import json
+import os
 import posixpath
 import tarfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from rnnrepro.files import atomic_path
+from rnnrepro.paths import BEST_FILE, CHECKPOINT_FILE, PARTIAL_HISTORY_FILE
 
 FORMAT = "rnnrepro-results/1"
 MANIFEST = "manifest.json"
 CONFIG = "config.json"
 ALLOWED_SUFFIXES = (".csv", ".json")
+# Files that load by unpickling (torch.save, pickle, joblib): refused by name.
+PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib")
+# Resume members: gzip level 1, as float tensors hardly compress (level 9 took ~4x as long).
+STATE_COMPRESSLEVEL = 1
 # Imported runs live in results/imported/, beside the runs this clone trains.
 IMPORT_FOLDER = "imported"
 # The manifest of the unpacked archive, plus where it came from.
 IMPORT_RECORD = "archive.json"
+
+
+# What each resume member is, by its file name.
+RESUME_KINDS = {CHECKPOINT_FILE: "checkpoint", BEST_FILE: "best", PARTIAL_HISTORY_FILE: "history"}
+
+
+def resume_kind(name: str) -> str | None:
+    """"checkpoint", "best" or "history" for a member an unfinished run resumes from (by its
+    file name: :data:`rnnrepro.paths.RESUME_FILES`), else None."""
+    return RESUME_KINDS.get(posixpath.basename(name))
 
 
 class ArchiveError(Exception):
@@ -77,28 +97,77 @@ def member_name(path: str, results_dir: str) -> str:
 
 def pack(output: str | Path, files: Iterable[str], *, results_dir: str,
          config: Mapping[str, Any], preset: str, version: str, commit: str,
-         code: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Write the archive of ``files`` (training outputs below ``results_dir``); return its
-    manifest. The archive is byte-identical for the same files and config."""
+         code: Mapping[str, str] | None = None, resume: Iterable[str] = ()) -> dict[str, Any]:
+    """Write the archive of ``files`` (training outputs below ``results_dir``) and of
+    ``resume`` (unfinished runs' files, :data:`rnnrepro.paths.RESUME_FILES`); return its
+    manifest. Without ``resume`` the archive is byte-identical for the same files and config.
+
+    Each ``resume`` file is opened once, in the order given, and hashed and copied from that
+    handle: a trainer replacing its checkpoint meanwhile (by a rename) does not change what is
+    packed. Given a run's best weights before its checkpoint, the two are consistent: the
+    checkpoint is as new or newer, and a resume rewrites best weights one best behind
+    (:class:`rnnrepro.checkpoint.BestWeights`)."""
     members: dict[str, bytes] = {CONFIG: json_bytes(config)}
     for path in files:
         name = member_name(path, results_dir)
         if name in members:
             raise ArchiveError(f"{path}: a second file for archive member {name}")
         members[name] = Path(path).read_bytes()  # follows a symlink into the output cache
-    manifest = {"format": FORMAT, "preset": preset, "version": version, "commit": commit,
-                "files": {name: sha256(data) for name, data in sorted(members.items())}}
-    if code is not None:
-        manifest["code"] = dict(code)
-    # mtime 0 in the gzip header and in every member: the same results, the same bytes.
-    with (atomic_path(output) as partial, open(partial, "wb") as raw,
-          gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as zipped,
-          tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar):
-        for name, data in [(MANIFEST, json_bytes(manifest)), *sorted(members.items())]:
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime, info.mode = len(data), 0, 0o644
-            tar.addfile(info, io.BytesIO(data))
+    with contextlib.ExitStack() as stack:
+        states: dict[str, IO[bytes]] = {}
+        for path in resume:
+            name = member_name(path, results_dir)
+            if name in members or name in states:
+                raise ArchiveError(f"{path}: a second file for archive member {name}")
+            try:
+                states[name] = stack.enter_context(open(path, "rb"))
+            except FileNotFoundError as err:
+                raise ArchiveError(f"{path}: gone while packing (did the run finish?); pack "
+                                   "again") from err
+        digests = {name: sha256(data) for name, data in members.items()}
+        digests.update({name: _file_sha256(handle) for name, handle in states.items()})
+        manifest = {"format": FORMAT, "preset": preset, "version": version, "commit": commit,
+                    "files": dict(sorted(digests.items()))}
+        if code is not None:
+            manifest["code"] = dict(code)
+        _write(output, manifest, members, states)
     return manifest
+
+
+def _file_sha256(handle: IO[bytes]) -> str:
+    digest = hashlib.sha256()
+    handle.seek(0)
+    for chunk in iter(lambda: handle.read(2**20), b""):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _write(output: str | Path, manifest: Mapping[str, Any], members: Mapping[str, bytes],
+           states: Mapping[str, IO[bytes]]) -> None:
+    """The .tar.gz: the manifest, then every member by name. mtime 0 in the gzip header and in
+    every data member: the same results, the same bytes. A resume member keeps its file's
+    mtime (``rnnrepro progress`` reads a partial history's age)."""
+    level = STATE_COMPRESSLEVEL if states else 9
+    with (atomic_path(output) as partial, open(partial, "wb") as raw,
+          gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0,
+                        compresslevel=level) as zipped,
+          tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar):
+        info = tarfile.TarInfo(MANIFEST)
+        data = json_bytes(manifest)
+        info.size, info.mtime, info.mode = len(data), 0, 0o644
+        tar.addfile(info, io.BytesIO(data))
+        for name in sorted({*members, *states}):
+            info = tarfile.TarInfo(name)
+            info.mode = 0o644
+            if name in members:
+                info.size, info.mtime = len(members[name]), 0
+                tar.addfile(info, io.BytesIO(members[name]))
+            else:
+                handle = states[name]
+                stat = os.fstat(handle.fileno())
+                info.size, info.mtime = stat.st_size, int(stat.st_mtime)
+                handle.seek(0)
+                tar.addfile(info, handle)
 
 
 # What an import record says of each archive it holds runs of (``sources``).

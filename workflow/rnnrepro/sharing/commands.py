@@ -1,7 +1,9 @@
 """``rnnrepro results pack|unpack|provenance``: share finished training runs as one archive.
 
-``pack`` is what the target ``results/archive/<preset>.tar.gz`` runs; ``unpack`` is typed by
-the user in the repository root; ``provenance`` is the rule writing ``paper/provenance.tex``.
+``pack`` is what the targets ``results/archive/<preset>.tar.gz`` (every run finished),
+``<preset>.finished.tar.gz`` (the runs finished so far) and ``<preset>.part.tar.gz`` (those, and
+the unfinished runs' checkpoints, to continue them elsewhere) run; ``unpack`` is typed by the
+user in the repository root; ``provenance`` is the rule writing ``paper/provenance.tex``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import yaml
 
 from rnnrepro import __version__
 from rnnrepro.commandline import UserError, load_settings
+from rnnrepro.paths import CHECKPOINT_FILE, OLD_CHECKPOINT_FILE, RESUME_FILES
 
 log = logging.getLogger("rnnrepro")
 
@@ -41,13 +44,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     pack.add_argument("--finished-only", action="store_true",
                       help="pack the runs whose outputs all exist and leave the others out "
                            "(an archive of a run still going on: unpack --add joins the parts)")
+    pack.add_argument("--unfinished", action="store_true",
+                      help="--finished-only, and also pack each unfinished run's "
+                           f"{', '.join(RESUME_FILES)} (a part archive: unpacked elsewhere, "
+                           "the runs resume from their checkpoints)")
     pack.add_argument("files", nargs="+", help="every training output to include")
     pack.set_defaults(func=pack_command)
 
     unpack = verbs.add_parser(
         "unpack", formatter_class=fmt,
         help="check an archive and import its runs into results/imported/, so that the "
-             "paper stage runs without training")
+             "paper stage runs without training; a part archive's unfinished runs go to their "
+             "run folders, where training resumes them")
     unpack.add_argument("archive", help="a results archive (.tar.gz)")
     unpack.add_argument("--configfile", action="append", default=[], metavar="FILE",
                         help="the config files you will give snakemake (as with snakemake: "
@@ -86,13 +94,18 @@ def pack_command(args: argparse.Namespace) -> int:
     from rnnrepro.sharing.code import trainer_digests
 
     missing = [path for path in args.files if not Path(path).exists()]
-    if missing and args.finished_only:
+    resume: list[str] = []
+    if missing and (args.finished_only or args.unfinished):
         unfinished = {str(Path(path).parent) for path in missing}
         args.files = [path for path in args.files if str(Path(path).parent) not in unfinished]
-        log.info("leaving out %d unfinished run(s), e.g. %s", len(unfinished),
-                 sorted(unfinished)[0])
-        if not args.files:
-            raise UserError("no finished run to pack yet")
+        if args.unfinished:
+            resume = resume_files(sorted(unfinished))
+        log.info("leaving out %d unfinished run(s), e.g. %s%s", len(unfinished),
+                 sorted(unfinished)[0], "; packing the checkpoints of those that have one"
+                 if args.unfinished else "")
+        if not args.files and not resume:
+            raise UserError("no finished run to pack yet" + (
+                ", and no unfinished run has a checkpoint" if args.unfinished else ""))
     elif missing:
         raise UserError(f"{missing[0]}: not found ({len(missing)} training outputs missing); "
                         "finish the run first, or pack the finished runs with "
@@ -101,14 +114,31 @@ def pack_command(args: argparse.Namespace) -> int:
         manifest = pack(args.output, args.files, results_dir=args.results_dir,
                         config=args.config, preset=args.config.get("preset", "unknown"),
                         version=__version__, commit=args.commit,
-                        code=args.code if args.code is not None else trainer_digests())
+                        code=args.code if args.code is not None else trainer_digests(),
+                        resume=resume)
     except ArchiveError as err:
         raise UserError(str(err)) from err
     size = Path(args.output).stat().st_size
-    log.info("%s: %d files (%d training outputs and the config), %.1f kB, preset %s, "
-             "commit %s", args.output, len(manifest["files"]), len(manifest["files"]) - 1,
-             size / 1e3, manifest["preset"], manifest["commit"])
+    runs = len({Path(path).parent for path in resume})
+    log.info("%s: %d files (%d training outputs, %d files of %d unfinished run(s) and the "
+             "config), %.1f kB, preset %s, commit %s", args.output, len(manifest["files"]),
+             len(args.files), len(resume), runs, size / 1e3, manifest["preset"],
+             manifest["commit"])
     return 0
+
+
+def resume_files(folders: list[str]) -> list[str]:
+    """The files each unfinished run resumes from, best weights before the checkpoint (see
+    :func:`rnnrepro.sharing.archive.pack`); a run without a checkpoint is left out."""
+    found = []
+    for folder in map(Path, folders):
+        if not (folder / CHECKPOINT_FILE).exists():
+            if (folder / OLD_CHECKPOINT_FILE).exists():
+                log.warning("%s: a checkpoint of the old pickle format, which archives do not "
+                            "carry; that run is left out", folder / OLD_CHECKPOINT_FILE)
+            continue
+        found += [str(folder / name) for name in RESUME_FILES if (folder / name).exists()]
+    return found
 
 
 def unpack_command(args: argparse.Namespace) -> int:
@@ -142,16 +172,29 @@ def unpack_command(args: argparse.Namespace) -> int:
         folder = unpack(staged, args.results_dir, replace=args.replace, add=args.add)
     except ArchiveError as err:
         raise UserError(str(err)) from err
-    files = [name for name in staged.manifest["files"] if name != "config.json"]
+    files = [name for name in staged.finished_files if name != "config.json"]
     runs = {str(Path(name).parent) for name in files}
-    log.info("%s: %d training runs (%d files) imported into %s (preset %s, commit %s)",
-             staged.name, len(runs), len(files), folder, staged.manifest["preset"],
-             staged.manifest["commit"])
+    if folder is not None:
+        log.info("%s: %d training runs (%d files) imported into %s (preset %s, commit %s)",
+                 staged.name, len(runs), len(files), folder, staged.manifest["preset"],
+                 staged.manifest["commit"])
     stages = sorted({name.split("/", 1)[0] for name in files})
     for name, reason in code_changed(staged.manifest, trainer_digests(), stages).items():
         log.warning("%s runs: trained by commit %s; the trainer code has changed since (%s). "
                     "They are used as they are; to train them with this code, remove "
                     "results/imported/%s", name, staged.manifest["commit"], reason, name)
+    unfinished = sorted({str(Path(name).parent) for name in staged.resume})
+    if unfinished:
+        log.info("%s: %d unfinished run(s) put in their folders to resume, e.g. %s/%s; run "
+                 "snakemake as usual to continue them", staged.name, len(unfinished),
+                 args.results_dir, unfinished[0])
+    resumed_stages = sorted({name.split("/", 1)[0] for name in unfinished})
+    for name, reason in code_changed(staged.manifest, trainer_digests(),
+                                     resumed_stages).items():
+        log.warning("unfinished %s runs: checkpointed by commit %s; the trainer code has "
+                    "changed since (%s). They continue with this code; to train them from the "
+                    "start, delete their %s", name, staged.manifest["commit"], reason,
+                    CHECKPOINT_FILE)
     if found:
         config_path = Path(args.results_dir) / IMPORT_FOLDER / "config.yaml"
         config_path.write_text(yaml.safe_dump(staged.config, sort_keys=False))

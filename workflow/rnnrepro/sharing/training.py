@@ -20,6 +20,7 @@ from rnnrepro.increment.settings import TrainSettings as IncrementSettings
 from rnnrepro.job_settings import RESULT, SPEED
 from rnnrepro.memory.settings import TrainSettings as MemorySettings
 from rnnrepro.renet.settings import TrainSettings as RenetSettings
+from rnnrepro.renet.settings import with_precision
 
 TRAINING_STAGES = ("memory", "increment", "renet")
 
@@ -50,7 +51,8 @@ def renet_run_settings(config: Mapping[str, Any], dataset: str) -> dict[str, Any
     """``--settings`` of one ReNet run: its dataset's model (Table 1), the result keys of
     ``renet.training``, the subset."""
     renet = config["renet"]
-    training = {key: renet["training"][key] for key in RenetSettings.keys(RESULT)}
+    training = {key: with_precision(renet["training"])[key]
+                for key in RenetSettings.keys(RESULT)}
     return {"model": renet["models"][dataset], "training": training,
             "train_subset": renet["train_subset"]}
 
@@ -91,7 +93,8 @@ def stage_settings(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             for k, v in increment_settings(config, kind).items()}},
         "renet": {
             "renet": {"models": renet["models"],
-                      "training": {k: renet["training"][k] for k in RenetSettings.keys(RESULT)},
+                      "training": {k: with_precision(renet["training"])[k]
+                                   for k in RenetSettings.keys(RESULT)},
                       "train_subset": renet.get("train_subset")},
             "data": _merge(*(_data_settings(config, d) for d in renet["datasets"])),
         },

@@ -4,12 +4,23 @@
 ``results/imported/``. Each member is checked from its header before any of its data is read:
 its type (regular files only; directory entries are skipped; links, devices, FIFOs and GNU
 sparse members refused), its name (Python's extraction filter, PEP 706, plus ours: no NUL,
-components the file system can hold, no file also used as a folder), its suffix (CSV or JSON),
-its listing in the manifest (the first member) and its declared size against :data:`LIMITS`.
-Data are copied in chunks while their sha256 is computed, so memory does not grow with member
-size. ``manifest.json`` and ``config.json`` are validated against schemas (the config against
-the pipeline's own). Any problem is one :class:`ArchiveError` naming the archive, the member or
-key, and the problem; the staging folder is removed and ``results/`` is left as it was.
+components the file system can hold, no file also used as a folder), its suffix (CSV or JSON;
+a pickle's suffix named as such), its listing in the manifest (the first member) and its
+declared size against :data:`LIMITS`. Data are copied in chunks while their sha256 is computed,
+so memory does not grow with member size. ``manifest.json`` and ``config.json`` are validated
+against schemas (the config against the pipeline's own). Any problem is one
+:class:`ArchiveError` naming the archive, the member or key, and the problem; the staging folder
+is removed and ``results/`` is left as it was.
+
+A part archive also holds unfinished runs' resume members (``checkpoint.safetensors``,
+``best.safetensors``, ``history.partial.csv``), accepted only under a training run's folder
+(:func:`rnnrepro.paths.is_run_folder`) and with the run's checkpoint. A safetensors member is
+checked while it streams, before its tensors are copied (:mod:`rnnrepro.state_format`): header
+length within the limit, the header JSON, every tensor's dtype allowed and its byte range inside
+the data and matching its shape, the member's size equal to header plus data, and its JSON
+document valid with every tensor its index names. :func:`unpack` puts them in the run folders
+(``results/renet/mnist/seed0/checkpoint.safetensors``), where the training rules resume from
+them; the finished runs go to ``results/imported/`` as usual.
 
 :func:`install` then swaps the staged import in with renames only: the old import moved aside,
 the new one moved in, the old one deleted last. :func:`recover` (run before every use of the
@@ -19,29 +30,43 @@ finds either the complete old import or the complete new one.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import posixpath
 import shutil
 import tarfile
+import time
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from rnnrepro.files import atomic_path
+from rnnrepro.paths import CHECKPOINT_FILE, RESUME_FILES, is_run_folder
 from rnnrepro.sharing.archive import (
     ALLOWED_SUFFIXES,
     CONFIG,
     IMPORT_FOLDER,
     IMPORT_RECORD,
     MANIFEST,
+    PICKLE_SUFFIXES,
     SOURCE_KEYS,
     ArchiveError,
     check_name,
     json_bytes,
     read_record,
+    resume_kind,
     sources,
+)
+from rnnrepro.state_format import (
+    HEADER_LIMIT,
+    StateFileError,
+    document,
+    header_length,
+    parse_header,
 )
 
 
@@ -51,14 +76,24 @@ class Limits:
     makes, as estimated from config.yaml (it has not been run): 121 members, about 90 MB
     unpacked, its largest member an increment history of 51,201 evaluations, 3-5 MB at the
     52-100 bytes a row real histories take; each limit is over 10 times that, enough for ten
-    seeds of every experiment."""
+    seeds of every experiment.
 
-    member_bytes: int = 64 * 2**20        # one member
-    total_bytes: int = 2 * 2**30          # every member together, unpacked
+    Resume members (a part archive's checkpoints and best weights) have limits of their own.
+    The largest a real run writes is the Table 1 MNIST ReNet's checkpoint: 1.51 GB (weights and
+    Adam's two moments of 125.9 M float32 parameters), its best weights 0.50 GB; CIFAR-10's and
+    SVHN's checkpoints take 0.71 and 0.78 GB. ``state_bytes`` is over 5 times the largest;
+    ``state_total_bytes`` holds the three ReNets of ten seeds unfinished at once (40 GB). Raise
+    them here for wider models."""
+
+    member_bytes: int = 64 * 2**20        # one CSV or JSON member
+    total_bytes: int = 2 * 2**30          # every CSV and JSON member together, unpacked
     members: int = 20_000
     json_bytes: int = 4 * 2**20           # manifest.json and config.json, parsed in memory
     name_bytes: int = 512                 # a member's whole name
     component_bytes: int = 255            # one part of a name (NAME_MAX of common file systems)
+    state_bytes: int = 8 * 2**30          # one checkpoint.safetensors or best.safetensors
+    state_total_bytes: int = 64 * 2**30   # every such member together
+    state_header_bytes: int = HEADER_LIMIT  # a safetensors header, parsed in memory (16 MiB)
 
 
 LIMITS = Limits()
@@ -85,6 +120,13 @@ class StagedArchive:
     config: dict[str, Any]
     folder: Path
     created: Path | None = None    # the results folder, when staging had to create it
+    resume: tuple[str, ...] = ()   # the unfinished runs' members (names below results/)
+
+    @property
+    def finished_files(self) -> dict[str, str]:
+        """The manifest's files but the resume members: what ``results/imported/`` holds."""
+        return {name: digest for name, digest in self.manifest["files"].items()
+                if name not in self.resume}
 
 
 def discard(staged: StagedArchive) -> None:
@@ -192,13 +234,16 @@ def _check_header(info: tarfile.TarInfo, archive: Path, folder: Path,
     seen_folders.update(parents)
 
 
-def _copy(source: IO[bytes], destination: Path, size: int, archive: Path, name: str) -> str:
-    """Copy exactly ``size`` bytes in chunks (refusing a symlink or existing file at the
-    destination); return their sha256."""
+def _copy(source: IO[bytes], destination: Path, size: int, archive: Path, name: str,
+          prefix: bytes = b"") -> str:
+    """Copy ``prefix`` (the member's first bytes, already read) and the rest, exactly ``size``
+    bytes in all, in chunks (refusing a symlink or existing file at the destination); return
+    their sha256."""
     destination.parent.mkdir(parents=True, exist_ok=True)
-    digest, copied = hashlib.sha256(), 0
+    digest, copied = hashlib.sha256(prefix), len(prefix)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     with os.fdopen(os.open(destination, flags, 0o644), "wb") as out:
+        out.write(prefix)
         while chunk := source.read(min(CHUNK, size - copied) or CHUNK):
             copied += len(chunk)
             if copied > size:
@@ -210,19 +255,68 @@ def _copy(source: IO[bytes], destination: Path, size: int, archive: Path, name: 
     return digest.hexdigest()
 
 
+def _read_exact(source: IO[bytes], size: int, archive: Path, name: str) -> bytes:
+    data = source.read(size)
+    if len(data) != size:
+        raise _fail(archive, name, f"ends after {len(data)} bytes of its header's {size}")
+    return data
+
+
+def _copy_state(source: IO[bytes], destination: Path, info: tarfile.TarInfo, archive: Path,
+                kind: str) -> str:
+    """Check a safetensors member's header and JSON document from the stream (its first 8 + N
+    bytes, N within the limit), then copy it; return its sha256."""
+    name = info.name
+    try:
+        prefix = _read_exact(source, 8, archive, name)
+        length = header_length(prefix, LIMITS.state_header_bytes)
+        if 8 + length > info.size:
+            raise StateFileError(f"its header of {length:,} bytes does not fit in its "
+                                 f"{info.size:,}")
+        raw = _read_exact(source, length, archive, name)
+        document(parse_header(raw, info.size), kind)
+    except StateFileError as err:
+        raise _fail(archive, name, f"not a valid training-state file ({err})") from err
+    return _copy(source, destination, info.size, archive, name, prefix + raw)
+
+
+def _member_kind(name: str, archive: Path) -> str:
+    """"data" (CSV or JSON), or the resume kind of a member under a training run's folder;
+    anything else is refused."""
+    kind = resume_kind(name)
+    if kind is not None:
+        if not is_run_folder(posixpath.dirname(name)):
+            raise _fail(archive, name, "a checkpoint, best weights or partial history outside "
+                        "a training run's folder (e.g. renet/mnist/seed0/)")
+        return kind
+    if name.endswith(".safetensors"):
+        raise _fail(archive, name, f"a safetensors file other than a run's {CHECKPOINT_FILE} "
+                    "or best weights")
+    if name.lower().endswith(PICKLE_SUFFIXES):
+        raise _fail(archive, name, "would need unpickling to load; archives carry nothing "
+                    f"that unpickles (checkpoints travel as {CHECKPOINT_FILE})")
+    if not name.endswith(ALLOWED_SUFFIXES):
+        raise _fail(archive, name, "not a CSV, JSON or safetensors file; results archives "
+                    "carry data and safetensors checkpoints only")
+    return "data"
+
+
 def _members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
     while (info := tar.next()) is not None:
         yield info
 
 
-def _stream(archive: Path, folder: Path, root: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Check and copy every member into ``folder``; return the manifest and the config."""
+def _stream(archive: Path, folder: Path, root: Path
+            ) -> tuple[dict[str, Any], dict[str, Any], tuple[str, ...]]:
+    """Check and copy every member into ``folder``; return the manifest, the config and the
+    resume members."""
     manifest: dict[str, Any] | None = None
     config: Any = None
     listed: dict[str, str] = {}
     seen_files: set[str] = set()
     seen_folders: set[str] = set()
-    count = total = 0
+    resume: list[str] = []
+    count = total = state_total = 0
     with tarfile.open(archive, mode="r|gz") as tar:
         for info in _members(tar):
             if info.isdir():
@@ -249,25 +343,38 @@ def _stream(archive: Path, folder: Path, root: Path) -> tuple[dict[str, Any], di
                 continue
             if name not in listed:
                 raise _fail(archive, name, f"not listed in {MANIFEST}")
-            if not name.endswith(ALLOWED_SUFFIXES):
-                raise _fail(archive, name, "not a CSV or JSON file; results archives carry "
-                            "data only (no checkpoint, nothing that unpickles)")
-            limit = LIMITS.json_bytes if name == CONFIG else LIMITS.member_bytes
+            kind = _member_kind(name, archive)
+            state = kind in ("checkpoint", "best")
+            limit = (LIMITS.json_bytes if name == CONFIG else
+                     LIMITS.state_bytes if state else LIMITS.member_bytes)
             if info.size > limit:
                 raise _fail(archive, name, f"declares {info.size:,} bytes, over the limit of "
                             f"{limit:,}")
-            total += info.size
-            if total > LIMITS.total_bytes:
-                raise _fail(archive, name, f"the members add up to over "
-                            f"{LIMITS.total_bytes:,} bytes")
+            if state:
+                state_total += info.size
+                if state_total > LIMITS.state_total_bytes:
+                    raise _fail(archive, name, "the checkpoints and best weights add up to "
+                                f"over {LIMITS.state_total_bytes:,} bytes")
+            else:
+                total += info.size
+                if total > LIMITS.total_bytes:
+                    raise _fail(archive, name, f"the members add up to over "
+                                f"{LIMITS.total_bytes:,} bytes")
             handle = tar.extractfile(info)
             assert handle is not None
-            digest = _copy(handle, folder / name, info.size, archive, name)
+            if state:
+                digest = _copy_state(handle, folder / name, info, archive, kind)
+            else:
+                digest = _copy(handle, folder / name, info.size, archive, name)
             if digest != listed[name]:
                 raise _fail(archive, name, f"corrupted (sha256 {digest}, the manifest says "
                             f"{listed[name]})")
             if name == CONFIG:
                 config = _parse_json((folder / name).read_bytes(), archive, name)
+            if kind != "data":
+                resume.append(name)
+                mtime = min(max(info.mtime, 0), time.time())  # its age, for `progress`
+                os.utime(folder / name, (mtime, mtime))
     if manifest is None:
         raise _fail(archive, MANIFEST, "missing; not a results archive")
     missing = sorted(set(listed) - seen_files)
@@ -276,7 +383,12 @@ def _stream(archive: Path, folder: Path, root: Path) -> tuple[dict[str, Any], di
                     f"({len(missing)} in all)")
     _validate_config(config, root, archive)
     (folder / CONFIG).unlink()
-    return manifest, config
+    runs = {posixpath.dirname(name) for name in resume}
+    lacking = sorted(run for run in runs if f"{run}/{CHECKPOINT_FILE}" not in resume)
+    if lacking:
+        raise _fail(archive, lacking[0], f"best weights or a partial history without the run's "
+                    f"{CHECKPOINT_FILE}")
+    return manifest, config, tuple(sorted(resume))
 
 
 def stage(archive: str | Path, results_dir: str | Path, root: str | Path = ".") -> StagedArchive:
@@ -294,7 +406,7 @@ def stage(archive: str | Path, results_dir: str | Path, root: str | Path = ".") 
     folder = fresh_folder(results / STAGING)
     failed = StagedArchive(archive.name, "", {}, {}, folder, created)
     try:
-        manifest, config = _stream(archive, folder, root)
+        manifest, config, resume = _stream(archive, folder, root)
     except ArchiveError:
         discard(failed)
         raise
@@ -302,7 +414,8 @@ def stage(archive: str | Path, results_dir: str | Path, root: str | Path = ".") 
         discard(failed)
         raise ArchiveError(f"{archive}: not a readable .tar.gz "
                            f"({type(err).__name__}: {err})") from err
-    return StagedArchive(archive.name, file_sha256(archive), manifest, config, folder, created)
+    return StagedArchive(archive.name, file_sha256(archive), manifest, config, folder, created,
+                         resume)
 
 
 def recover(results_dir: str | Path) -> None:
@@ -345,7 +458,7 @@ def _added(old: Mapping[str, Any], staged: StagedArchive) -> dict[str, Any]:
             f"{staged.name}: cannot add its runs to the import of {old['archive']}: the "
             f"configs differ in {len(found)} key(s) that change a training job, e.g. {key} "
             f"({before!r} there, {now!r} here); unpack it with --replace instead")
-    files = staged.manifest["files"]
+    files = staged.finished_files
     clash = sorted(name for name, digest in files.items()
                    if name != CONFIG and old["files"].get(name, digest) != digest)
     if clash:
@@ -362,19 +475,77 @@ def _added(old: Mapping[str, Any], staged: StagedArchive) -> dict[str, Any]:
     return {**old, **joined, "files": {**old["files"], **files}, "sources": listed}
 
 
-def unpack(staged: StagedArchive, results_dir: str | Path, *, replace: bool = False,
-           add: bool = False) -> Path:
-    """Install a staged archive as ``results/imported/`` with ``archive.json`` recording where
-    it came from; return the folder. ``add`` keeps the runs imported before and adds these
-    (configs agreeing): how runs of one preset trained on several machines come together."""
-    target = Path(results_dir) / IMPORT_FOLDER
+def _check_resume(staged: StagedArchive, results_dir: Path) -> None:
+    """Refuse to put an unfinished run's file where this clone has another one: a run trained
+    here too (an identical file, e.g. of an unpack done before, is fine)."""
+    for name in staged.resume:
+        destination = results_dir / name
+        if not (destination.exists() or destination.is_symlink()):
+            continue
+        if destination.is_file() and file_sha256(destination) == staged.manifest["files"][name]:
+            continue
+        run = destination.parent
+        raise ArchiveError(
+            f"{staged.name}: {destination} exists and differs from the archive's (this clone "
+            f"has trained run {run} too); delete the run's {', '.join(RESUME_FILES)} to "
+            "continue from the archive's checkpoint, or keep yours and do not unpack this "
+            "archive here")
+
+
+def _place(source: Path, destination: Path) -> None:
+    """Move a staged file to its run folder by a rename (a copy and a rename across file
+    systems, e.g. a results/renet symlinked to scratch)."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
     try:
-        if target.exists() and not (replace or add):
+        os.replace(source, destination)
+    except OSError as err:
+        if err.errno != errno.EXDEV:
+            raise
+        with atomic_path(destination) as partial:
+            shutil.copy2(source, partial)
+        source.unlink()
+
+
+def place_resume(staged: StagedArchive, results_dir: str | Path) -> list[str]:
+    """Move the unfinished runs' files from staging into their run folders, each run's
+    checkpoint last (a kill in between leaves a run without a checkpoint, which trains from
+    the start, never a checkpoint without its best weights); return the run folders."""
+    results = Path(results_dir)
+    runs = sorted({posixpath.dirname(name) for name in staged.resume})
+    for run in runs:
+        for file in RESUME_FILES:
+            name = f"{run}/{file}"
+            if name not in staged.resume:
+                continue
+            source, destination = staged.folder / name, results / name
+            if destination.is_file() and not destination.is_symlink():
+                source.unlink()     # the same file (checked by _check_resume)
+            else:
+                _place(source, destination)
+        folder = staged.folder / run
+        while folder != staged.folder and not any(folder.iterdir()):
+            folder.rmdir()
+            folder = folder.parent
+    return runs
+
+
+def unpack(staged: StagedArchive, results_dir: str | Path, *, replace: bool = False,
+           add: bool = False) -> Path | None:
+    """Install a staged archive's finished runs as ``results/imported/`` with ``archive.json``
+    recording where they came from, and put its unfinished runs' files in their run folders;
+    return the import folder (None when the archive holds no finished run: the import is left
+    as it was). ``add`` keeps the runs imported before and adds these (configs agreeing): how
+    runs of one preset trained on several machines come together."""
+    target = Path(results_dir) / IMPORT_FOLDER
+    finished = [name for name in staged.finished_files if name != CONFIG]
+    try:
+        if finished and target.exists() and not (replace or add):
             raise ArchiveError(f"{target} exists (runs imported before); pass --add to add "
                                "this archive's runs to them, or --replace to import it instead")
-        record = {**staged.manifest, "archive": staged.name, "archive_sha256": staged.sha256,
-                  "config": staged.config}
-        if add and target.exists():
+        _check_resume(staged, Path(results_dir))
+        record = {**staged.manifest, "files": staged.finished_files, "archive": staged.name,
+                  "archive_sha256": staged.sha256, "config": staged.config}
+        if finished and add and target.exists():
             old = read_record(results_dir)
             record = _added(old, staged)
             for name in old["files"]:
@@ -385,4 +556,13 @@ def unpack(staged: StagedArchive, results_dir: str | Path, *, replace: bool = Fa
     except (ArchiveError, OSError) as err:
         discard(staged)
         raise err if isinstance(err, ArchiveError) else ArchiveError(str(err)) from err
+    try:
+        place_resume(staged, results_dir)
+    except OSError as err:
+        discard(staged)
+        raise ArchiveError(f"{staged.name}: cannot put the unfinished runs' files in place "
+                           f"({err}); unpack it again") from err
+    if not finished:
+        discard(staged)
+        return None
     return install(staged, results_dir, record)
