@@ -300,6 +300,29 @@ def test_claims_command_refuses_an_unknown_group_naming_claim_and_key(tmp_path):
     assert "flatened" in done.stderr and not (tmp_path / "v.csv").exists()
 
 
+def test_claims_without_the_memory_stage_read_not_run(tmp_path):
+    """memory.representations: [] (the renet-mnist preset): on the memory summary of no runs,
+    as `rnnrepro memory-summary` writes it, every memory claim reads "not run" and ReNet's R1
+    is evaluated as before."""
+    from rnnrepro.cli import main
+
+    args = write_results(tmp_path)
+    summary = {"table2": "table2.csv", "table3": "table3.csv", "epochs": "epochs.csv",
+               **{name: f"summary/{name}.csv" for name in ("variants", "groups", "table4",
+                                                            "curves")},
+               "notes": "summary/notes.json"}
+    assert main(["memory-summary", "--metrics", "--histories",
+                 *[arg for name, path in summary.items()
+                   for arg in (f"--{name}", str(tmp_path / path))]]) == 0
+    assert main(args) == 0
+    frame = read_verdicts(tmp_path / "v.csv")
+    memory = frame[frame["data"].str.startswith("memory_")]
+    assert set(memory["claim"]) == {"M1", "M2", "M3", "M4", "M5", "M7"}
+    assert set(memory["verdict"]) == {"not run"} and (memory["n"] == 0).all()
+    r1 = frame[(frame["claim"] == "R1") & (frame["comparison"].str.startswith("MNIST"))]
+    assert r1["verdict"].tolist() == ["inconclusive"] and r1["n"].tolist() == [1]
+
+
 def test_readings_agreement_names_each_reading_whole():
     rows = [{"reading": "per digit, over the run", "verdict": "supported"},
             {"reading": "whole number, over the run", "verdict": "inconclusive"},

@@ -253,6 +253,40 @@ def run_summary(metrics: list[Path], out: Path) -> dict[str, Path]:
     return files
 
 
+def test_summary_and_figures_of_a_preset_without_the_stage(tmp_path, monkeypatch):
+    """memory.representations: [] (the renet-mnist preset): the rules pass no runs and no data;
+    the summary files hold their columns only and every figure says it was not run."""
+    from rnnrepro import plotting
+    from rnnrepro.memory import figures
+
+    files = run_summary([], tmp_path / "summary")
+    for name in SUMMARY_FILES[:-1]:
+        frame = pd.read_csv(files[name])
+        assert frame.empty and len(frame.columns) > 1, name
+    notes = json.loads(files["notes"].read_text())
+    assert notes["runs"] == 0 and notes["epochs"] == []
+
+    said, draw = [], plotting.save_not_run
+
+    def not_run(pdf: Path, png: Path, title: str, reason: str) -> None:
+        said.append(reason)
+        draw(pdf, png, title, reason)
+
+    monkeypatch.setattr(plotting, "save_not_run", not_run)
+    monkeypatch.setattr(figures, "save_not_run", not_run)
+    pdfs = tmp_path / "figures"
+    for command, args in (
+            ("memory-figure-curves", ["--curves", str(files["curves"])]),
+            ("memory-figure-gallery", ["--data", "--permutations", "--settings",
+                                       '{"representations": [], "gallery_index": 0}']),
+            ("memory-figure-samples", ["--data", "--settings", '{"sample_digits": 20}'])):
+        pdf = pdfs / f"{command}.pdf"
+        assert main([command, *args, "--output", str(pdf),
+                     "--png", str(pdf.with_suffix(".png"))]) == 0
+        assert pdf.read_bytes()[:4] == b"%PDF"
+    assert said == [figures.NOT_RUN] * 3
+
+
 @pytest.mark.slow
 def test_snakemake_runs_the_memory_rules_end_to_end(workspace, tmp_path):
     """A tiny config through the real rule file: two training jobs, summary and figures."""

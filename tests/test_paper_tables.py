@@ -748,6 +748,35 @@ def test_missing_rows_and_seed_summaries_are_visible(generated):
     assert k4_gru[6:] == [MISSING] * 5
 
 
+def test_a_preset_without_the_memory_stage_prints_the_papers_rows_only(tmp_path, published):
+    """memory.representations: [] (the renet-mnist preset): the memory summary of no runs, as
+    `rnnrepro memory-summary` writes it, keeps every published row of Tables 2-4 with "—" for
+    ours, as a ReNet dataset not run does; the ReNet tables are unaffected."""
+    summary = tmp_path / "summary"
+    names = ("table2", "table3", "variants", "groups", "table4", "curves", "epochs")
+    assert main(["memory-summary", "--metrics", "--histories",
+                 *[arg for name in names for arg in (f"--{name}", str(summary / f"{name}.csv"))],
+                 "--notes", str(summary / "notes.json")]) == 0
+    results = synthetic_results(np.random.default_rng(3))
+    results["runs"], results["latency"] = results["runs"].iloc[:0], results["latency"].iloc[:0]
+    tables_tex, inc = generate(tmp_path / "work", results)
+    for name in ("variants", "groups"):     # the files formatted are the summary's own
+        assert ((tmp_path / "work/results" / f"{name}.csv").read_text()
+                == (summary / f"{name}.csv").read_text())
+    check_all(tables_tex, inc, published, results, SETTINGS)
+    tables = parse_tables(tables_tex.read_text())
+    runs, best = tables["tab:memory-runs"].rows, tables["tab:memory-best"].rows
+    assert len(runs) == len(published["memory"]["runs"]["rows"])
+    assert all(row[7:] == [MISSING] * 8 for row in runs)
+    assert len(best) == len(published["memory"]["best"]["rows"])
+    assert all(row[6:] == [MISSING] * 9 for row in best)
+    means = [row for row in tables["tab:memory-latency"].rows if row[0] == "mean"]
+    assert len(means) == 4 and all(row[4:] == [MISSING] * 3 for row in means)
+    renet = [row for row in tables["tab:renet-errors"].rows
+             if row[0].startswith("ReNet (reproduced")]
+    assert [row[2] for row in renet] == ["3", "1", MISSING]
+
+
 def test_published_yaml_covers_the_papers_tables(published):
     memory = published["memory"]
     assert len(memory["runs"]["rows"]) == 26 and len(memory["best"]["rows"]) == 7

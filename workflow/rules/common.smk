@@ -188,6 +188,12 @@ def memory_run_outputs(name):
     return [training_output(f"{run}/{name}") for run in MEMORY_RUNS]
 
 
+def memory_figure_input(path):
+    """``path`` (MNIST or its permutations) for the Table 1 and Fig. 8 figures; none in a preset
+    without the memory stage (memory.representations: []), whose figures say so."""
+    return [path] if MEMORY["representations"] else []
+
+
 def memory_permutations(wildcards):
     """The permutations file, for the permuted representations only."""
     return [MNIST_PERMUTATIONS] if "-perm" in wildcards.representation else []

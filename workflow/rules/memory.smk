@@ -3,7 +3,8 @@
 #   snakemake results/memory/transposed/lr3e-05/seed0/metrics.json      one run
 #   snakemake memory_summary paper/figures/memory-curves.pdf              tables, one figure
 # memory_targets() lists everything the paper stage needs from here; the helpers are in
-# common.smk ("memory stage"), and run names in rnnrepro.memory.runs.
+# common.smk ("memory stage"), and run names in rnnrepro.memory.runs. memory.representations: []
+# leaves the stage out: no training job, empty summaries, figures that say it was not run.
 
 
 localrules:
@@ -108,8 +109,8 @@ rule memory_figure_curves:
 
 rule memory_figure_gallery:
     input:
-        data=MNIST_MANIFEST,
-        permutations=MNIST_PERMUTATIONS,
+        data=memory_figure_input(MNIST_MANIFEST),
+        permutations=memory_figure_input(MNIST_PERMUTATIONS),
     output:
         pdf="paper/figures/memory-representations.pdf",
         png=report(
@@ -132,7 +133,7 @@ rule memory_figure_gallery:
 
 rule memory_figure_samples:
     input:
-        data=MNIST_MANIFEST,
+        data=memory_figure_input(MNIST_MANIFEST),
     output:
         pdf="paper/figures/memory-samples.pdf",
         png=report(

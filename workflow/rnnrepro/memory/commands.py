@@ -39,9 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=train_command)
 
     p = sub.add_parser("memory-summary", help="Tables 2-4 and Fig. 9 data from all runs")
-    p.add_argument("--metrics", required=True, nargs="+", type=Path,
-                   help="metrics.json of every run")
-    p.add_argument("--histories", required=True, nargs="+", type=Path,
+    p.add_argument("--metrics", required=True, nargs="*", type=Path,
+                   help="metrics.json of every run (none: the stage is not run)")
+    p.add_argument("--histories", required=True, nargs="*", type=Path,
                    help="history.csv of every run, in the order of --metrics")
     for name in ("table2", "table3", "variants", "groups", "table4", "curves", "epochs",
                  "notes"):
@@ -58,8 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("memory-figure-gallery",
                        help="Table 1: one test digit in every representation")
-    p.add_argument("--data", required=True, type=Path)
-    p.add_argument("--permutations", type=Path)
+    p.add_argument("--data", required=True, nargs="?", type=Path,
+                   help="processed MNIST (none: the stage is not run)")
+    p.add_argument("--permutations", nargs="?", type=Path)
     p.add_argument("--settings", type=load_settings, required=True,
                    help="{representations: [...], gallery_index: i}")
     p.add_argument("--output", required=True, type=Path, help="the figure as PDF")
@@ -67,16 +68,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=gallery_command)
 
     p = sub.add_parser("memory-figure-samples", help="Fig. 8: sample MNIST digits")
-    p.add_argument("--data", required=True, type=Path)
+    p.add_argument("--data", required=True, nargs="?", type=Path,
+                   help="processed MNIST (none: the stage is not run, the figure says so)")
     p.add_argument("--settings", type=load_settings, required=True, help="{sample_digits: n}")
     p.add_argument("--output", required=True, type=Path, help="the figure as PDF")
     p.add_argument("--png", required=True, type=Path, help="the figure as PNG")
     p.set_defaults(func=samples_command)
 
 
-def _dataset(path: Path) -> Any:
+def _dataset(path: Path | None) -> Any:
     from rnnrepro.data.processed import ProcessedDataset
 
+    if path is None:
+        raise UserError("--data: give the processed MNIST (results/data/mnist/manifest.json)")
     root = path.parent if path.name == "manifest.json" else path
     try:
         return ProcessedDataset(root)
@@ -164,12 +168,14 @@ def curves_command(args: argparse.Namespace) -> None:
 
 
 def gallery_command(args: argparse.Namespace) -> None:
-    from rnnrepro.memory.figures import dataset_images, plot_gallery
+    from rnnrepro.memory.figures import NOT_RUN, dataset_images, plot_gallery
     from rnnrepro.memory.representations import pixel_order
+    from rnnrepro.plotting import save_not_run
 
     names = list(_setting(args.settings, "representations") or [])
     if not names:
-        raise UserError("--settings: give the representations to draw")
+        save_not_run(args.output, args.png, "Memory capacity: representations", NOT_RUN)
+        return
     index = _setting(args.settings, "gallery_index")
     _check_names(names)
     permutations = _permutations(args.permutations, names)
@@ -183,11 +189,15 @@ def gallery_command(args: argparse.Namespace) -> None:
 
 
 def samples_command(args: argparse.Namespace) -> None:
-    from rnnrepro.memory.figures import dataset_images, plot_samples
+    from rnnrepro.memory.figures import NOT_RUN, dataset_images, plot_samples
+    from rnnrepro.plotting import save_not_run
 
     count = int(_setting(args.settings, "sample_digits"))
     if count < 1:
         raise UserError(f"--settings: sample_digits must be positive, got {count}")
+    if args.data is None:
+        save_not_run(args.output, args.png, "Memory capacity: MNIST samples", NOT_RUN)
+        return
     try:
         images, labels = dataset_images(_dataset(args.data), "train", range(count))
     except ValueError as err:

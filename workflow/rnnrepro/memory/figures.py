@@ -12,20 +12,30 @@ import pandas as pd
 
 from rnnrepro.data.processed import ProcessedDataset
 from rnnrepro.memory.representations import display_name, parse, to_sequence
-from rnnrepro.plotting import COLUMN_WIDTH, FULL_WIDTH, line_styles, save_figure, setup_style
+from rnnrepro.plotting import (
+    COLUMN_WIDTH,
+    FULL_WIDTH,
+    line_styles,
+    save_figure,
+    save_not_run,
+    setup_style,
+)
 
 CMAP = "gray_r"  # ink dark on white paper
+# What each figure says in a preset that leaves the memory stage out.
+NOT_RUN = "not run in this preset (memory.representations is empty)"
 logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting chatter
 
 
 def plot_curves(curves_csv: str | Path, pdf_path: str | Path, png_path: str | Path) -> None:
     """Fig. 9: validation accuracy per epoch of each group's best variant (its mean over seeds;
-    the range over seeds shaded when there are several)."""
+    the range over seeds shaded when there are several); no rows: the stage was not run."""
     import matplotlib.pyplot as plt
 
     data = pd.read_csv(curves_csv)
     if data.empty:
-        raise ValueError(f"{curves_csv}: no rows")
+        save_not_run(pdf_path, png_path, "Memory capacity: training curves", NOT_RUN)
+        return
     setup_style()
     fig, ax = plt.subplots(figsize=(COLUMN_WIDTH, 2.9))
     styles = line_styles()

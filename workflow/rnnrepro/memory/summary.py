@@ -88,9 +88,8 @@ NOTES = {
 
 def load_runs(metrics_paths: Sequence[str | Path], history_paths: Sequence[str | Path]
               ) -> list[dict[str, Any]]:
-    """Each run's metrics plus its history (the two lists name the runs in the same order)."""
-    if not metrics_paths:
-        raise ValueError("no runs given: pass at least one metrics.json")
+    """Each run's metrics plus its history (the two lists name the runs in the same order;
+    none: a preset without the memory stage, ``memory.representations: []``)."""
     runs = []
     for path, history_path in paired_runs(metrics_paths, history_paths):
         metrics = sanity.read_metrics(path)
