@@ -1,21 +1,40 @@
-"""Training speed of the three ReNet models of Table 1 at their real sizes, against the machine's
-dense matmul rate.
+"""Training speed of the three ReNet models of Table 1 at their real sizes, in each precision,
+against the rate of the step's own matrix products and the machine's dense matmul rate.
 
     python benchmarks/renet_speed.py                      # the three models + the narrow one
     python benchmarks/renet_speed.py --models mnist --rounds 10 --threads 2
+    python benchmarks/renet_speed.py --precisions fp32    # fp32 only
 
-For each model: full training steps (augmentation, input masking, forward, cross-entropy,
-backward, fused Adam: the training job's own `training_step`) on random data, batch 64, after
-warm-up. It prints samples/s, the model's FLOPs per training sample counted analytically from
-the layer sizes (forward matmul FLOPs of every sweep's input and recurrent products and the FC
-layers; training = 3x forward), the FLOP/s this throughput implies, and its share of the
-machine's dense matmul rate (torch.mm on 4096 x 4096 float32 matrices). On a shared machine both
-rates move with the load, so each model runs in rounds: a matmul probe, then training steps for
-a few seconds; the share is taken per round and reported as median (min-max). It also times, in
-the same rounds, a version that runs one RNN call per column (and per row) instead of one call
-per sweep, and, for the GRU models, the same model with PyTorch's nn.GRU (`gru-reset-after`,
-the same weights) instead of the paper's GRU (`gru`, rnnrepro.renet.paper_gru), and prints the
-ratios of step times.
+For each model and precision (fp32, bf16-mixed): full training steps (augmentation, input
+masking, forward, cross-entropy, backward, fused Adam: the training job's own `training_step`)
+on random data, batch 64, after warm-up. It prints samples/s and seconds per step, the model's
+FLOPs per training sample counted analytically from the layer sizes (forward matmul FLOPs of
+every sweep's input and recurrent products and the FC layers; training = 3x forward), the FLOP/s
+this throughput implies and its share of the machine's dense matmul rate (torch.mm on 4096 x 4096
+float32 matrices), and:
+
+- **own matmul**: the step's rate over the rate of its own matrix products timed alone. One step
+  runs under the PyTorch profiler, which records every matrix product (aten::mm, addmm, bmm,
+  baddbmm) with its shapes and dtypes; each distinct product is then timed by itself on fresh
+  operands (best of 3) and the sum over the step's calls is divided by the step's time. 100 %
+  would be a step that does nothing but its products at their stand-alone speed; the rest is
+  elementwise work, copies, the optimizer and the products running slower inside the step.
+  Products inside a fused kernel (the LSTM's oneDNN RNN under bf16-mixed) are not visible to the
+  profiler, so the share is then shown as "-" (not measurable this way).
+- **fp32/this**: fp32 step time over this precision's, in the same round (>1: faster than fp32).
+
+Times are CPU-seconds of this process (time.process_time: every thread's time on a core), so
+that other work on the machine slows them only through shared caches and memory bandwidth, not
+by taking the cores: with --threads 1 they are core-seconds per step. Even so every rate moves
+with the load, so each model runs in rounds (a matmul
+probe, then each precision's steps for a few seconds); figures are medians (min-max) over rounds.
+It also times, in the same rounds and in fp32, a version that runs one RNN call per column (and
+per row) instead of one call per sweep, and, for the GRU models, the same model with PyTorch's
+nn.GRU (`gru-reset-after`, the same weights) instead of the paper's GRU (`gru`,
+rnnrepro.renet.paper_gru), and prints the ratios of step times.
+
+Like the training command, it keeps freed memory for reuse (rnnrepro.allocator) unless run with
+--system-allocator.
 """
 
 from __future__ import annotations
@@ -25,7 +44,9 @@ import dataclasses
 import os
 import resource
 import statistics
+import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,8 +54,14 @@ from pathlib import Path
 # renet-train sets the same default (see renet/commands.py); it must precede `import torch`.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from rnnrepro.allocator import reuse_freed_memory
+
+if "--system-allocator" not in sys.argv:
+    reuse_freed_memory()
+
 import torch
 import yaml
+from torch.profiler import ProfilerActivity, profile
 
 from rnnrepro.renet.dropout import dropout
 from rnnrepro.renet.flops import INPUT_SHAPES, training_flops
@@ -85,6 +112,17 @@ def check_same_function(slow: ReNet, spec: ModelSpec, shape: tuple[int, int, int
 
 # --- measurements ----------------------------------------------------------------------------
 
+PRECISIONS = ("fp32", "bf16-mixed")
+MATMUL_OPS = {"aten::mm": torch.mm, "aten::addmm": torch.addmm, "aten::bmm": torch.bmm,
+              "aten::baddbmm": torch.baddbmm}
+MATMUL_OPS_ARITY = {"aten::mm": 2, "aten::bmm": 2, "aten::addmm": 3, "aten::baddbmm": 3}
+DTYPES = {"float": torch.float32, "c10::BFloat16": torch.bfloat16, "double": torch.float64}
+# The oneDNN RNN kernels a bf16-mixed LSTM runs: their products are invisible to the profiler.
+FUSED_RNN_OPS = ("aten::mkldnn_rnn_layer", "aten::mkldnn_rnn_layer_backward")
+
+Product = tuple[str, tuple[tuple[int, ...], ...], tuple[str, ...]]
+
+
 class MatmulProbe:
     """FLOP/s of one torch.mm of two size x size float32 matrices (the machine's dense rate)."""
 
@@ -94,27 +132,63 @@ class MatmulProbe:
         torch.mm(self.a, self.b)
 
     def __call__(self) -> float:
-        start = time.perf_counter()
+        start = time.process_time()
         torch.mm(self.a, self.b)
-        return 2 * self.size**3 / (time.perf_counter() - start)
+        return 2 * self.size**3 / (time.process_time() - start)
 
 
 def timed(step: Callable[[], object], seconds: float) -> float:
     """Seconds per step over at least one step and at least ``seconds``."""
-    n, start = 0, time.perf_counter()
-    while n == 0 or time.perf_counter() - start < seconds:
+    n, start = 0, time.process_time()
+    while n == 0 or time.process_time() - start < seconds:
         step()
         n += 1
-    return (time.perf_counter() - start) / n
+    return (time.process_time() - start) / n
 
 
-def make_step(model: ReNet, spec: ModelSpec, settings: TrainSettings,
-              batch: int) -> Callable[[], object]:
+def products_of(step: Callable[[], object]) -> tuple[Counter[Product], bool]:
+    """Every matrix product one ``step`` runs, counted by (op, operand shapes, dtypes), and
+    whether the step ran a fused RNN kernel whose products the profiler cannot see."""
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        step()
+    calls: Counter[Product] = Counter()
+    fused = False
+    for event in prof.events():
+        fused = fused or event.name in FUSED_RNN_OPS
+        parent = event.cpu_parent
+        if event.name in MATMUL_OPS and not (parent and parent.name in MATMUL_OPS):
+            operands = MATMUL_OPS_ARITY[event.name]
+            calls[(event.name, tuple(tuple(s) for s in event.input_shapes[:operands]),
+                   tuple(event.input_dtypes[:operands]))] += 1
+    return calls, fused
+
+
+
+def products_alone(calls: Counter[Product], repeats: int = 3) -> float:
+    """Seconds the products of ``calls`` take timed one by one on fresh operands (best of
+    ``repeats`` each), summed over the calls."""
+    total = 0.0
+    for (op, shapes, dtypes), count in calls.items():
+        operands = [torch.randn(shape).to(DTYPES[dtype]) for shape, dtype in zip(shapes, dtypes,
+                                                                                  strict=True)]
+        MATMUL_OPS[op](*operands)
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.process_time()
+            MATMUL_OPS[op](*operands)
+            best = min(best, time.process_time() - start)
+        total += count * best
+    return total
+
+
+def make_step(model: ReNet, spec: ModelSpec, settings: TrainSettings, batch: int,
+              precision: str = "fp32") -> Callable[[], object]:
     optimizer = make_optimizer(model, settings)
     shape = model.input_shape
     x, y = torch.randn(batch, *shape), torch.randint(0, 10, (batch,))
     gen = torch.Generator().manual_seed(0)
-    return lambda: training_step(model, optimizer, x, y, gen, spec, settings)
+    return lambda: training_step(model, optimizer, x, y, gen, spec, settings,
+                                 precision=precision)
 
 
 def spread(values: list[float], fmt: str) -> str:
@@ -127,12 +201,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=[*INPUT_SHAPES, NARROW[0]],
                         choices=[*INPUT_SHAPES, NARROW[0]])
+    parser.add_argument("--precisions", nargs="+", default=list(PRECISIONS), choices=PRECISIONS)
     parser.add_argument("--config", type=Path, default=CONFIG)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=5,
                         help="rounds per model: a matmul probe, then timed training steps")
     parser.add_argument("--seconds", type=float, default=2.0,
-                        help="minimum time of the batched (and per-column) steps per round")
+                        help="minimum time of each precision's (and variant's) steps per round")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--no-per-column", action="store_true",
                         help="skip the one-RNN-call-per-column comparison")
@@ -140,6 +215,8 @@ def main() -> None:
                         help="skip the paper GRU vs nn.GRU comparison")
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
                         help="torch threads (default: all cores)")
+    parser.add_argument("--system-allocator", action="store_true",
+                        help="leave freed memory to the system (the training command keeps it)")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -148,21 +225,24 @@ def main() -> None:
     probe = MatmulProbe()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch "
           f"{args.batch_size}, {args.rounds} rounds per model (torch.mm 4096^2 float32 probe, "
-          f"then >= {args.seconds:g} s of training steps), {args.warmup} warm-up steps; "
-          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
-    print(f"{'model':12} {'samples/s':>18} {'GFLOP/sample':>12} {'GFLOP/s':>8} "
-          f"{'matmul GFLOP/s':>15} {'share of matmul':>16} {'per-column/batched':>18} "
-          f"{'paper GRU/nn.GRU':>17}")
+          f"then >= {args.seconds:g} s of training steps per precision), {args.warmup} warm-up "
+          f"steps; OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
+          f"{'system allocator' if args.system_allocator else 'freed memory reused'}")
+    print(f"{'model':12} {'precision':10} {'s/step':>16} {'samples/s':>16} {'GFLOP/sample':>12} "
+          f"{'GFLOP/s':>8} {'share of 4096^2':>16} {'own matmul':>11} {'fp32/this':>16} "
+          f"{'per-column/batched':>18} {'paper GRU/nn.GRU':>17}")
     narrow = yaml.safe_load(NARROW[1].read_text())["renet"]["models"]["mnist"]
     for name in args.models:
         entry = narrow if name == NARROW[0] else cfg["models"][name]
         spec = ModelSpec.from_config(entry, f"renet.models.{name}")
         shape = INPUT_SHAPES[name.split("-")[0]]
         flops = training_flops(entry, shape) * args.batch_size  # per step
-        torch.manual_seed(0)
-        model = ReNet(spec, shape, dropout=settings.dropout,
-                      recurrent_init=settings.recurrent_init).train()
-        step = make_step(model, spec, settings, args.batch_size)
+        steps, own = {}, {}
+        for precision in args.precisions:
+            torch.manual_seed(0)
+            model = ReNet(spec, shape, dropout=settings.dropout,
+                          recurrent_init=settings.recurrent_init).train()
+            steps[precision] = make_step(model, spec, settings, args.batch_size, precision)
         slow_step = None
         if not args.no_per_column:
             torch.manual_seed(0)
@@ -174,34 +254,52 @@ def main() -> None:
         if spec.cell == "gru" and not args.no_gru_variant:
             variant = ReNet(dataclasses.replace(spec, cell="gru-reset-after"), shape,
                             dropout=settings.dropout).train()
-            variant.load_state_dict(model.state_dict())  # same parameter names and shapes
             gru_step = make_step(variant, variant.spec, settings, args.batch_size)
         for _ in range(args.warmup):
-            for each in (step, slow_step, gru_step):
+            for each in (*steps.values(), slow_step, gru_step):
                 if each:
                     each()
-        rates, step_times, shares, ratios, gru_ratios = [], [], [], [], []
+        for precision, step in steps.items():
+            calls, fused = products_of(step)
+            own[precision] = None if fused else products_alone(calls)
+        rates: list[float] = []
+        times: dict[str, list[float]] = {precision: [] for precision in steps}
+        shares: dict[str, list[float]] = {precision: [] for precision in steps}
+        ratios, gru_ratios = [], []
         for _ in range(args.rounds):
             rates.append(probe())
-            step_times.append(timed(step, args.seconds))
-            shares.append(flops / step_times[-1] / rates[-1])
+            for precision, step in steps.items():
+                times[precision].append(timed(step, args.seconds))
+                shares[precision].append(flops / times[precision][-1] / rates[-1])
+            base = times[args.precisions[0]][-1]
             if slow_step:
-                ratios.append(timed(slow_step, args.seconds) / step_times[-1])
+                ratios.append(timed(slow_step, args.seconds) / base)
             if gru_step:
-                gru_ratios.append(step_times[-1] / timed(gru_step, args.seconds))
-        del model, step, slow_step, gru_step
-        samples = [args.batch_size / t for t in step_times]
-        achieved = flops / statistics.median(step_times)
-        print(f"{name:12} {spread(samples, '.1f'):>18} {flops / args.batch_size / 1e9:12.3f} "
-              f"{achieved / 1e9:8.1f} {spread([r / 1e9 for r in rates], '.0f'):>15} "
-              f"{spread([100 * s for s in shares], '.0f'):>16}% "
-              f"{spread(ratios, '.2f') if ratios else '-':>18} "
-              f"{spread(gru_ratios, '.2f') if gru_ratios else '-':>17}", flush=True)
-    print("median (min-max) over rounds; share = training FLOP/s of a round / the matmul rate "
-          "probed just before it; per-column/batched = step time of one RNN call per column "
-          "(and row) over the batched version's in the same round (>1: batching wins); paper "
-          "GRU/nn.GRU = step time of the model with the paper's GRU over the same model with "
-          "PyTorch's nn.GRU in the same round (<1: the paper's GRU is faster).")
+                gru_ratios.append(base / timed(gru_step, args.seconds))
+        for row, precision in enumerate(steps):
+            step_times = times[precision]
+            achieved = flops / statistics.median(step_times)
+            own_share = ("-" if own[precision] is None else
+                         f"{100 * own[precision] / statistics.median(step_times):.0f}%")
+            versus = ([a / b for a, b in zip(times["fp32"], step_times, strict=True)]
+                      if "fp32" in times else [])
+            first = row == 0
+            print(f"{name if first else '':12} {precision:10} {spread(step_times, '.3f'):>16} "
+                  f"{spread([args.batch_size / t for t in step_times], '.1f'):>16} "
+                  f"{flops / args.batch_size / 1e9:12.3f} {achieved / 1e9:8.1f} "
+                  f"{spread([100 * s for s in shares[precision]], '.0f'):>15}% "
+                  f"{own_share:>11} {spread(versus, '.2f') if versus else '-':>16} "
+                  f"{spread(ratios, '.2f') if ratios and first else '-':>18} "
+                  f"{spread(gru_ratios, '.2f') if gru_ratios and first else '-':>17}",
+                  flush=True)
+        del steps, slow_step, gru_step
+    print("median (min-max) over rounds. share of 4096^2 = training FLOP/s / the float32 "
+          "4096^2 matmul rate probed in the same round; own matmul = the step's own products "
+          "timed alone / the step's time (see the module docstring); fp32/this = fp32 step time "
+          "/ this precision's in the same round; per-column/batched = fp32 step time of one RNN "
+          "call per column (and row) over the batched version's (>1: batching wins); paper "
+          "GRU/nn.GRU = fp32 step time of the model with the paper's GRU over the same model "
+          "with PyTorch's nn.GRU (<1: the paper's GRU is faster).")
     # ru_maxrss is in KiB on Linux. It covers the whole process (every model run and the
     # matmul probe's 4096 x 4096 matrices), so size a job from a run with one model.
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20

@@ -101,3 +101,21 @@ def test_makespan_longest_first(seconds, cores, expected):
 
 def test_durations_read_as_a_person_writes_them():
     assert [duration(s) for s in (None, 40, 600, 3900)] == ["?", "40 s", "10 min", "1 h 05 min"]
+
+
+def test_a_long_first_epoch_shows_its_batches_and_eta(tmp_path):
+    """A ReNet epoch of Table 1's size takes half an hour: before its first history row, the
+    trainer's last progress line gives the epoch's batches, rate and ETA."""
+    results = tmp_path / "results"
+    log = results / "logs/renet/mnist/seed0.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("18:45:18 INFO rnnrepro.renet.train: ReNet mnist seed 0: ...\n"
+                   "18:49:07 INFO rnnrepro: epoch 1: 191/782 batches (0.5/s, eta 1182s) "
+                   "loss=2.217 error=0.8302\n")
+    (lines,) = progress(tmp_path, "--stage", "renet", "--cores", "1")[:1]
+    assert " running " in lines and "epoch 0 of" in lines
+    assert "epoch 1: 191/782 batches at 0.5/s" in lines
+    # 1182 s left of epoch 1, then the config's other epochs at 782 / 0.5 = 1564 s each.
+    epochs = CONFIG["renet"].get("max_epochs") or yaml.safe_load(
+        (ROOT / "config.yaml").read_text())["renet"]["training"]["max_epochs"]
+    assert f"ETA {duration(1182 + (epochs - 1) * 1564)}" in lines

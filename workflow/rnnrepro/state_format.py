@@ -99,7 +99,7 @@ def _tensor(name: str, entry: Any) -> Tensor:
         raise StateFileError(f"tensor {name[:100]!r}: its entry is not "
                              "{dtype, shape, data_offsets}")
     dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-    if dtype not in DTYPES:
+    if not isinstance(dtype, str) or dtype not in DTYPES:  # a list or object: unhashable
         raise StateFileError(f"tensor {name[:100]!r}: dtype {str(dtype)[:20]!r} is not one of "
                              f"{', '.join(DTYPES)}")
     if (not isinstance(shape, list) or len(shape) > MAX_DIMS

@@ -1,7 +1,9 @@
 # Rules that share finished training runs: where the paper's numbers came from, and the results
 # archive a finished run is published as (`rnnrepro results unpack` imports one elsewhere).
 #   snakemake results/archive/quick.tar.gz --configfile workflow/presets/quick.yaml
-#   snakemake results/archive/quick.part.tar.gz ...   a run in parts, unfinished runs included
+#   snakemake results/archive/quick.finished.tar.gz ...   the runs finished so far
+#   snakemake results/archive/quick.part.tar.gz ...       those and the unfinished runs'
+#                                                         checkpoints, to resume elsewhere
 # Between workflows, the training rules' outputs are also cached by Snakemake itself
 # (`cache: True`; SNAKEMAKE_OUTPUT_CACHE=<folder> snakemake --cache ...). The helpers are in
 # common.smk ("results").
@@ -67,6 +69,7 @@ rule results_archive_finished:
     output:
         FINISHED_ARCHIVE,
     params:
+        runs_packed="--finished-only",
         config=archive_config,
         code=archive_code,
         results_dir=archive_results_dir,
@@ -77,7 +80,7 @@ rule results_archive_finished:
     conda:
         ENV
     shell:
-        "rnnrepro results pack --finished-only --output {output:q}"
+        "rnnrepro results pack {params.runs_packed} --output {output:q}"
         " --results-dir {params.results_dir:q} --config {params.config:q}"
         " --code {params.code:q} --commit {params.commit:q} {params.runs:q} > {log:q} 2>&1"
 
@@ -86,20 +89,10 @@ rule results_archive_finished:
 # best.safetensors and history.partial.csv, which `rnnrepro results unpack` puts back in the
 # run's folder elsewhere, so that snakemake there resumes the run mid-way (a preempted run moves
 # to another site). Rebuild with --forcerun results_archive_part.
-rule results_archive_part:
+use rule results_archive_finished as results_archive_part with:
     output:
         PART_ARCHIVE,
     params:
-        config=archive_config,
-        code=archive_code,
-        results_dir=archive_results_dir,
-        commit=GIT_COMMIT,
-        runs=TRAINING_OUTPUTS,
+        runs_packed="--unfinished",
     log:
         f"{RESULTS}/logs/results/archive-part.log",
-    conda:
-        ENV
-    shell:
-        "rnnrepro results pack --unfinished --output {output:q}"
-        " --results-dir {params.results_dir:q} --config {params.config:q}"
-        " --code {params.code:q} --commit {params.commit:q} {params.runs:q} > {log:q} 2>&1"

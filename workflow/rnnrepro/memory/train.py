@@ -5,8 +5,8 @@ time): RMSprop, cross-entropy between the last output and the label, no gradient
 training set reshuffled every epoch. Each epoch adds one history row (``loss``/``acc`` are the
 running means over the epoch's minibatches, as Keras reports them; ``val_*`` on the held-out
 validation split and ``test_*`` on the test split, both after the epoch). The weights of the
-epoch with the highest validation accuracy are kept (``best.pt``); latency is measured on the
-test set with them.
+epoch with the highest validation accuracy are kept (``best.safetensors``); latency is
+measured on the test set with them.
 
 :func:`train_memory` reads top to bottom: :func:`setup_run` (data, model, optimizer, random
 stream, checkpoint files), :func:`fit` (resume from the checkpoint, then every epoch train

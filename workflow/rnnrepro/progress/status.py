@@ -14,6 +14,7 @@ from __future__ import annotations
 import heapq
 import json
 import math
+import re
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -45,6 +46,31 @@ class JobStatus:
     remaining: float | None = None     # seconds, at the job's own or its kind's rate
     message: str = ""                  # failed: the log's last line
     checkpoint: str | None = None      # the file a rerun resumes from (or refuses), if any
+    within: EpochProgress | None = None  # running: the epoch under way, from the log
+
+
+@dataclass
+class EpochProgress:
+    """The progress line a trainer logs within an epoch (rnnrepro.runtime.Progress)."""
+
+    epoch: int
+    done: int
+    total: int
+    rate: float        # batches a second
+    eta: float         # seconds to the end of the epoch's training
+
+
+# "epoch 3: 263/782 batches (8.8/s, eta 59s) loss=..." (rnnrepro.runtime.Progress.update)
+EPOCH_LINE = re.compile(r"epoch (\d+): (\d+)/(\d+) batches \(([\d.]+)/s, eta (\d+)s\)")
+
+
+def epoch_progress(line: str) -> EpochProgress | None:
+    """The within-epoch progress a log line reports, if it is one."""
+    found = EPOCH_LINE.search(line)
+    if found is None:
+        return None
+    epoch, done, total = (int(found.group(i)) for i in (1, 2, 3))
+    return EpochProgress(epoch, done, total, float(found.group(4)), float(found.group(5)))
 
 
 def _last_line(path: Path) -> str:
@@ -118,6 +144,14 @@ def job_status(job: TrainingJob, results: Path, locate: Callable[[str], str],
         return status
     quiet = max(QUIET_SECONDS, 5 * (status.seconds_each or 0.0))
     status.state = RUNNING if now - changed < quiet else STOPPED
+    within = epoch_progress(last_line) if job.axis == "epoch" else None
+    if status.state == RUNNING and within is not None and within.epoch == status.done + 1:
+        # An epoch under way (a long one: Table 1's ReNets take minutes to hours): its own
+        # ETA, then the epochs after it at the history's rate, or at this epoch's.
+        status.within = within
+        each = status.seconds_each or (within.total / within.rate if within.rate else None)
+        if each is not None:
+            status.remaining = within.eta + (job.length - within.epoch) * each
     return status
 
 
@@ -185,6 +219,10 @@ def describe(status: JobStatus) -> str:
             text += f", {job.metric} {status.metric:.4f}"
         if status.seconds_each is not None:
             text += f", {status.seconds_each:.3g} s/{job.axis}"
+        if status.within is not None:
+            now = status.within
+            text += (f", epoch {now.epoch}: {now.done:,}/{now.total:,} batches at "
+                     f"{now.rate:.2g}/s")
         text += f", ETA {duration(status.remaining)}"
         if status.state == STOPPED:
             text += f" ({_how_to_continue(status.checkpoint)})"

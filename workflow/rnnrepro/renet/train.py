@@ -1,8 +1,8 @@
 """Training one ReNet (one dataset, one seed) as the paper describes (sec. 4.3).
 
 Adam; dropout after every sweep and FC layer; input masking, flipping and shifting on the training
-batches; early stopping on validation error; the best-validation weights (``best.pt``) are
-evaluated once on the test set; no retraining on train + validation.
+batches; early stopping on validation error; the best-validation weights (``best.safetensors``)
+are evaluated once on the test set; no retraining on train + validation.
 
 :func:`train` reads top to bottom: :func:`setup_run` (splits, model, optimizer, the named random
 streams ``shuffle`` and ``augment``, checkpoint files), :func:`fit` (resume from the checkpoint,
@@ -300,7 +300,8 @@ def train(job: Job, *, data_root: str | Path, history_path: str | Path,
           metrics_path: str | Path, checkpoint_path: str | Path | None = None,
           best_path: str | Path | None = None, device: str | torch.device = "auto"
           ) -> dict[str, Any]:
-    """Train (or resume) one job and write its history CSV, best.pt and metrics.json."""
+    """Train (or resume) one job and write its history CSV, best.safetensors and
+    metrics.json."""
     folder = Path(metrics_path).parent
     dev = device if isinstance(device, torch.device) else pick_device(device)
     run = setup_run(job, data_root, dev,

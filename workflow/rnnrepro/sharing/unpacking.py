@@ -383,11 +383,12 @@ def _stream(archive: Path, folder: Path, root: Path
                     f"({len(missing)} in all)")
     _validate_config(config, root, archive)
     (folder / CONFIG).unlink()
-    runs = {posixpath.dirname(name) for name in resume}
-    lacking = sorted(run for run in runs if f"{run}/{CHECKPOINT_FILE}" not in resume)
+    lacking = sorted(name for name in resume
+                     if f"{posixpath.dirname(name)}/{CHECKPOINT_FILE}" not in resume)
     if lacking:
-        raise _fail(archive, lacking[0], f"best weights or a partial history without the run's "
-                    f"{CHECKPOINT_FILE}")
+        what = "best weights" if resume_kind(lacking[0]) == "best" else "a partial history"
+        raise _fail(archive, lacking[0], f"{what} without the run's {CHECKPOINT_FILE} (which "
+                    "the archive lacks): nothing to resume from")
     return manifest, config, tuple(sorted(resume))
 
 
@@ -414,6 +415,9 @@ def stage(archive: str | Path, results_dir: str | Path, root: str | Path = ".") 
         discard(failed)
         raise ArchiveError(f"{archive}: not a readable .tar.gz "
                            f"({type(err).__name__}: {err})") from err
+    except BaseException:
+        discard(failed)     # an unforeseen error (or Ctrl-C): no staging folder left either
+        raise
     return StagedArchive(archive.name, file_sha256(archive), manifest, config, folder, created,
                          resume)
 
