@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import resource
 import statistics
@@ -191,6 +192,27 @@ def make_step(model: ReNet, spec: ModelSpec, settings: TrainSettings, batch: int
                                  precision=precision)
 
 
+def epoch_cost(name: str, entry: dict, config: dict, step_seconds: dict[str, float],
+               batch: int) -> str:
+    """One line: a ``name`` epoch's cost per precision (training steps of the config's training
+    split, plus a forward pass over its validation split at a third of a training step's cost
+    per image) and the GPU estimate from config.yaml's rate per GFLOP."""
+    splits = config["data"][name]["splits"]
+    train, validation = splits["train"], splits["validation"]
+    minimum = config["renet"]["training"]["patience"] + 1
+    cap = config["renet"]["training"]["max_epochs"]
+    parts = []
+    for precision, seconds in step_seconds.items():
+        epoch = math.ceil(train / batch) * seconds + validation / batch * seconds / 3
+        parts.append(f"{precision} {epoch / 3600:.2f} per epoch, {minimum * epoch / 3600:.1f} "
+                     f"to {cap * epoch / 3600:.0f} in all")
+    gflop = training_flops(entry, INPUT_SHAPES[name]) / 1e9 * (train + validation / 3)
+    gpu = gflop * config["resources"]["renet_train"]["seconds_per"]["gpu"]["gflop"]
+    parts.append(f"GPU (estimate) {gpu / 60:.0f} min per epoch, {minimum * gpu / 3600:.1f}-"
+                 f"{cap * gpu / 3600:.0f} h")
+    return f"{name:8} ({train:,} training images): " + "; ".join(parts)
+
+
 def spread(values: list[float], fmt: str) -> str:
     """``median (min-max)``."""
     return (f"{format(statistics.median(values), fmt)} "
@@ -232,6 +254,8 @@ def main() -> None:
           f"{'GFLOP/s':>8} {'share of 4096^2':>16} {'own matmul':>11} {'fp32/this':>16} "
           f"{'per-column/batched':>18} {'paper GRU/nn.GRU':>17}")
     narrow = yaml.safe_load(NARROW[1].read_text())["renet"]["models"]["mnist"]
+    config = yaml.safe_load(args.config.read_text())
+    costs: list[str] = []
     for name in args.models:
         entry = narrow if name == NARROW[0] else cfg["models"][name]
         spec = ModelSpec.from_config(entry, f"renet.models.{name}")
@@ -293,6 +317,10 @@ def main() -> None:
                   f"{spread(gru_ratios, '.2f') if gru_ratios and first else '-':>17}",
                   flush=True)
         del steps, slow_step, gru_step
+        if name in INPUT_SHAPES:
+            costs.append(epoch_cost(name, entry, config, {p: statistics.median(t)
+                                                          for p, t in times.items()},
+                                    args.batch_size))
     print("median (min-max) over rounds. share of 4096^2 = training FLOP/s / the float32 "
           "4096^2 matmul rate probed in the same round; own matmul = the step's own products "
           "timed alone / the step's time (see the module docstring); fp32/this = fp32 step time "
@@ -300,6 +328,14 @@ def main() -> None:
           "call per column (and row) over the batched version's (>1: batching wins); paper "
           "GRU/nn.GRU = fp32 step time of the model with the paper's GRU over the same model "
           "with PyTorch's nn.GRU (<1: the paper's GRU is faster).")
+    if costs:
+        unit = "core-h" if args.threads == 1 else f"h at {args.threads} threads"
+        print(f"\ncost of one epoch (training + validation) and to early stopping (at least "
+              f"patience + 1 = {config['renet']['training']['patience'] + 1} epochs; the cap is "
+              f"max_epochs = {config['renet']['training']['max_epochs']}), in {unit} from the "
+              "step times above; GPU: ESTIMATED from config.yaml's "
+              "resources.renet_train.seconds_per.gpu rate, not measured:")
+        print("\n".join(costs))
     # ru_maxrss is in KiB on Linux. It covers the whole process (every model run and the
     # matmul probe's 4096 x 4096 matrices), so size a job from a run with one model.
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
