@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "progress", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         help="where each training job of the workflow stands, and the time left",
-        description=__doc__.splitlines()[0])
+        description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--configfile", action="append", default=[], metavar="FILE",
                         help="the config files given to snakemake (merged over config.yaml in "
                              "order; repeat the option)")
