@@ -281,6 +281,7 @@ def test_replace_killed_at_any_point_leaves_a_complete_import(tmp_path, config_b
     assert complete_import(results) == expected
 
 
+@pytest.mark.slow  # the full quick-run fixture: minutes
 def test_after_a_killed_replace_snakemake_plans_no_training(quick_run, tmp_path, monkeypatch):
     """The quick run's archive imported, replaced by itself and killed between the renames:
     the next dry run restores the import and plans no training job."""

@@ -40,6 +40,7 @@ def _without_stages(workdir: Path) -> str:
     return path.name
 
 
+@pytest.mark.slow  # the full quick-run fixture: minutes
 def test_a_preset_without_increment_and_renet_builds_the_paper(quick_run, quick_cache,
                                                                 tmp_path):
     """The quick memory runs (restored from the quick run's output cache: no training job
