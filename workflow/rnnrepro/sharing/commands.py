@@ -142,6 +142,19 @@ def resume_files(folders: list[str]) -> list[str]:
 
 
 def unpack_command(args: argparse.Namespace) -> int:
+    """Unpack holding the results folder's unpack lock: one unpack at a time per folder (a
+    second one is refused in one line while the first runs)."""
+    from rnnrepro.sharing.archive import ArchiveError
+    from rnnrepro.sharing.unpacking import locked
+
+    try:
+        with locked(args.results_dir):
+            return _unpack(args)
+    except ArchiveError as err:
+        raise UserError(str(err)) from err
+
+
+def _unpack(args: argparse.Namespace) -> int:
     from rnnrepro.config_types import load
     from rnnrepro.sharing.archive import IMPORT_FOLDER, ArchiveError, code_changed
     from rnnrepro.sharing.code import trainer_digests
@@ -179,7 +192,8 @@ def unpack_command(args: argparse.Namespace) -> int:
                  staged.name, len(runs), len(files), folder, staged.manifest["preset"],
                  staged.manifest["commit"])
     stages = sorted({name.split("/", 1)[0] for name in files})
-    for name, reason in code_changed(staged.manifest, trainer_digests(), stages).items():
+    digests = trainer_digests()
+    for name, reason in code_changed(staged.manifest, digests, stages).items():
         log.warning("%s runs: trained by commit %s; the trainer code has changed since (%s). "
                     "They are used as they are; to train them with this code, remove "
                     "results/imported/%s", name, staged.manifest["commit"], reason, name)
@@ -189,8 +203,7 @@ def unpack_command(args: argparse.Namespace) -> int:
                  "snakemake as usual to continue them", staged.name, len(unfinished),
                  args.results_dir, unfinished[0])
     resumed_stages = sorted({name.split("/", 1)[0] for name in unfinished})
-    for name, reason in code_changed(staged.manifest, trainer_digests(),
-                                     resumed_stages).items():
+    for name, reason in code_changed(staged.manifest, digests, resumed_stages).items():
         log.warning("unfinished %s runs: checkpointed by commit %s; the trainer code has "
                     "changed since (%s). They continue with this code; to train them from the "
                     "start, delete their %s", name, staged.manifest["commit"], reason,

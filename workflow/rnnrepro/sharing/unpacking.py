@@ -6,7 +6,12 @@ its type (regular files only; directory entries are skipped; links, devices, FIF
 sparse members refused), its name (Python's extraction filter, PEP 706, plus ours: no NUL,
 components the file system can hold, no file also used as a folder), its suffix (CSV or JSON;
 a pickle's suffix named as such), its listing in the manifest (the first member) and its
-declared size against :data:`LIMITS`. Data are copied in chunks while their sha256 is computed,
+declared size against :data:`LIMITS`. Even before that, each raw 512-byte tar header is checked
+before :mod:`tarfile` parses it (:class:`_TarStream`): a PAX or GNU long-name header within
+``Limits.extended_header_bytes``, at most ``Limits.extended_headers`` of them in a row, PAX
+records well formed with a ``size`` that is a byte count, no GNU sparse header; so that Python's
+own header parsing (quadratic in a PAX header's records before 3.11.10 and 3.12.6) never sees a
+large one. Data are copied in chunks while their sha256 is computed,
 so memory does not grow with member size. ``manifest.json`` and ``config.json`` are validated
 against schemas (the config against the pipeline's own). Any problem is one
 :class:`ArchiveError` naming the archive, the member or key, and the problem; the staging folder
@@ -26,15 +31,25 @@ them; the finished runs go to ``results/imported/`` as usual.
 the new one moved in, the old one deleted last. :func:`recover` (run before every use of the
 import) puts the old import back if a kill fell between the two renames, so a reader always
 finds either the complete old import or the complete new one.
+
+:func:`locked` makes ``rnnrepro results unpack`` take ``results/.unpack.lock`` (``fcntl.flock``)
+for the whole unpack: a second unpack into the same results folder is refused while one runs,
+instead of the two sharing the staging folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import gzip
 import hashlib
+import io
 import json
+import logging
+import math
 import os
 import posixpath
+import re
 import shutil
 import tarfile
 import time
@@ -94,12 +109,21 @@ class Limits:
     state_bytes: int = 8 * 2**30          # one checkpoint.safetensors or best.safetensors
     state_total_bytes: int = 64 * 2**30   # every such member together
     state_header_bytes: int = HEADER_LIMIT  # a safetensors header, parsed in memory (16 MiB)
+    # A PAX extended or global header, or a GNU long name or link name: checked before Python's
+    # tarfile parses it (it reads such a header whole into memory, and its PAX parsing is
+    # quadratic in the records before 3.11.10 and 3.12.6; gzip packs a 1 GB long name into
+    # 1 MB). `pack` writes one only for a name over 100 bytes (a path record of at most
+    # name_bytes, 512); 8 KiB is 16 times that.
+    extended_header_bytes: int = 8 * 2**10
+    extended_headers: int = 4             # such headers in a row, before the member they describe
 
 
 LIMITS = Limits()
 CHUNK = 2**20
 STAGING = f".{IMPORT_FOLDER}.partial"
 ASIDE = f".{IMPORT_FOLDER}.old"
+LOCK = ".unpack.lock"
+log = logging.getLogger("rnnrepro")
 MANIFEST_SCHEMA = "workflow/schemas/archive-manifest.schema.yaml"
 # The config sections that decide what a run computes, each checked against its own schema.
 # The rest (resources, device) only sizes or places jobs and may change between versions, so an
@@ -138,6 +162,8 @@ def discard(staged: StagedArchive) -> None:
 
 
 def _fail(archive: Path, member: str, problem: str) -> ArchiveError:
+    if not member.isprintable():
+        member = repr(member)       # a newline in a hostile name: the message stays one line
     return ArchiveError(f"{archive}: member {member}: {problem}")
 
 
@@ -208,6 +234,11 @@ def _check_header(info: tarfile.TarInfo, archive: Path, folder: Path,
     name = info.name
     if "\x00" in name:
         raise _fail(archive, repr(name), "a member name holds a NUL byte")
+    if not name.isprintable():
+        raise _fail(archive, repr(name), "a member name holds a control character or bytes "
+                    "that are not UTF-8")
+    if info.size < 0:
+        raise _fail(archive, name, f"declares a negative size ({info.size:,} bytes)")
     if len(name.encode()) > LIMITS.name_bytes or any(
             len(part.encode()) > LIMITS.component_bytes for part in name.split("/")):
         raise _fail(archive, name[:80] + "...", "a member name longer than the file system "
@@ -306,6 +337,147 @@ def _members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
         yield info
 
 
+BLOCK = tarfile.BLOCKSIZE
+# Header types whose data is more header: what each is, for the messages.
+EXTENDED = {b"x": "PAX extended header", b"X": "PAX extended header (Solaris)",
+            b"g": "PAX global header", b"L": "GNU long name", b"K": "GNU long link name"}
+# A PAX record, "<length> <keyword>=<value>\n", found as tarfile finds it.
+PAX_RECORD = re.compile(rb"(\d+) ([^=]+)=")
+
+
+def _header_size(field: bytes) -> int | None:
+    """The size field of a tar header (octal digits, or base-256 with a first byte of 0x80 or
+    0xff for negative), or None when tarfile would refuse it anyway."""
+    if field[:1] in (b"\x80", b"\xff"):
+        value = int.from_bytes(field[1:], "big")
+        return value - 256 ** (len(field) - 1) if field[:1] == b"\xff" else value
+    digits = field.split(b"\0", 1)[0].strip()
+    try:
+        return int(digits or b"0", 8)
+    except ValueError:
+        return None
+
+
+class _TarStream:
+    """The decompressed tar stream for :mod:`tarfile` (mode ``r:``): read forward only (a seek
+    forward reads and drops), with every header tarfile is about to parse checked first by
+    :meth:`check_header` (called from :func:`_checked_info`'s ``fromtarfile``)."""
+
+    def __init__(self, raw: IO[bytes], archive: Path) -> None:
+        self.raw, self.archive = raw, archive
+        self.position = 0
+        self.ahead = b""        # read by peek, returned first by read
+        self.extended = 0       # extended headers in a row
+
+    def peek(self, size: int) -> bytes:
+        if len(self.ahead) < size:
+            self.ahead += self.raw.read(size - len(self.ahead))
+        return self.ahead[:size]
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            raise tarfile.ReadError("an unbounded read of the tar stream")
+        data, self.ahead = self.ahead[:size], self.ahead[size:]
+        if len(data) < size:
+            data += self.raw.read(size - len(data))
+        self.position += len(data)
+        return data
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_CUR:
+            offset += self.position
+        elif whence != io.SEEK_SET:
+            raise io.UnsupportedOperation("the tar stream seeks from its start only")
+        if offset < self.position:
+            raise tarfile.ReadError(f"a header pointing back in the stream (to byte {offset:,} "
+                                    f"from {self.position:,})")
+        while self.position < offset and self.read(min(CHUNK, offset - self.position)):
+            pass
+        return self.position
+
+    def _refuse(self, offset: int, problem: str) -> ArchiveError:
+        return ArchiveError(f"{self.archive}: the tar header at byte {offset:,} of the "
+                            f"unpacked stream: {problem}")
+
+    def check_header(self) -> None:
+        """Check the header block at the current position, and an extended header's data,
+        before tarfile parses them; anything tarfile refuses itself (end of archive, a short
+        or malformed block) is left to it."""
+        offset = self.position
+        block = self.peek(BLOCK)
+        if len(block) < BLOCK or not block.strip(b"\0"):
+            return
+        kind = block[156:157]
+        if kind == tarfile.GNUTYPE_SPARSE:
+            name = block[:100].split(b"\0", 1)[0].decode("utf-8", "replace")
+            raise _fail(self.archive, name, "a GNU sparse member; only regular files are "
+                        "accepted")
+        if kind not in EXTENDED:
+            self.extended = 0
+            return
+        what = EXTENDED[kind]
+        self.extended += 1
+        if self.extended > LIMITS.extended_headers:
+            raise self._refuse(offset, f"more than {LIMITS.extended_headers} extended headers "
+                               "(PAX or GNU long names) in a row")
+        size = _header_size(block[124:136])
+        if size is None:
+            return
+        if not 0 <= size <= LIMITS.extended_header_bytes:
+            raise self._refuse(offset, f"a {what} of {size:,} bytes, over the limit of "
+                               f"{LIMITS.extended_header_bytes:,}")
+        if kind in (b"x", b"X", b"g"):
+            padded = -(-size // BLOCK) * BLOCK
+            self._check_pax(self.peek(BLOCK + padded)[BLOCK:], offset, what)
+
+    def _check_pax(self, data: bytes, offset: int, what: str) -> None:
+        """PAX records as tarfile reads them (all of the padded data): each well formed, a
+        ``size`` a byte count, none describing a GNU sparse file."""
+        position = 0
+        while match := PAX_RECORD.match(data, position):
+            digits, keyword = match.groups()
+            length = int(digits) if len(digits) <= 6 else 0
+            end = position + length
+            if end < match.end() + 1 or end > len(data) or data[end - 1:end] != b"\n":
+                raise self._refuse(offset, f"a malformed {what} (a record at byte "
+                                   f"{position:,} of it)")
+            value = data[match.end():end - 1]
+            if keyword == b"size" and not re.fullmatch(rb"[0-9]{1,20}", value):
+                shown = value[:40].decode("ascii", "replace")
+                raise self._refuse(offset, f"a {what} whose size {shown!r} is not a byte "
+                                   "count")
+            if keyword.startswith(b"GNU.sparse."):
+                raise self._refuse(offset, f"a {what} describing a GNU sparse member; only "
+                                   "regular files are accepted")
+            position = end
+
+
+def _checked_info(stream: _TarStream) -> type[tarfile.TarInfo]:
+    """A TarInfo class whose ``fromtarfile`` (tarfile calls it for every header, including
+    the one after a PAX or GNU long-name header) checks the header in ``stream`` first."""
+
+    class CheckedInfo(tarfile.TarInfo):
+        @classmethod
+        def fromtarfile(cls, tar: tarfile.TarFile) -> tarfile.TarInfo:
+            stream.check_header()
+            return super().fromtarfile(tar)
+
+    return CheckedInfo
+
+
+@contextlib.contextmanager
+def _open_tar(archive: Path) -> Iterator[tarfile.TarFile]:
+    """The archive opened as a stream of members, every header checked before tarfile parses
+    it (:class:`_TarStream`)."""
+    with gzip.open(archive, "rb") as raw:
+        stream = _TarStream(raw, archive)
+        with tarfile.open(fileobj=stream, mode="r:", tarinfo=_checked_info(stream)) as tar:
+            yield tar
+
+
 def _stream(archive: Path, folder: Path, root: Path
             ) -> tuple[dict[str, Any], dict[str, Any], tuple[str, ...]]:
     """Check and copy every member into ``folder``; return the manifest, the config and the
@@ -317,7 +489,7 @@ def _stream(archive: Path, folder: Path, root: Path
     seen_folders: set[str] = set()
     resume: list[str] = []
     count = total = state_total = 0
-    with tarfile.open(archive, mode="r|gz") as tar:
+    with _open_tar(archive) as tar:
         for info in _members(tar):
             if info.isdir():
                 continue    # folders are made as files need them
@@ -373,7 +545,8 @@ def _stream(archive: Path, folder: Path, root: Path
                 config = _parse_json((folder / name).read_bytes(), archive, name)
             if kind != "data":
                 resume.append(name)
-                mtime = min(max(info.mtime, 0), time.time())  # its age, for `progress`
+                mtime = info.mtime if math.isfinite(info.mtime) else 0
+                mtime = min(max(mtime, 0), time.time())  # its age, for `progress`
                 os.utime(folder / name, (mtime, mtime))
     if manifest is None:
         raise _fail(archive, MANIFEST, "missing; not a results archive")
@@ -411,15 +584,94 @@ def stage(archive: str | Path, results_dir: str | Path, root: str | Path = ".") 
     except ArchiveError:
         discard(failed)
         raise
-    except (tarfile.TarError, zlib.error, EOFError, OSError, UnicodeError) as err:
+    except (tarfile.TarError, zlib.error, EOFError, OSError, UnicodeError, ValueError,
+            OverflowError, RecursionError) as err:
         discard(failed)
-        raise ArchiveError(f"{archive}: not a readable .tar.gz "
-                           f"({type(err).__name__}: {err})") from err
+        if _disk_full(err):
+            raise _disk_full_error(archive, results, err) from err
+        message = " ".join(f"{type(err).__name__}: {err}".split())[:400]
+        raise ArchiveError(f"{archive}: not a readable .tar.gz ({message})") from err
     except BaseException:
         discard(failed)     # an unforeseen error (or Ctrl-C): no staging folder left either
         raise
     return StagedArchive(archive.name, file_sha256(archive), manifest, config, folder, created,
                          resume)
+
+
+@contextlib.contextmanager
+def locked(results_dir: str | Path) -> Iterator[None]:
+    """Hold the unpack lock of ``results_dir`` (``.unpack.lock`` in it, taken with
+    ``fcntl.flock`` without waiting) for the ``with`` block: one unpack at a time per results
+    folder, the others refused by an :class:`ArchiveError` naming the folder (and the holder's
+    pid, which the lock file records). The kernel drops the lock of a killed unpack; the next
+    one then cleans its staging folder (:func:`stage`). The folder is created if missing, and
+    removed again if still empty afterwards; the lock file is removed on release, while held
+    (a waiter that opened it meanwhile finds, once it has the lock, that the path no longer
+    names its file, and opens it afresh). Without ``fcntl`` (not POSIX) nothing is locked."""
+    try:
+        import fcntl
+    except ImportError:
+        log.debug("no fcntl here: unpacking into %s without a lock", results_dir)
+        yield
+        return
+    results = Path(results_dir)
+    created = not results.exists()
+    fd = _lock(results, fcntl)
+    try:
+        yield
+    finally:
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(results / LOCK)
+            os.close(fd)
+        if created:
+            with contextlib.suppress(OSError):
+                results.rmdir()     # only if empty: nothing was imported
+
+
+def _lock(results: Path, fcntl: Any) -> int | None:
+    """Take the lock; return its file descriptor (None when the file system cannot lock)."""
+    path = results / LOCK
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(1000):       # each retry means a holder released meanwhile
+        try:
+            results.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, flags, 0o644)
+        except FileNotFoundError:
+            continue            # the folder removed by a releasing unpack: make it again
+        except OSError as err:
+            raise ArchiveError(f"{results}: cannot open the unpack lock {path} ({err})") from err
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            os.close(fd)
+            if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                log.debug("cannot lock %s (%s): unpacking without a lock", path, err)
+                return None
+            pid = f" (pid {holder})" if holder.isdigit() else ""
+            raise ArchiveError(f"{results}: another `rnnrepro results unpack`{pid} is "
+                               "unpacking into this results folder; wait for it to end, then "
+                               "unpack again") from err
+        try:
+            current = os.stat(path, follow_symlinks=False)
+        except FileNotFoundError:
+            current = None
+        if current is not None and os.path.samestat(os.fstat(fd), current):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            return fd
+        os.close(fd)            # locked a file its holder had removed: open the new one
+    raise ArchiveError(f"{results}: cannot take the unpack lock {path}; try again")
+
+
+def _disk_full(err: BaseException) -> bool:
+    return isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def _disk_full_error(archive: str | Path, results: Path, err: OSError) -> ArchiveError:
+    return ArchiveError(f"{archive}: disk full while unpacking into {results} "
+                        f"({err.strerror}); free some space there and unpack again")
 
 
 def recover(results_dir: str | Path) -> None:
@@ -559,11 +811,15 @@ def unpack(staged: StagedArchive, results_dir: str | Path, *, replace: bool = Fa
                     shutil.copyfile(target / name, destination)
     except (ArchiveError, OSError) as err:
         discard(staged)
+        if _disk_full(err):
+            raise _disk_full_error(staged.name, Path(results_dir), err) from err
         raise err if isinstance(err, ArchiveError) else ArchiveError(str(err)) from err
     try:
         place_resume(staged, results_dir)
     except OSError as err:
         discard(staged)
+        if _disk_full(err):
+            raise _disk_full_error(staged.name, Path(results_dir), err) from err
         raise ArchiveError(f"{staged.name}: cannot put the unfinished runs' files in place "
                            f"({err}); unpack it again") from err
     if not finished:
