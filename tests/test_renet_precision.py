@@ -102,3 +102,16 @@ def test_slow_bfloat16_falls_back_to_fp32_with_one_notice(monkeypatch, caplog) -
     assert effective_precision("fp32", CPU) == "fp32"
     with pytest.raises(ValueError, match=r"renet\.training\.precision"):
         effective_precision("fp16", CPU)
+
+
+def test_an_archived_config_before_precision_is_read_with_it() -> None:
+    """runs/cpu.tar.gz and the other archives of that time say bf16; unpack validates them
+    against today's schema after this upgrade (tests/test_shipped_runs.py runs them)."""
+    from rnnrepro.sharing.training import current_config
+
+    old = {"preset": "cpu", "renet": {"training": {"bf16": False, "max_epochs": 8}}}
+    upgraded = current_config(old)
+    assert upgraded["renet"]["training"] == {"precision": "fp32", "max_epochs": 8}
+    assert old["renet"]["training"] == {"bf16": False, "max_epochs": 8}   # not modified
+    for unchanged in ({"renet": {"training": {"precision": "fp32"}}}, {"renet": []}, [], None):
+        assert current_config(unchanged) == unchanged

@@ -25,6 +25,18 @@ from rnnrepro.renet.settings import with_precision
 TRAINING_STAGES = ("memory", "increment", "renet")
 
 
+def current_config(config: Any) -> Any:
+    """An archived config as the current code reads it: ``renet.training.bf16`` of archives
+    made before ``precision`` (runs/cpu.tar.gz and the others of that time) becomes
+    ``precision`` (:func:`rnnrepro.renet.settings.with_precision`). Anything else, including a
+    config too malformed to upgrade, is returned as it is, for the schema to judge."""
+    renet = config.get("renet") if isinstance(config, dict) else None
+    training = renet.get("training") if isinstance(renet, dict) else None
+    if not isinstance(training, dict) or "bf16" not in training:
+        return config
+    return {**config, "renet": {**renet, "training": with_precision(training)}}
+
+
 def memory_run_settings(config: Mapping[str, Any], representation: str,
                         kind: str = RESULT) -> dict[str, Any]:
     """``--settings`` (``kind`` RESULT) or ``--speed`` (SPEED) of one memory run, with

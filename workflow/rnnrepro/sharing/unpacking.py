@@ -76,6 +76,7 @@ from rnnrepro.sharing.archive import (
     resume_kind,
     sources,
 )
+from rnnrepro.sharing.training import current_config
 from rnnrepro.state_format import (
     HEADER_LIMIT,
     StateFileError,
@@ -554,6 +555,7 @@ def _stream(archive: Path, folder: Path, root: Path
     if missing:
         raise _fail(archive, missing[0], f"listed in {MANIFEST} but missing "
                     f"({len(missing)} in all)")
+    config = current_config(config)
     _validate_config(config, root, archive)
     (folder / CONFIG).unlink()
     lacking = sorted(name for name in resume
