@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,11 @@ def run_snakemake(workdir: Path, *args: str, timeout: float = 1800,
         pytest.fail(f"{' '.join(cmd)} failed ({proc.returncode}) in {workdir}:\n"
                     f"{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
     return proc
+
+
+def planned_rules(plan: str) -> Counter[str]:
+    """How many jobs of each rule a ``snakemake -n`` plan (or a run's log) lists."""
+    return Counter(re.findall(r"^(?:local)?rule (\w+):$", plan, re.M))
 
 
 def planned_memory_runs(plan: str) -> list[tuple[str, float, int, dict]]:

@@ -3,10 +3,7 @@ training images, and nothing else trained."""
 
 from __future__ import annotations
 
-import re
-from collections import Counter
-
-from conftest import copy_repo, planned_memory_runs, run_snakemake
+from conftest import copy_repo, planned_memory_runs, planned_rules, run_snakemake
 
 EQUAL_BUDGET = "workflow/presets/equal-budget.yaml"
 REPRESENTATIONS = ("original", "transposed", "flattened", "transposed-flattened")
@@ -15,7 +12,7 @@ REPRESENTATIONS = ("original", "transposed", "flattened", "transposed-flattened"
 def test_equal_budget_plans_twelve_runs_of_one_budget(tmp_path):
     workdir = copy_repo(tmp_path / "repo")
     proc = run_snakemake(workdir, "-n", "-p", "--configfile", EQUAL_BUDGET)
-    counts = Counter(re.findall(r"^rule (\w+):$", proc.stdout, re.M))
+    counts = planned_rules(proc.stdout)
     assert {rule for rule in counts if rule.endswith("_train")} == {"memory_train"}
     runs = planned_memory_runs(proc.stdout)
     assert sorted((rep, seed) for rep, _, seed, _ in runs) == sorted(

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections import Counter
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from conftest import QUICK, copy_repo, planned_memory_runs, run_snakemake
+from conftest import QUICK, copy_repo, planned_memory_runs, planned_rules, run_snakemake
 
 PAPER_ROWS = "workflow/presets/paper-rows.yaml"
 ROWS = ("original", "transposed", "original-perm0", "transposed-perm0")
@@ -21,7 +20,7 @@ ROWS = ("original", "transposed", "original-perm0", "transposed-perm0")
 def test_paper_rows_plans_exactly_the_twelve_long_runs(tmp_path):
     workdir = copy_repo(tmp_path / "repo")
     proc = run_snakemake(workdir, "-n", "-p", "--configfile", PAPER_ROWS)
-    counts = Counter(re.findall(r"^rule (\w+):$", proc.stdout, re.M))
+    counts = planned_rules(proc.stdout)
     trained = {rule for rule in counts if rule.endswith("_train")}
     assert trained == {"memory_train"} and counts["memory_train"] == 12
     runs = planned_memory_runs(proc.stdout)

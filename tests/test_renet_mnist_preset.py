@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
 
-from conftest import copy_repo, run_snakemake
+from conftest import copy_repo, planned_rules, run_snakemake
 
 RENET_MNIST = "workflow/presets/renet-mnist.yaml"
 
@@ -16,7 +15,7 @@ RENET_MNIST = "workflow/presets/renet-mnist.yaml"
 def test_renet_mnist_plans_one_renet_job_with_table_1s_mnist_model(tmp_path):
     workdir = copy_repo(tmp_path / "repo")
     proc = run_snakemake(workdir, "-n", "-p", "--configfile", RENET_MNIST)
-    counts = Counter(re.findall(r"^(?:local)?rule (\w+):$", proc.stdout, re.M))
+    counts = planned_rules(proc.stdout)
     trained = {rule for rule in counts if rule.endswith("_train")}
     assert trained == {"renet_train"} and counts["renet_train"] == 1
     # The memory stage's summary and figures are planned with no runs and no data (they say
