@@ -78,6 +78,21 @@ def test_the_archive_comparison_ignores_speed_keys_and_sees_result_keys(repo_con
     assert [k for k, _, _ in stages["increment"]] == ["increment.irnn_input_std"]
 
 
+def test_keys_of_a_stage_neither_config_runs_change_no_job(repo_config):
+    """A preset that leaves the memory stage out (renet-mnist) imports an archive made when
+    config.yaml's memory budget differed; once either config runs the stage, the key counts."""
+    archived, current = copy.deepcopy(repo_config), copy.deepcopy(repo_config)
+    archived["memory"]["epochs"] = current["memory"]["epochs"] + 10
+    assert [k for k, _, _ in training.differences(archived, current)] == ["memory.epochs"]
+    current["memory"]["representations"] = []
+    assert [k for k, _, _ in training.differences(archived, current)] == ["memory.epochs"]
+    archived["memory"]["representations"] = []
+    assert training.differences(archived, current) == []
+    archived["increment"]["tasks"] = current["increment"]["tasks"] = []
+    archived["increment"]["hidden_size"] = 3
+    assert training.differences(archived, current) == []
+
+
 def test_settings_and_speed_split_the_section_and_rebuild_the_same_settings(repo_config):
     results = training.memory_run_settings(repo_config, "original")
     speeds = training.memory_run_settings(repo_config, "original", SPEED)

@@ -120,12 +120,25 @@ Difference = tuple[str, Any, Any]  # (dotted key, archived value, current value)
 def stage_differences(archived: Mapping[str, Any],
                       current: Mapping[str, Any]) -> dict[str, list[Difference]]:
     """Per training stage, every key of :func:`stage_settings` on which the configs differ,
-    sorted; a key one config lacks has the value None there."""
+    sorted; a key one config lacks has the value None there. A stage neither config runs (no
+    representations, tasks or datasets) has no job whose results a key could change: none."""
     old, new = stage_settings(archived), stage_settings(current)
     return {stage: [(key, old[stage].get(key), new[stage].get(key))
                     for key in sorted(old[stage].keys() | new[stage].keys())
                     if old[stage].get(key) != new[stage].get(key)]
+            if runs_stage(archived, stage) or runs_stage(current, stage) else []
             for stage in TRAINING_STAGES}
+
+
+# The config list whose items are a training stage's jobs (each item times seeds, rates, ...).
+STAGE_ITEMS = {"memory": ("memory", "representations"), "increment": ("increment", "tasks"),
+               "renet": ("renet", "datasets")}
+
+
+def runs_stage(config: Mapping[str, Any], stage: str) -> bool:
+    """Whether ``config`` has any job of the training stage (its item list is not empty)."""
+    section, key = STAGE_ITEMS[stage]
+    return bool(config.get(section, {}).get(key))
 
 
 def differences(archived: Mapping[str, Any], current: Mapping[str, Any]) -> list[Difference]:
