@@ -154,16 +154,29 @@ def test_a_28_step_job_asks_for_a_small_fraction_of_a_784_step_job(tmp_path):
 def test_a_time_limit_grows_with_work_and_attempts_and_stops_at_the_cap(repo_config):
     resources = repo_config["resources"]
     work = job_time.memory_work(repo_config, "original")
-    assert work == {"step": 28.0 * repo_config["memory"]["epochs"] * 50_000}
+    epochs = repo_config["memory"]["epochs"]
+    assert work == {"trained_step": 28.0 * epochs * 50_000, "trained_sequence": epochs * 50_000.0,
+                    "evaluated_step": 28.0 * epochs * 20_000}
     first = job_time.minutes(resources, "memory_train", work, "cuda")
-    rate = resources["memory_train"]["seconds_per"]["gpu"]["step"]
-    expected = resources["memory_train"]["minutes"] + resources["margin"] * work["step"] * rate / 60
+    rates = resources["memory_train"]["seconds_per"]["gpu"]
+    expected = resources["memory_train"]["minutes"] + resources["margin"] * sum(
+        work[q] * rates[q] for q in work) / 60
     assert first == int(-(-expected // 1))
     assert job_time.minutes(resources, "memory_train", work, "cpu") > first  # cpu rate is slower
-    doubled = {"step": 2 * work["step"]}
+    doubled = {q: 2 * amount for q, amount in work.items()}
     assert job_time.minutes(resources, "memory_train", doubled, "cuda") > first
     with pytest.raises(ValueError, match=r"resources\.memory_train\.seconds_per\.gpu lacks"):
         job_time.minutes(resources, "memory_train", {"flop": 1.0}, "cuda")
+
+
+def test_an_increment_evaluation_costs_in_proportion_to_the_cells_weight_blocks(repo_config):
+    works = {cell: job_time.increment_work(repo_config, 2, 32, cell)
+             for cell in ("rnn", "gru", "lstm")}
+    assert len({work["trained_digit"] for work in works.values()}) == 1
+    rnn = works["rnn"]["evaluated_block"]
+    assert rnn == (51_200 + 1) * 300_000 * 64
+    assert (works["gru"]["evaluated_block"], works["lstm"]["evaluated_block"]) == (3 * rnn,
+                                                                                   4 * rnn)
 
 
 @pytest.mark.slow

@@ -22,6 +22,10 @@ from rnnrepro.renet.flops import INPUT_SHAPES, training_flops
 from rnnrepro.sharing.training import memory_run_settings
 
 
+# Weight blocks of each increment cell (the IRNN's one, the GRU's r, z, n, the LSTM's i, f, g, o).
+WEIGHT_BLOCKS = {"rnn": 1, "gru": 3, "lstm": 4}
+
+
 def _images(config: Mapping[str, Any], dataset: str, subset: int | None) -> int:
     """Training images of a dataset: the configured split, or the subset when smaller."""
     train = config["data"][dataset]["splits"]["train"]
@@ -29,23 +33,31 @@ def _images(config: Mapping[str, Any], dataset: str, subset: int | None) -> int:
 
 
 def memory_work(config: Mapping[str, Any], representation: str) -> dict[str, float]:
-    """Sequence steps trained: steps x epochs x training images (``pixel_runs`` applied).
-    Evaluation (validation + test after each epoch) is in the measured rate."""
+    """Sequence steps trained (steps x epochs x training images, ``pixel_runs`` applied),
+    sequences trained (a step's cost beside the steps: the minibatch's optimizer step and
+    bookkeeping, which dominate at 28 steps) and sequence steps evaluated (validation and test
+    images after every epoch)."""
     settings = memory_run_settings(config, representation)
     images = _images(config, "mnist", settings["train_subset"])
-    return {"step": float(steps(representation) * settings["epochs"] * images)}
+    splits = config["data"]["mnist"]["splits"]
+    length, epochs = steps(representation), settings["epochs"]
+    return {"trained_step": float(length * epochs * images),
+            "trained_sequence": float(epochs * images),
+            "evaluated_step": float(length * epochs * (splits["validation"] + splits["test"]))}
 
 
-def increment_work(config: Mapping[str, Any], base: int, digits: int) -> dict[str, float]:
-    """Digit steps trained (minibatches x batch x 2N) and evaluated (hold-out evaluations x
-    hold-out numbers x 2N) by one job of task (K, N)."""
+def increment_work(config: Mapping[str, Any], base: int, digits: int,
+                   cell: str) -> dict[str, float]:
+    """Digit steps trained (minibatches x batch x 2N) and hold-out digits evaluated times the
+    cell's weight blocks (evaluations x hold-out numbers x 2N x 1 for the IRNN, 3 for the GRU,
+    4 for the LSTM: the evaluation's arithmetic grows with them)."""
     increment = config["increment"]
     minibatches = increment["epochs"] * increment["batches_per_epoch"]
     evaluations = math.ceil(minibatches / increment["eval_every"]) + 1
     holdout = min(base ** digits, increment["holdout_size"])
     length = 2 * digits
     return {"trained_digit": float(minibatches * increment["batch_size"] * length),
-            "evaluated_digit": float(evaluations * holdout * length)}
+            "evaluated_block": float(evaluations * holdout * length * WEIGHT_BLOCKS[cell])}
 
 
 def renet_work(config: Mapping[str, Any], dataset: str) -> dict[str, float]:
@@ -63,14 +75,20 @@ def device_kind(device: str) -> str:
     return "cpu" if device == "cpu" else "gpu"
 
 
-def minutes(resources: Mapping[str, Any], rule: str, work: Mapping[str, float],
-            device: str) -> int:
-    """The first attempt's time limit of a job of ``rule`` doing ``work`` on ``device``."""
-    entry = resources[rule]
-    rates = entry["seconds_per"][device_kind(device)]
+def seconds(resources: Mapping[str, Any], rule: str, work: Mapping[str, float],
+            device: str) -> float:
+    """The expected run time of a job of ``rule`` doing ``work`` on ``device`` at config.yaml's
+    rates (core-seconds on the CPU), before the margin."""
+    rates = resources[rule]["seconds_per"][device_kind(device)]
     unknown = sorted(set(work) - set(rates))
     if unknown:
         raise ValueError(f"resources.{rule}.seconds_per.{device_kind(device)} lacks "
                          f"{unknown} (config.yaml states a rate for each)")
-    seconds = sum(amount * rates[quantity] for quantity, amount in work.items())
-    return math.ceil(entry["minutes"] + resources["margin"] * seconds / 60)
+    return sum(amount * rates[quantity] for quantity, amount in work.items())
+
+
+def minutes(resources: Mapping[str, Any], rule: str, work: Mapping[str, float],
+            device: str) -> int:
+    """The first attempt's time limit of a job of ``rule`` doing ``work`` on ``device``."""
+    expected = seconds(resources, rule, work, device)
+    return math.ceil(resources[rule]["minutes"] + resources["margin"] * expected / 60)

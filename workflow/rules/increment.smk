@@ -70,7 +70,7 @@ rule increment_train:
         gpu=1,
         runtime=time_limit(
             "increment_train",
-            lambda w: job_time.increment_work(config, int(w.base), int(w.digits)),
+            lambda w: job_time.increment_work(config, int(w.base), int(w.digits), w.cell),
         ),
         mem_mb=scaled("increment_train", "mem_mb"),
         # How fast, not what: resources, so neither a rerun trigger nor in the cache key.
