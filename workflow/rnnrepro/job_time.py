@@ -21,7 +21,6 @@ from rnnrepro.memory.representations import steps
 from rnnrepro.renet.flops import INPUT_SHAPES, training_flops
 from rnnrepro.sharing.training import memory_run_settings
 
-
 # Weight blocks of each increment cell (the IRNN's one, the GRU's r, z, n, the LSTM's i, f, g, o).
 WEIGHT_BLOCKS = {"rnn": 1, "gru": 3, "lstm": 4}
 
