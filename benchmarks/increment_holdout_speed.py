@@ -9,7 +9,8 @@ warm-up evaluation, then reports the best of ``--repeats`` timed evaluations per
 evaluation's rate of its own arithmetic (the model's matrix products: one-hot input, recurrent
 and read-out, 2 x in x out FLOPs per number and step) over the machine's matrix-product rate
 (a 2,048 x 2,048 float32 product on the same threads, measured here): how much of the machine
-the evaluation uses.
+the evaluation uses. "rescored": numbers with a near tie that the kernel's path re-scored in
+PyTorch (their time included).
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ def main() -> None:
           f"{rate:.0f} GFLOP/s (2048 x 2048 float32)")
     # CPU seconds of this process too: on a shared machine they move less than wall time.
     print(f"{'cell':<6} {'path':<9} {'seconds':>8} {'cpu s':>7} {'numbers/s':>11} "
-          f"{'GFLOP':>6} {'GFLOP/s':>8} {'share':>6} {'digit_acc':>10} {'number_acc':>10}")
+          f"{'GFLOP':>6} {'GFLOP/s':>8} {'share':>6} {'digit_acc':>10} {'number_acc':>10} "
+          f"{'rescored':>8}")
     for cell in args.cells:
         torch.manual_seed(0)
         model = IncrementModel(cell, args.base, args.hidden, units,
@@ -110,7 +112,8 @@ def main() -> None:
             best, cpu = min(times)
             print(f"{cell:<6} {evaluator.used:<9} {best:>8.3f} {cpu:>7.2f} "
                   f"{len(evaluator) / best:>11,.0f} {gflop:>6.1f} {gflop / best:>8.1f} "
-                  f"{gflop / best / rate:>6.1%} {accuracy.digit:>10.6f} {accuracy.number:>10.6f}")
+                  f"{gflop / best / rate:>6.1%} {accuracy.digit:>10.6f} {accuracy.number:>10.6f} "
+                  f"{evaluator.rescored if evaluator.used == 'compiled' else '-':>8}")
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ def model_with_opinions(cell: str, base: int, units: UnitSettings, hidden: int =
 def predictions_both_ways(model: IncrementModel, evaluator: HoldoutEvaluator) -> tuple:
     library = native.load()
     assert library is not None, "a C compiler is needed for these tests (gcc in setup.sh)"
-    compiled = native.predict(library, native.weights_of(model), evaluator.inputs.numpy())
+    compiled, _ = native.predict(library, native.weights_of(model), evaluator.inputs.numpy())
     with torch.inference_mode():
         reference = model(evaluator.inputs).argmax(dim=-1).numpy()
     return compiled, reference
@@ -160,3 +160,28 @@ def test_models_the_kernel_does_not_know_run_in_pytorch():
     evaluator(model)
     assert evaluator.used == "torch"
     assert dataclasses.is_dataclass(native.weights_of(model_with_opinions("rnn", 2, KERAS)))
+
+
+def test_near_ties_are_rescored_in_pytorch(monkeypatch):
+    """Where the kernel's best logit barely leads, PyTorch's rounding decides: the evaluator
+    re-scores those numbers with the model and keeps the kernel's answer elsewhere."""
+    holdout = build_holdout(4, 15, size=300, seed=7, interesting_probability=0.1)
+    evaluator = HoldoutEvaluator(holdout, None, CPU, 64, kernel="compiled")
+    model = model_with_opinions("gru", 4, KERAS, probe=evaluator.inputs)
+    honest = native.predict
+
+    def wrong_on_near_ties(library, weights, digits):
+        predictions, margins = honest(library, weights, digits)
+        predictions[:40] = (predictions[:40] + 1) % 4   # wrong answers ...
+        margins[:40, 3] = 1e-6                           # ... flagged as near ties
+        predictions[40:50] = (predictions[40:50] + 1) % 4  # wrong and confident: kept
+        return predictions, margins
+
+    monkeypatch.setattr(native, "predict", wrong_on_near_ties)
+    with torch.inference_mode():
+        reference = model(evaluator.inputs).argmax(dim=-1).numpy()
+    scored = evaluator._compiled(model, native.load(), native.weights_of(model))
+    assert evaluator.rescored == 40
+    assert np.array_equal(scored[:40], reference[:40])
+    assert not np.array_equal(scored[40:50], reference[40:50])
+    assert np.array_equal(scored[50:], reference[50:])

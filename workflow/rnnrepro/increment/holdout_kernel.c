@@ -17,7 +17,9 @@
  *   cell 2, the LSTM:  rows i, f, o, g; i, f, o = gate(...), g = tanh(...);
  *                      c = f c + i g, h = o tanh(c)
  *   gate: hard (Keras 2's hard sigmoid clip(0.2 x + 0.5, 0, 1)) or the logistic sigmoid;
- *   output: argmax over K of b_out + W_out h (the first of equal maxima, as torch.argmax).
+ *   output: argmax over K of b_out + W_out h (the first of equal maxima, as torch.argmax),
+ *   and its margin over the runner-up, relative to max(1, |best|): the caller re-scores the
+ *   numbers with a near tie in PyTorch, whose order of summation may round the other way.
  * Weights are row-major (in, out): U[i * G + j] multiplies unit i into row j of G.
  * tanh and the sigmoid use exp from a degree-7 polynomial (relative error about 1e-7).
  */
@@ -124,11 +126,12 @@ static void step(int cell, int hard, int after, int K, int H, const vf *onehot,
     }
 }
 
-/* The digit predicted at every step of `count` numbers: digits and predictions are
- * (count, steps) row-major; cell, hard and after as in the header; H <= 1024, K <= 255. */
+/* The digit predicted at every step of `count` numbers and the margin of that choice over the
+ * runner-up: digits, predictions and margins are (count, steps) row-major; cell, hard and
+ * after as in the header; H <= 1024, K <= 255. */
 int predict(const uint8_t *digits, int64_t count, int steps, int K, int H, int cell, int hard,
             int after, const float *table, const float *U, const float *bias_hn,
-            const float *w_out, const float *b_out, uint8_t *predictions) {
+            const float *w_out, const float *b_out, uint8_t *predictions, float *margins) {
     if (H < 1 || H > 1024 || K < 2 || K > 255 || cell < 0 || cell > 2) return 1;
     vf h[H], c[H], rows[4 * H], scratch[H], onehot[K];
     for (int64_t start = 0; start < count; start += LANES) {
@@ -138,17 +141,24 @@ int predict(const uint8_t *digits, int64_t count, int steps, int K, int H, int c
             for (int k = 0; k < K; k++) onehot[k] = splat(0.0f);
             for (int b = 0; b < lanes; b++) onehot[digits[(start + b) * steps + t]][b] = 1.0f;
             step(cell, hard, after, K, H, onehot, table, U, bias_hn, h, c, rows, scratch);
-            vf best = splat(0.0f);
+            vf best = splat(0.0f), second = splat(-3.0e38f);
             vi arg = (vi){0};
             for (int k = 0; k < K; k++) {
                 vf logit[1] = {splat(b_out[k])};
                 accumulate(logit, 1, h, H, w_out + k, K);
                 vi larger = logit[0] > best;
                 if (k == 0) larger = larger | ~larger;
+                else second = select_(larger, best, max_(second, logit[0]));
                 best = select_(larger, logit[0], best);
                 arg = (arg & ~larger) | (larger & k);
             }
-            for (int b = 0; b < lanes; b++) predictions[(start + b) * steps + t] = (uint8_t)arg[b];
+            /* How clear the choice is: (best - second) / max(1, |best|). */
+            vf scale = max_((vf)((vi)best & 0x7fffffff), splat(1.0f));
+            vf margin = (best - second) / scale;
+            for (int b = 0; b < lanes; b++) {
+                predictions[(start + b) * steps + t] = (uint8_t)arg[b];
+                margins[(start + b) * steps + t] = margin[b];
+            }
         }
     }
     return 0;

@@ -105,7 +105,7 @@ def load() -> ctypes.CDLL | None:
                     "PyTorch, about 10x slower", err)
         return None
     pointer = ctypes.c_void_p
-    library.predict.argtypes = [pointer, ctypes.c_int64, *[ctypes.c_int] * 6, *[pointer] * 6]
+    library.predict.argtypes = [pointer, ctypes.c_int64, *[ctypes.c_int] * 6, *[pointer] * 7]
     library.predict.restype = ctypes.c_int
     return library
 
@@ -142,18 +142,21 @@ def weights_of(model: torch.nn.Module) -> Weights | None:
                    _array(readout.weight.T), _array(readout.bias))
 
 
-def predict(library: ctypes.CDLL, weights: Weights, digits: np.ndarray) -> np.ndarray:
+def predict(library: ctypes.CDLL, weights: Weights, digits: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray]:
     """Predicted digit (count, steps) uint8 of every step, for input ``digits`` (count, steps)
-    uint8, each below the model's K."""
+    uint8, each below the model's K; and each prediction's margin over the runner-up logit,
+    relative to max(1, |best logit|) (float32, same shape)."""
     digits = np.ascontiguousarray(digits, dtype=np.uint8)
     predictions = np.empty_like(digits)
+    margins = np.empty(digits.shape, dtype=np.float32)
     base, hidden = weights.table.shape[0], weights.recurrent.shape[0]
     status = library.predict(
         digits.ctypes.data, len(digits), digits.shape[1], base, hidden, weights.cell,
         int(weights.hard), int(weights.after), weights.table.ctypes.data,
         weights.recurrent.ctypes.data, weights.bias_hn.ctypes.data, weights.w_out.ctypes.data,
-        weights.b_out.ctypes.data, predictions.ctypes.data)
+        weights.b_out.ctypes.data, predictions.ctypes.data, margins.ctypes.data)
     if status != 0:
         raise ValueError(f"hold-out kernel refused K={base}, hidden={hidden} "
                          f"(it takes 2 <= K <= 255 and 1 <= hidden <= {MAX_HIDDEN})")
-    return predictions
+    return predictions, margins
