@@ -2,11 +2,13 @@
 #   snakemake --cores all                                            full reproduction
 #   snakemake --cores all --configfile workflow/presets/quick.yaml   quick, offline, 2 CPU cores
 #   snakemake --cores all --profile slurm                            on a SLURM GPU cluster
-from snakemake.utils import min_version, validate
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import min_version
 
 min_version("9.0")
 
 
+from rnnrepro.config_schema import ConfigError, validate
 from rnnrepro.config_types import coerce
 
 
@@ -16,7 +18,13 @@ configfile: "config.yaml"
 # `--config key='{nested: 5}'` arrives with every nested scalar a string: type them by the
 # schema first, so a number typed on the command line is a number (as in a config file).
 coerce(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
-validate(config, "workflow/schemas/config.schema.yaml")
+try:
+    validate(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
+except ConfigError as err:  # one line naming the key, not the schema
+    raise WorkflowError(
+        f"{err}. Set it in config.yaml, a --configfile, or --config with the section as YAML: "
+        "--config memory='{epochs: 5}'"
+    ) from None
 
 
 report: "workflow/report/workflow.rst"

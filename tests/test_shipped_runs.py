@@ -51,3 +51,20 @@ def test_shipped_archive_rebuilds_its_verdicts_without_training(archive, tmp_pat
     pd.testing.assert_frame_equal(
         rebuilt[NUMBER_COLUMNS].replace("", float("nan")).astype(float),
         expected[NUMBER_COLUMNS].replace("", float("nan")).astype(float), rtol=1e-9)
+
+
+@pytest.mark.skipif(not (REPO / "runs" / "paper-rows.tar.gz").exists(), reason="not shipped")
+def test_unpacking_with_the_wrong_preset_names_the_right_one_first(tmp_path, monkeypatch,
+                                                                   capsys):
+    """An archive unpacked without its preset is refused; the first line says which preset
+    made it and the file to pass, then a few of the differing keys; nothing is written."""
+    workdir = copy_repo(tmp_path / "repo")
+    monkeypatch.chdir(workdir)
+    archive = REPO / "runs" / "paper-rows.tar.gz"
+    assert main(["results", "unpack", str(archive)]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert "was made with the paper-rows preset: pass --configfile " \
+           "workflow/presets/paper-rows.yaml (you gave config.yaml alone)" in error[0]
+    assert "Nothing was written" in error[0]
+    assert len(error) <= 1 + 5 + 1  # the line, at most five keys, "... and N more"
+    assert not (workdir / "results").exists() or not any((workdir / "results").rglob("*.csv"))

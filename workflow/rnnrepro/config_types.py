@@ -131,12 +131,14 @@ def load(root: str | Path, configfiles: list[str | Path] = ()) -> dict[str, Any]
     """The config a ``snakemake --configfile F...`` run in ``root`` uses: ``config.yaml``,
     each file merged over it in order (config.yaml states every stage's defaults), typed and
     validated by the schema, as the Snakefile does."""
-    from snakemake.utils import update_config, validate
+    from snakemake.utils import update_config
+
+    from rnnrepro.config_schema import validate
 
     root = Path(root)
     config = yaml.safe_load((root / "config.yaml").read_text())
     for path in configfiles:
         update_config(config, yaml.safe_load(Path(path).read_text()) or {})
     coerce(config, root / CONFIG_SCHEMA)
-    validate(config, str(root / CONFIG_SCHEMA))
+    validate(config, root / CONFIG_SCHEMA)  # ConfigError (a ValueError): one line
     return config

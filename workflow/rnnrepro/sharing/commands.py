@@ -172,15 +172,18 @@ def _unpack(args: argparse.Namespace) -> int:
     found = differences(staged.config, current)
     if found and not args.adopt_config:
         discard(staged)
+        shown = found[:5]
         keys = "\n".join(f"  {key}: {json.dumps(a)} in the archive, {json.dumps(b)} now"
-                         for key, a, b in found)
-        given = " ".join(f"--configfile {f}" for f in args.configfile) or "(config.yaml only)"
+                          for key, a, b in shown)
+        if len(found) > len(shown):
+            keys += f"\n  ... and {len(found) - len(shown)} more"
+        given = " ".join(f"--configfile {f}" for f in args.configfile) or "config.yaml alone"
+        preset = staged.manifest["preset"]
         raise UserError(
-            f"{args.archive} was trained with another config than yours {given}; "
-            f"{len(found)} key(s) that change a training job differ:\n{keys}\n"
-            f"Give the config files you will run with (--configfile, e.g. the archive's preset "
-            f"workflow/presets/{staged.manifest['preset']}.yaml), or pass --adopt-config to "
-            f"import the archive with its config. Nothing was written.")
+            f"{args.archive} was made with the {preset} preset: pass --configfile "
+            f"workflow/presets/{preset}.yaml (you gave {given}), or --adopt-config to import "
+            f"it with its own config. Nothing was written. {len(found)} key(s) that change a "
+            f"training job differ:\n{keys}")
     try:
         folder = unpack(staged, args.results_dir, replace=args.replace, add=args.add)
     except ArchiveError as err:

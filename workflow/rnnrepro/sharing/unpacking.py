@@ -210,16 +210,15 @@ def _validate_config(config: Any, root: Path, archive: Path) -> None:
 
 def _validate(document: Any, schema: Path, archive: Path, member: str) -> None:
     """Validate a parsed JSON member against a JSON schema (``$ref``s are files beside it)."""
-    from snakemake.exceptions import WorkflowError
-    from snakemake.utils import validate
+    from rnnrepro.config_schema import ConfigError, validate
 
     if not isinstance(document, dict):
         raise _fail(archive, member, f"must be a JSON object, got {type(document).__name__}")
     try:
-        validate(json.loads(json.dumps(document)), str(schema), set_default=False)
-    except WorkflowError as err:
-        message = " ".join(str(err).split())
-        raise _fail(archive, member, f"does not match {schema.name}: {message[:400]}") from err
+        validate(document, schema, what="")
+    except ConfigError as err:
+        raise _fail(archive, member, f"does not match {schema.name}: {str(err).strip()[:400]}"
+                    ) from err
 
 
 def _parse_json(data: bytes, archive: Path, member: str) -> Any:
