@@ -64,9 +64,9 @@ def read_history(path: str | Path, columns: Iterable[str]) -> pd.DataFrame:
 
 
 def check_value(path: str | Path, key: str, value: Any, low: float, high: float) -> float:
-    """``value`` as a float, finite and within [low, high]."""
+    """``value`` as a float, finite and within [low, high] (a boolean is not a number)."""
     try:
-        number = float(value)
+        number = math.nan if isinstance(value, bool) else float(value)
     except (TypeError, ValueError):
         number = math.nan
     if not (math.isfinite(number) and low <= number <= high):
@@ -116,3 +116,39 @@ def folder_fields(path: str | Path, pattern: str) -> dict[str, str]:
     if match is None:
         raise ValueError(f"{path}: its folder is not a run folder ({pattern}); {RERUN}")
     return match.groupdict()
+
+
+def check_integer(path: str | Path, key: str, value: Any, low: int, high: int) -> int:
+    """``value`` a whole number within [low, high] (1.5 or true are not)."""
+    number = check_value(path, key, value, low, high)
+    if isinstance(value, bool) or number != int(number) or (
+            isinstance(value, float) and not value.is_integer()):
+        raise ValueError(f"{path}: {key} = {value!r} is not a whole number; {RERUN}")
+    return int(number)
+
+
+def check_epochs(path: str | Path, frame: pd.DataFrame, column: str = "epoch") -> None:
+    """The history's rows are epochs 1, 2, ..., n in order."""
+    expected = list(range(1, len(frame) + 1))
+    found = pd.to_numeric(frame[column], errors="coerce").tolist()
+    if found != expected:
+        row = next(i for i, (a, b) in enumerate(zip(found, expected, strict=True)) if a != b)
+        raise ValueError(f"{path}: row {row + 1} is epoch {found[row]:g}, "
+                         f"expected {row + 1} (epochs 1..{len(frame)} in order); {RERUN}")
+
+
+def check_length(path: str | Path, frame: pd.DataFrame, expected: int, what: str) -> None:
+    """A finished run's history holds as many rows as the config trains."""
+    if len(frame) != expected:
+        raise ValueError(f"{path}: {len(frame)} {what}, but the config trains {expected} "
+                         f"(a run of another config?); {RERUN}")
+
+
+def check_best_row(path: str | Path, best: Mapping[str, Any], row: pd.Series,
+                   columns: Mapping[str, str]) -> None:
+    """metrics.json's best-epoch values equal the history's row of that epoch."""
+    for key, column in columns.items():
+        if key in best and not math.isclose(float(best[key]), float(row[column]),
+                                             rel_tol=1e-9, abs_tol=1e-12):
+            raise ValueError(f"{path}: best.{key} = {best[key]!r}, but the history's epoch "
+                             f"{int(row['epoch'])} has {column} = {row[column]!r}; {RERUN}")

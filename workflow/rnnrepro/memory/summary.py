@@ -26,7 +26,7 @@ import pandas as pd
 from rnnrepro import sanity
 from rnnrepro.aggregate import column_names, summarize, summary_columns
 from rnnrepro.files import paired_runs, write_csv, write_json
-from rnnrepro.memory.representations import GROUP_ORDER
+from rnnrepro.memory.representations import GROUP_ORDER, steps
 from rnnrepro.memory.runs import RUN_FOLDER, run_label
 
 TABLE2_COLUMNS = ["variant", "representation", "group", "learning_rate", "seed", "steps",
@@ -86,10 +86,12 @@ NOTES = {
 }
 
 
-def load_runs(metrics_paths: Sequence[str | Path], history_paths: Sequence[str | Path]
-              ) -> list[dict[str, Any]]:
+def load_runs(metrics_paths: Sequence[str | Path], history_paths: Sequence[str | Path],
+              settings: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """Each run's metrics plus its history (the two lists name the runs in the same order;
-    none: a preset without the memory stage, ``memory.representations: []``)."""
+    none: a preset without the memory stage, ``memory.representations: []``). ``settings``
+    (``{memory: ...}``, the summary's): each history's epochs are checked against it."""
+    memory = (settings or {}).get("memory")
     runs = []
     for path, history_path in paired_runs(metrics_paths, history_paths):
         metrics = sanity.read_metrics(path)
@@ -98,32 +100,52 @@ def load_runs(metrics_paths: Sequence[str | Path], history_paths: Sequence[str |
             raise ValueError(f"{path}: missing key(s) {sorted(missing)}; rerun its memory_train "
                              "job")
         history = sanity.read_history(history_path, HISTORY_COLUMNS)
-        check_run(path, metrics, history_path, history)
+        check_run(path, metrics, history_path, history, memory)
         runs.append({**metrics, "history": history, "path": str(path)})
     return runs
 
 
+# metrics.json's best-epoch keys and the history columns they copy.
+BEST_FROM_HISTORY = {"acc": "acc", "vacc": "val_acc", "loss": "loss", "vloss": "val_loss",
+                "test_acc": "test_acc", "test_loss": "test_loss"}
+
+
+def configured_epochs(memory: Mapping[str, Any], representation: str) -> int:
+    """The epochs config gives a run of ``representation`` (``pixel_runs`` for 784 steps)."""
+    pixel = memory.get("pixel_runs") or {}
+    return int(pixel.get("epochs", memory["epochs"]) if steps(representation) == 784
+               else memory["epochs"])
+
+
 def check_run(path: Path, metrics: Mapping[str, Any], history_path: Path,
-              history: pd.DataFrame) -> None:
-    """A run's files are what its folder says and hold possible numbers only."""
+              history: pd.DataFrame, memory: Mapping[str, Any] | None = None) -> None:
+    """A run's files are what its folder says, hold possible numbers only and agree with each
+    other: steps those of the representation, latency within them, the best epoch one row of
+    the history and equal to it, as many epochs as the config trains (when ``memory`` given)."""
     fields = sanity.folder_fields(path, RUN_FOLDER)
     sanity.check_run(path, metrics, {"representation": fields["representation"],
                                      "learning_rate": float(fields["lr"]),
                                      "seed": int(fields["seed"])})
-    steps = sanity.check_value(path, "steps", metrics["steps"], 1, 784)
-    sanity.check_value(path, "latency_mean", metrics["latency_mean"], 0, steps)
+    length = steps(fields["representation"])
+    sanity.check_value(path, "steps", metrics["steps"], length, length)
+    sanity.check_value(path, "latency_mean", metrics["latency_mean"], 1, length)
     best = metrics["best"] if isinstance(metrics["best"], Mapping) else {}
     for key in ("acc", "vacc", "test_acc"):
         sanity.check_value(path, f"best.{key}", best.get(key), 0, 1)
     for key in ("loss", "vloss", "test_loss"):
         sanity.check_value(path, f"best.{key}", best.get(key), 0, math.inf)
-    sanity.check_value(path, "best.epoch", best.get("epoch"), 1, len(history))
     sizes = metrics["sizes"] if isinstance(metrics["sizes"], Mapping) else {}
     sanity.check_value(path, "sizes.train", sizes.get("train"), 1, math.inf)
     for column in ("acc", "val_acc", "test_acc"):
         sanity.check_column(history_path, history, column, 0, 1)
     for column in ("loss", "val_loss", "test_loss"):
         sanity.check_column(history_path, history, column, 0, math.inf)
+    sanity.check_epochs(history_path, history)
+    if memory is not None:
+        sanity.check_length(history_path, history,
+                            configured_epochs(memory, fields["representation"]), "epochs")
+    epoch = sanity.check_integer(path, "best.epoch", best.get("epoch"), 1, len(history))
+    sanity.check_best_row(path, best, history.iloc[epoch - 1], BEST_FROM_HISTORY)
 
 
 def _run_fields(run: Mapping[str, Any]) -> dict[str, Any]:
@@ -226,7 +248,7 @@ def write_summary(metrics_paths: Sequence[str | Path], history_paths: Sequence[s
                   epochs_path: str | Path, notes_path: str | Path,
                   settings: Mapping[str, Any] | None = None) -> None:
     """Write every summary file (each atomically)."""
-    runs = load_runs(metrics_paths, history_paths)
+    runs = load_runs(metrics_paths, history_paths, settings)
     rows3 = table3(runs)
     variant_rows = variants(runs)
     rows4 = table4(rows3, variant_rows)

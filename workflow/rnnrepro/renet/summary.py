@@ -55,8 +55,8 @@ def check_run(path: Path, metrics: Mapping[str, Any]) -> None:
     for key in ("test_loss", "val_loss"):
         if key in metrics:
             sanity.check_value(path, key, metrics[key], 0, math.inf)
-    epochs = sanity.check_value(path, "epochs_run", metrics["epochs_run"], 1, math.inf)
-    sanity.check_value(path, "best_epoch", metrics["best_epoch"], 1, epochs)
+    epochs = sanity.check_integer(path, "epochs_run", metrics["epochs_run"], 1, 10**6)
+    sanity.check_integer(path, "best_epoch", metrics["best_epoch"], 1, epochs)
 
 
 def _dataset_rank(name: str) -> int:

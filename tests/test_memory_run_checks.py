@@ -1,0 +1,93 @@
+"""A memory run's files are checked against what the run is: its representation's steps, its
+history, the config's epochs. Each forgery below once reached ``tables.tex`` (or crashed the
+claims job); now the summary refuses it in one message naming the file and the value."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import REPO
+from rnnrepro.memory.summary import load_runs
+
+ARCHIVE = REPO / "runs" / "paper-rows.tar.gz"
+RUN = "memory/original/lr3e-05/seed0"
+MEMORY = {"epochs": 250, "pixel_runs": {}}
+
+
+@pytest.fixture
+def run(tmp_path) -> Path:
+    """One real 250-epoch run (metrics.json, history.csv) from the shipped paper-rows archive."""
+    with tarfile.open(ARCHIVE) as archive:
+        for name in ("metrics.json", "history.csv"):
+            member = archive.getmember(f"{RUN}/{name}")
+            target = tmp_path / RUN / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(archive.extractfile(member).read())
+    return tmp_path / RUN
+
+
+def load(folder: Path, memory: dict | None = MEMORY) -> list[dict]:
+    return load_runs([folder / "metrics.json"], [folder / "history.csv"],
+                     None if memory is None else {"memory": memory})
+
+
+def edit_metrics(folder: Path, change: Callable[[dict], None]) -> None:
+    path = folder / "metrics.json"
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def test_the_real_run_passes(run):
+    [loaded] = load(run)
+    assert loaded["steps"] == 28 and len(loaded["history"]) == 250
+
+
+FORGERIES = {
+    # Issue 29's case: a 28-step run claiming 784 steps and a latency of 700.
+    "impossible latency": (lambda m: m.update(steps=784, latency_mean=700.0),
+                           r"steps = 784 is not a number in \[28, 28\]"),
+    "latency beyond the steps": (lambda m: m.update(latency_mean=29.0),
+                                 r"latency_mean = 29.0 is not a number in \[1, 28\]"),
+    "latency below one step": (lambda m: m.update(latency_mean=0.5),
+                               r"latency_mean = 0.5 is not a number in \[1, 28\]"),
+    "a boolean accuracy": (lambda m: m["best"].update(acc=True),
+                           r"best.acc = True is not a number"),
+    "a fractional best epoch": (lambda m: m["best"].update(epoch=1.5),
+                                r"best.epoch = 1.5 is not a whole number"),
+    "a best epoch beyond the history": (lambda m: m["best"].update(epoch=251),
+                                        r"best.epoch = 251 is not a number in \[1, 250\]"),
+    "a forged best value": (lambda m: m["best"].update(vacc=0.999),
+                            r"best.vacc = 0.999, but the history's epoch \d+ has val_acc"),
+}
+
+
+@pytest.mark.parametrize("forgery", FORGERIES)
+def test_a_forged_metrics_file_is_refused_naming_the_value(run, forgery):
+    change, message = FORGERIES[forgery]
+    edit_metrics(run, change)
+    with pytest.raises(ValueError, match=message) as caught:
+        load(run)
+    assert str(run / "metrics.json") in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_history_of_other_epochs_than_the_config_trains_is_refused(run):
+    with pytest.raises(ValueError, match=r"history.csv: 250 epochs, but the config trains 2 "):
+        load(run, {"epochs": 2, "pixel_runs": {}})
+    load(run, None)  # without the config (a bare summary call) the length is not known
+
+
+def test_history_epochs_must_run_one_to_n(run):
+    path = run / "history.csv"
+    frame = pd.read_csv(path)
+    frame.loc[10, "epoch"] = 12
+    frame.to_csv(path, index=False)
+    with pytest.raises(ValueError, match=r"row 11 is epoch 12, expected 11"):
+        load(run)
