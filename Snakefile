@@ -27,6 +27,20 @@ except ConfigError as err:  # one line naming the key, not the schema
     ) from None
 
 
+# A run that names no preset over a clone holding another preset's results stops in one line
+# instead of planning the full config's training (each preset has results/<preset>/).
+from rnnrepro.paths import legacy_layout, unchosen_full_run
+
+_unchosen = legacy_layout(".") or unchosen_full_run(
+    ".",
+    config,
+    list(workflow.config_settings.configfiles or []),
+    dict(workflow.config_settings.config or {}),
+)
+if _unchosen:
+    raise WorkflowError(_unchosen)
+
+
 report: "workflow/report/workflow.rst"
 
 

@@ -288,9 +288,9 @@ def test_after_a_killed_replace_snakemake_plans_no_training(quick_run, tmp_path,
     run_snakemake(quick_run, "results/archive/quick.tar.gz", "--cores", "1", "--rerun-triggers",
                   "mtime", "--configfile", QUICK)
     workdir = copy_repo(tmp_path / "repo")
-    shutil.copytree(quick_run / "results" / "data", workdir / "results" / "data")
+    shutil.copytree(quick_run / "results/quick/data", workdir / "results/quick/data")
     path = quick_run / "results/archive/quick.tar.gz"
-    results = workdir / "results"
+    results = workdir / "results/quick"
     unpacking.unpack(unpacking.stage(path, results, REPO), results)
     staged = unpacking.stage(path, results, REPO)
     real_replace = unpacking.os.replace

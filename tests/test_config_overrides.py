@@ -64,9 +64,9 @@ def test_unreadable_values_are_left_for_validation():
 
 def dry_run(workdir: Path, *config: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "snakemake", "-n", "-p", "--config", *config,
-                           "--", "results/memory/original/lr3e-05/seed0/metrics.json",
-                           "results/increment/K2-N8/simple/rnn/seed0/metrics.json",
-                           "results/renet/mnist/seed0/metrics.json"],
+                           "--", "results/full/memory/original/lr3e-05/seed0/metrics.json",
+                           "results/full/increment/K2-N8/simple/rnn/seed0/metrics.json",
+                           "results/full/renet/mnist/seed0/metrics.json"],
                           cwd=workdir, capture_output=True, text=True, timeout=300)
 
 

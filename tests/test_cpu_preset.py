@@ -38,8 +38,8 @@ def test_cpu_preset_plans_the_claims_runs(tmp_path):
 def test_pixel_runs_settings_reach_only_the_784_step_jobs(tmp_path):
     workdir = copy_repo(tmp_path / "repo")
     proc = run_snakemake(workdir, "-n", "-p", "--configfile", CPU, "--",
-                         "results/memory/flattened-perm1/lr3e-05/seed2/metrics.json",
-                         "results/memory/original/lr3e-05/seed2/metrics.json")
+                         "results/cpu/memory/flattened-perm1/lr3e-05/seed2/metrics.json",
+                         "results/cpu/memory/original/lr3e-05/seed2/metrics.json")
     settings = {rep: run_settings for rep, _, _, run_settings in planned_memory_runs(proc.stdout)}
     config = yaml.safe_load((REPO / CPU).read_text())["memory"]
     assert settings["flattened-perm1"]["epochs"] == config["pixel_runs"]["epochs"]

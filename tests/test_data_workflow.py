@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGETS = ["results/data/mnist/manifest.json", "results/data/permutations.json"]
+TARGETS = ["results/quick/data/mnist/manifest.json", "results/quick/data/permutations.json"]
 
 pytestmark = [
     pytest.mark.slow,
@@ -43,7 +43,7 @@ def test_quick_preset_prepares_mnist_offline(workdir):
     snakemake(workdir, *TARGETS, "--configfile", "workflow/presets/quick.yaml")
     quick = yaml.safe_load((ROOT / "workflow/presets/quick.yaml").read_text())
     for name, entry in quick["data"]["files"]["mnist"].items():
-        payload = gzip.decompress((workdir / "results/data/raw/mnist" / name).read_bytes())
+        payload = gzip.decompress((workdir / "results/quick/data/raw/mnist" / name).read_bytes())
         assert entry["checksum"] == "sha256:" + hashlib.sha256(payload).hexdigest()
     manifest = json.loads((workdir / TARGETS[0]).read_text())
     sizes = {split: manifest["splits"][split]["size"] for split in manifest["splits"]}
@@ -56,7 +56,8 @@ def test_quick_preset_prepares_mnist_offline(workdir):
     configs = ["--configfile", "workflow/presets/quick.yaml", "local.yaml"]
     dry = snakemake(workdir, *TARGETS, "-n", *configs)
     assert "Nothing to be done" in dry.stdout + dry.stderr
-    forced = snakemake(workdir, "results/data/raw/mnist/t10k-labels-idx1-ubyte.gz", "-n", "-p",
+    forced = snakemake(workdir, "results/quick/data/raw/mnist/t10k-labels-idx1-ubyte.gz", "-n",
+                       "-p",
                        "--forcerun", "download", *configs)
     command = next(line for line in (forced.stdout + forced.stderr).splitlines()
                    if "rnnrepro download" in line)
@@ -76,11 +77,11 @@ def test_a_failed_download_shows_its_error_on_the_terminal(workdir):
                            **entry, "sources": ["http://127.0.0.1:9/t10k-labels-idx1-ubyte.gz"]}}}}}
     (workdir / "unreachable.yaml").write_text(yaml.safe_dump(config))
     done = subprocess.run(["snakemake", "--cores", "1",
-                           "results/data/raw/mnist/t10k-labels-idx1-ubyte.gz",
+                           "results/quick/data/raw/mnist/t10k-labels-idx1-ubyte.gz",
                            "--configfile", "unreachable.yaml"], cwd=workdir, text=True,
                           capture_output=True, timeout=300)
     terminal = done.stdout + done.stderr
     assert done.returncode != 0
     assert "every source failed" in terminal
     assert "http://127.0.0.1:9/t10k-labels-idx1-ubyte.gz" in terminal
-    assert str(workdir / "results/data/raw/mnist/t10k-labels-idx1-ubyte.gz") in terminal
+    assert str(workdir / "results/quick/data/raw/mnist/t10k-labels-idx1-ubyte.gz") in terminal

@@ -17,7 +17,7 @@ increment:
   batches_per_epoch: 40
   eval_every: 20
 """
-TARGETS = ("results/increment/summary.csv", "paper/figures/increment-K2-N6.pdf")
+TARGETS = ("results/quick/increment/summary.csv", "paper/figures/increment-K2-N6.pdf")
 
 
 @pytest.mark.slow
@@ -26,7 +26,7 @@ def test_increment_rules_end_to_end(tmp_path):
     (workdir / "tiny.yaml").write_text(OVERRIDE)
     run_snakemake(workdir, *TARGETS, "--cores", "2", "--configfile", QUICK, "tiny.yaml")
 
-    task = workdir / "results/increment/K2-N6"
+    task = workdir / "results/quick/increment/K2-N6"
     assert (task / "permutation.json").exists() and (task / "holdout.npz").exists()
     summary = pd.read_csv(workdir / TARGETS[0])
     assert sorted(summary["order"]) == ["complicated", "simple"]
@@ -39,7 +39,7 @@ def test_increment_rules_end_to_end(tmp_path):
         assert metrics["holdout"]["exhaustive"] and metrics["holdout"]["size"] == 64
         assert (metrics["permutation"] is None) == (order == "simple")
     assert (workdir / "paper/figures/increment-K2-N6.png").exists()
-    assert (workdir / "results/logs/increment/K2-N6/complicated-gru-seed0.log").exists()
+    assert (workdir / "results/quick/logs/increment/K2-N6/complicated-gru-seed0.log").exists()
 
     again = run_snakemake(workdir, *TARGETS, "--cores", "2", "--configfile", QUICK, "tiny.yaml",
                           "--dry-run")

@@ -212,4 +212,4 @@ def test_an_archive_made_with_other_eval_batch_sizes_imports_without_adopting(qu
     plan = run_snakemake(clone, "-n", "--configfile", QUICK, "--configfile", str(other))
     text = plan.stdout + plan.stderr
     assert not any(re.search(rf"^rule {rule}:", text, re.M) for rule in TRAINING_RULES), text
-    assert Path(clone / "results/imported").is_dir()
+    assert Path(clone / "results/quick/imported").is_dir()

@@ -291,10 +291,10 @@ def test_summary_and_figures_of_a_preset_without_the_stage(tmp_path, monkeypatch
 def test_snakemake_runs_the_memory_rules_end_to_end(workspace, tmp_path):
     """A tiny config through the real rule file: two training jobs, summary and figures."""
     work = tmp_path / "wf"
-    (work / "results/data").mkdir(parents=True)
+    (work / "results/tiny/data").mkdir(parents=True)
     for name in ("mnist", "permutations.json"):
         src = workspace / "results/data" / name
-        os.symlink(src, work / "results/data" / name)
+        os.symlink(src, work / "results/tiny/data" / name)
     # config.yaml with a tiny memory section (common.smk reads every stage's section).
     config = {
         **yaml.safe_load((REPO / "config.yaml").read_text()),
@@ -319,11 +319,11 @@ def test_snakemake_runs_the_memory_rules_end_to_end(workspace, tmp_path):
                           cwd=work, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     for rep in ("transposed", "flattened-perm2"):
-        run = work / f"results/memory/{rep}/lr0.001/seed0"
+        run = work / f"results/tiny/memory/{rep}/lr0.001/seed0"
         assert len(pd.read_csv(run / "history.csv")) == 1
         assert json.loads((run / "metrics.json").read_text())["best"]["epoch"] == 1
         assert (run / "latency.csv").exists() and not (run / "checkpoint.safetensors").exists()
-    t3 = pd.read_csv(work / "results/memory/summary/table3_runs.csv")
+    t3 = pd.read_csv(work / "results/tiny/memory/summary/table3_runs.csv")
     assert sorted(t3["variant"]) == ["flattened random permute 2@16@128@0.001",
                                      "transposed@16@128@0.001"]
     for fig in ("memory-curves", "memory-representations", "memory-samples"):

@@ -65,11 +65,11 @@ def planned_jobs(workdir: Path, *targets: str) -> list[tuple[str, list[str]]]:
 def test_quick_tables_match_the_results(quick_run):
     config = quick_config(quick_run)
     results = {
-        "renet": pd.read_csv(quick_run / "results/renet/summary.csv"),
-        "latency": pd.read_csv(quick_run / "results/memory/summary/table2_latency.csv"),
-        "runs": pd.read_csv(quick_run / "results/memory/summary/table3_runs.csv"),
-        "increment": pd.read_csv(quick_run / "results/increment/summary.csv"),
-        "verdicts": pd.read_csv(quick_run / "results/claims/verdicts.csv"),
+        "renet": pd.read_csv(quick_run / "results/quick/renet/summary.csv"),
+        "latency": pd.read_csv(quick_run / "results/quick/memory/summary/table2_latency.csv"),
+        "runs": pd.read_csv(quick_run / "results/quick/memory/summary/table3_runs.csv"),
+        "increment": pd.read_csv(quick_run / "results/quick/increment/summary.csv"),
+        "verdicts": pd.read_csv(quick_run / "results/quick/claims/verdicts.csv"),
     }
     settings = {"preset": config["preset"], "renet": config["renet"],
                 "increment": config["increment"]}
@@ -81,7 +81,7 @@ def test_quick_tables_match_the_results(quick_run):
 def test_quick_best_runs_agree_with_the_memory_stage(quick_run):
     """Table 4's best variant per group is the one variants.csv marks, whose runs are
     table4_best.csv's and whose histories are Fig. 9's curves.csv (any number of seeds)."""
-    summary = quick_run / "results/memory/summary"
+    summary = quick_run / "results/quick/memory/summary"
     variants = pd.read_csv(summary / "variants.csv")
     best = variants[variants["best"]].set_index("group")["run"].to_dict()
     rows = {row[0]: row for row in parse_tables((quick_run / "paper/tables.tex").read_text())
@@ -169,7 +169,7 @@ def test_quick_claims_have_a_verdict_each(quick_run):
     expected = [(c["label"], reading["label"] if reading else "")
                 for claim in claims for c in claim["comparisons"]
                 for reading in claim.get("readings", [None])]
-    verdicts = pd.read_csv(quick_run / "results/claims/verdicts.csv", keep_default_na=False)
+    verdicts = pd.read_csv(quick_run / "results/quick/claims/verdicts.csv", keep_default_na=False)
     assert list(zip(verdicts["comparison"], verdicts["reading"], strict=True)) == expected
     assert set(verdicts["verdict"]) <= {"supported", "contradicted", "inconclusive", "not run"}
     assert (verdicts["reason"] != "").all()

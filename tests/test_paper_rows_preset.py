@@ -46,14 +46,14 @@ def test_a_preset_without_increment_and_renet_builds_the_paper(quick_run, quick_
     runs) with the other two stages left out: their summaries are empty, their figures say they
     were not run, their claims read "not run", and the paper still compiles."""
     workdir = copy_repo(tmp_path / "repo")
-    shutil.copytree(quick_run / "results" / "data", workdir / "results" / "data")
+    shutil.copytree(quick_run / "results/quick/data", workdir / "results/quick/data")
     extra = _without_stages(workdir)
     proc = run_snakemake(workdir, "--cores", "2", "--configfile", QUICK, extra,
                          cache=quick_cache)
     assert not re.search(r"^rule \w+_train:", proc.stdout + proc.stderr, re.M)
-    assert pd.read_csv(workdir / "results/increment/evaluations.csv").empty
-    assert pd.read_csv(workdir / "results/renet/summary.csv").empty
-    verdicts = pd.read_csv(workdir / "results/claims/verdicts.csv")
+    assert pd.read_csv(workdir / "results/quick/increment/evaluations.csv").empty
+    assert pd.read_csv(workdir / "results/quick/renet/summary.csv").empty
+    verdicts = pd.read_csv(workdir / "results/quick/claims/verdicts.csv")
     assert set(verdicts.loc[verdicts["claim"].isin(["M6", "R1"]), "verdict"]) == {"not run"}
     assert (verdicts.loc[verdicts["claim"] == "M1", "n"] >= 1).all()
     for name in ("increment-K2-N32", "increment-K10-N7", "increment-K4-N15", "renet-curves"):

@@ -248,7 +248,7 @@ def kill_trainers(snakemake: subprocess.Popen, workdir: Path) -> None:
         assert time.monotonic() < deadline, f"no kill after 300 s: {versions}"
         for run, (command, k, _) in KILLED.items():
             with contextlib.suppress(FileNotFoundError):
-                stat = (workdir / "results" / run / CHECKPOINT_FILE).stat()
+                stat = (workdir / "results/quick" / run / CHECKPOINT_FILE).stat()
                 if len(versions[run]) < k and (stat.st_ino, stat.st_mtime_ns) not in versions[run]:
                     versions[run].append((stat.st_ino, stat.st_mtime_ns))
                     if len(versions[run]) == k:
@@ -270,7 +270,7 @@ def test_snakemake_moves_killed_runs_to_a_fresh_clone_that_resumes_them(tmp_path
     """The recipe of the README: the part archive target on machine A after its jobs were
     killed, `rnnrepro results unpack` in a fresh clone B, the same snakemake command there."""
     config = ("--configfile", QUICK, "tiny.yaml")
-    targets = ("--", *(f"results/{run}/history.csv" for run in KILLED))
+    targets = ("--", *(f"results/quick/{run}/history.csv" for run in KILLED))
     a = copy_repo(tmp_path / "a")
     (a / "tiny.yaml").write_text(TINY_PRESET)
     env = {**os.environ, "PYTHONHASHSEED": "0"}
@@ -285,7 +285,7 @@ def test_snakemake_moves_killed_runs_to_a_fresh_clone_that_resumes_them(tmp_path
     assert snakemake.returncode == 1, (tmp_path / "a.log").read_text()[-3000:]
     # What each run left: its checkpoint, and its best weights and partial history unless the
     # kill fell before they were written (a write cut short leaves a temporary file beside).
-    left = {run: outputs(a / "results" / run) for run in KILLED}
+    left = {run: outputs(a / "results/quick" / run) for run in KILLED}
     for files in left.values():
         assert CHECKPOINT_FILE in files and set(files) <= set(RESUME_FILES), files
 
@@ -305,24 +305,24 @@ def test_snakemake_moves_killed_runs_to_a_fresh_clone_that_resumes_them(tmp_path
     assert unpack.returncode == 0, unpack.stderr
     assert "2 unfinished run(s) put in their folders to resume" in unpack.stderr
     for run, files in left.items():
-        assert outputs(b / "results" / run) == files
+        assert outputs(b / "results/quick" / run) == files
         for file in files:
-            assert (b / "results" / run / file).read_bytes() == \
-                (a / "results" / run / file).read_bytes()
-    assert not (b / "results/imported").exists()
+            assert (b / "results/quick" / run / file).read_bytes() == \
+                (a / "results/quick" / run / file).read_bytes()
+    assert not (b / "results/quick/imported").exists()
 
     run_snakemake(b, "--cores", "2", *config, *targets)
     for run, (_, k, blocks) in KILLED.items():
-        log = (b / "results/logs" / f"{run}.log").read_text()
-        assert f"resuming from results/{run}/{CHECKPOINT_FILE} after {k} of {blocks} blocks" \
+        log = (b / "results/quick/logs" / f"{run}.log").read_text()
+        assert f"resuming from results/quick/{run}/{CHECKPOINT_FILE} after {k} of {blocks} blocks" \
             in log, log[-3000:]
 
     # The reference: machine A trains both runs from the start, uninterrupted.
     for run in KILLED:
-        shutil.rmtree(a / "results" / run)
+        shutil.rmtree(a / "results/quick" / run)
     run_snakemake(a, "--cores", "2", *config, *targets)
     for run in KILLED:
-        assert_same_run(b / "results" / run, a / "results" / run)
+        assert_same_run(b / "results/quick" / run, a / "results/quick" / run)
 
 
 # -- 2. what unpack refuses in a part archive ------------------------------------------------

@@ -23,15 +23,16 @@ TRAINING_LOGS = ("memory/*/lr*/seed*.log", "increment/K*-N*/*-seed*.log", "renet
 
 def training_outputs(workdir: Path) -> set[str]:
     """Every training output of a finished run, relative to its root."""
-    patterns = ("results/memory/*/lr*/seed*/*", "results/increment/K*-N*/*/*/seed*/*",
-                "results/renet/*/seed*/*")
+    patterns = ("results/quick/memory/*/lr*/seed*/*", "results/quick/increment/K*-N*/*/*/seed*/*",
+                "results/quick/renet/*/seed*/*")
     return {str(path.relative_to(workdir)) for pattern in patterns
             for path in workdir.glob(pattern) if path.suffix in (".csv", ".json")}
 
 
 def training_logs(workdir: Path) -> list[Path]:
     """The training logs that a command wrote to (Snakemake creates a job's log file empty)."""
-    return [path for pattern in TRAINING_LOGS for path in (workdir / "results/logs").glob(pattern)
+    logs = workdir / "results/quick/logs"
+    return [path for pattern in TRAINING_LOGS for path in logs.glob(pattern)
             if path.stat().st_size]
 
 
@@ -74,7 +75,8 @@ def test_a_fresh_clone_takes_every_training_job_from_the_output_cache(quick_run,
                          cache=quick_cache)
     stats, cached = job_stats(plan.stdout), runs_from_cache(plan.stdout + plan.stderr)
     assert stats["memory_train"] == 26 and stats["increment_train"] == 18
-    assert cached == {run for run in runs_of(expected) if not run.startswith("results/memory/")}
+    assert cached == {run for run in runs_of(expected)
+                      if not run.startswith("results/quick/memory/")}
 
 
 def test_an_archive_rebuilds_the_paper_in_a_fresh_clone_without_training(quick_run, tmp_path):

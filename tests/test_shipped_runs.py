@@ -41,11 +41,12 @@ def test_shipped_archive_rebuilds_its_verdicts_without_training(archive, tmp_pat
     configfile = f"workflow/presets/{preset}.yaml"
     monkeypatch.chdir(workdir)
     assert main(["results", "unpack", str(archive), "--configfile", configfile]) == 0
-    proc = run_snakemake(workdir, "paper/tables.tex", "results/claims/verdicts.csv",
+    proc = run_snakemake(workdir, "paper/tables.tex", f"results/{preset}/claims/verdicts.csv",
                          "--cores", "2", "--configfile", configfile)
     ran = re.findall(r"^(?:local)?rule (\w+):", proc.stdout + proc.stderr, re.M)
     assert "paper_tables" in ran and not [rule for rule in ran if rule.endswith("_train")]
-    rebuilt = pd.read_csv(workdir / "results/claims/verdicts.csv", keep_default_na=False)
+    rebuilt = pd.read_csv(workdir / f"results/{preset}/claims/verdicts.csv",
+                          keep_default_na=False)
     expected = pd.read_csv(snapshot, keep_default_na=False)
     pd.testing.assert_frame_equal(rebuilt[TEXT_COLUMNS], expected[TEXT_COLUMNS])
     pd.testing.assert_frame_equal(

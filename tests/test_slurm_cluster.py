@@ -245,9 +245,9 @@ def test_scancel_training_job_resumes_from_checkpoint(tmp_path: Path):
     workdir = copy_repo(tmp_path / "repo")
     epochs = 60
     (workdir / "preempt.yaml").write_text(f"memory:\n  epochs: {epochs}\n")
-    run_dir = workdir / "results/memory/original/lr3e-05/seed0"
+    run_dir = workdir / "results/quick/memory/original/lr3e-05/seed0"
     target = str(run_dir.relative_to(workdir) / "history.csv")
-    log = workdir / "results/logs/memory/original/lr3e-05/seed0.log"
+    log = workdir / "results/quick/logs/memory/original/lr3e-05/seed0.log"
     partial = run_dir / "history.partial.csv"
     cmd = [sys.executable, "-m", "snakemake", target, "--cores", "all", "--profile", "slurm",
            *PARTITION_OVERRIDE, "--configfile", QUICK, "preempt.yaml"]

@@ -19,10 +19,10 @@ from conftest import QUICK
 
 pytestmark = pytest.mark.slow
 
-MEMORY = "results/memory/original/lr3e-05/seed0"
-OTHER = "results/memory/transposed/lr3e-05/seed0"
-INCREMENT = "results/increment/K10-N7/simple/rnn/seed0"
-RENET = "results/renet/mnist/seed0"
+MEMORY = "results/quick/memory/original/lr3e-05/seed0"
+OTHER = "results/quick/memory/transposed/lr3e-05/seed0"
+INCREMENT = "results/quick/increment/K10-N7/simple/rnn/seed0"
+RENET = "results/quick/renet/mnist/seed0"
 
 
 def rewrite(path: Path, text: str) -> None:
@@ -79,19 +79,19 @@ def huge_history(root: Path) -> None:
 
 
 CASES = {
-    "renet test_error -5": (renet_error, "results/renet/summary.csv",
+    "renet test_error -5": (renet_error, "results/quick/renet/summary.csv",
                             f"{RENET}/metrics.json: test_error = -5 "),
-    "memory test_acc 7.5": (memory_accuracy, "results/memory/summary/variants.csv",
+    "memory test_acc 7.5": (memory_accuracy, "results/quick/memory/summary/variants.csv",
                             f"{MEMORY}/metrics.json: best.test_acc = 7.5 "),
-    "increment NaN history": (increment_nan_history, "results/increment/summary.csv",
+    "increment NaN history": (increment_nan_history, "results/quick/increment/summary.csv",
                               f"{INCREMENT}/history.csv: column digit_acc = nan"),
-    "increment inf metrics": (increment_inf_metrics, "results/increment/summary.csv",
+    "increment inf metrics": (increment_inf_metrics, "results/quick/increment/summary.csv",
                               f"{INCREMENT}/metrics.json: final_digit_acc = inf"),
-    "swapped metrics": (swapped_metrics, "results/memory/summary/variants.csv",
+    "swapped metrics": (swapped_metrics, "results/quick/memory/summary/variants.csv",
                         "files of two runs swapped?"),
-    "empty history": (empty_history, "results/memory/summary/variants.csv",
+    "empty history": (empty_history, "results/quick/memory/summary/variants.csv",
                       f"{MEMORY}/history.csv: not a readable CSV"),
-    "huge history": (huge_history, "results/memory/summary/variants.csv",
+    "huge history": (huge_history, "results/quick/memory/summary/variants.csv",
                      f"{MEMORY}/history.csv: 68,157,440 bytes, over the limit"),
 }
 

@@ -1,7 +1,7 @@
 # Rule of the claims stage: every claim of both papers (paper/claims.yaml) evaluated on the
 # experiments' summary files, one verdict per comparison. The paper stage renders it as
 # Table tab:claims in paper/tables.tex.
-#   snakemake results/claims/verdicts.csv
+#   snakemake results/<preset>/claims/verdicts.csv
 
 
 localrules:

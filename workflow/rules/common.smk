@@ -20,7 +20,9 @@ from rnnrepro.sharing import imported as imported_runs
 from rnnrepro.sharing import training as training_jobs
 from rnnrepro.sharing.code import TRAINERS, code_digest, trainer_digests
 
-RESULTS = "results"
+# Each preset keeps its own results (data, runs, summaries, logs), so presets live side by side
+# in one clone: switching between them retrains nothing (rnnrepro.paths.results_dir).
+RESULTS = job_paths.results_dir(config["preset"])
 ENV = "../../envs/rnnrepro.yaml"
 
 
@@ -135,7 +137,7 @@ def prepare_settings(dataset):
 
 
 def manifest_folder(wildcards, output):
-    """results/data/<dataset>/manifest.json -> the processed dataset's folder."""
+    """results/<preset>/data/<dataset>/manifest.json -> the processed dataset's folder."""
     return os.path.dirname(output.manifest)
 
 
@@ -159,7 +161,7 @@ MNIST_PERMUTATIONS = f"{DATA}/permutations.json"
 # One run's folder as a pattern (wildcards representation, lr, seed; rnnrepro.memory.runs).
 MEMORY_RUN = f"{RESULTS}/{job_paths.MEMORY_RUN}"
 MEMORY_LOG = f"{RESULTS}/{job_paths.MEMORY_LOG}"
-# Folder of every configured run: results/memory/<representation>/lr<lr>/seed<seed>.
+# Folder of every configured run: results/<preset>/memory/<representation>/lr<lr>/seed<seed>.
 MEMORY_RUNS = [
     f"{RESULTS}/memory/{memory_runs.run_folder(rep, lr, seed)}"
     for rep in MEMORY["representations"]
@@ -233,7 +235,7 @@ def memory_samples_settings(wildcards):
 
 # ---- renet stage (workflow/rules/renet.smk)
 RENET = config["renet"]
-# One run's folder as a pattern, and every configured run: results/renet/<dataset>/seed<seed>.
+# One run's folder as a pattern, and every configured run: results/<preset>/renet/<dataset>/seed<seed>.
 RENET_RUN = f"{RESULTS}/{job_paths.RENET_RUN}"
 RENET_LOG = f"{RESULTS}/{job_paths.RENET_LOG}"
 RENET_RUNS = expand(RENET_RUN, dataset=RENET["datasets"], seed=RENET["seeds"])
@@ -366,10 +368,11 @@ CLAIMS_MAGNITUDES = f"{RESULTS}/claims/magnitudes.csv"
 
 
 # ---- results: provenance and the results archive (workflow/rules/results.smk)
-RESULTS_ARCHIVE = f"{RESULTS}/archive/{config['preset']}.tar.gz"
-FINISHED_ARCHIVE = f"{RESULTS}/archive/{config['preset']}.finished.tar.gz"
+# Archives sit beside the presets' folders, named by their preset.
+RESULTS_ARCHIVE = f"{job_paths.ARCHIVES}/{config['preset']}.tar.gz"
+FINISHED_ARCHIVE = f"{job_paths.ARCHIVES}/{config['preset']}.finished.tar.gz"
 # The finished runs and the unfinished runs' checkpoints: to continue a run on another machine.
-PART_ARCHIVE = f"{RESULTS}/archive/{config['preset']}.part.tar.gz"
+PART_ARCHIVE = f"{job_paths.ARCHIVES}/{config['preset']}.part.tar.gz"
 PROVENANCE = f"{RESULTS}/provenance.json"
 GIT_COMMIT = git_commit()
 # Every training output the summaries read (imported or trained here), stage by stage.
@@ -381,7 +384,7 @@ def provenance_record_arg(wildcards, input):
 
 
 def provenance_results_dir(wildcards, output):
-    """results/provenance.json -> results"""
+    """results/<preset>/provenance.json -> results/<preset>"""
     return os.path.dirname(output.json)
 
 
@@ -395,8 +398,8 @@ def archive_code(wildcards):
 
 
 def archive_results_dir(wildcards, output):
-    """results/archive/<preset>.tar.gz -> results"""
-    return os.path.dirname(os.path.dirname(output[0]))
+    """The folder an archive packs: this preset's results."""
+    return RESULTS
 
 
 # ---- paper stage (workflow/rules/paper.smk)

@@ -1,7 +1,7 @@
 # Rules of the increment stage: Kolesau et al., sec. 3.1 (Figs. 5-7).
 # Per (K, N): a permutation (the "complicated" digit order) and a hold-out set, shared by every
 # job of the task; one training job per order x cell x seed; one summary CSV; one figure per task.
-#   snakemake results/increment/K10-N7/complicated/gru/seed0/metrics.json     one job
+#   snakemake results/<preset>/increment/K10-N7/complicated/gru/seed0/metrics.json     one job
 #   snakemake paper/figures/increment-K10-N7.pdf                             one figure (Fig. 6)
 # increment_targets() lists everything the paper stage needs from here; the helpers are in
 # common.smk ("increment stage").

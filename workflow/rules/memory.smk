@@ -1,6 +1,6 @@
 # Rules of the memory stage (Kolesau et al., sec. 3.2): MNIST in 13 sequence representations,
 # one IRNN training job per (representation, learning rate, seed), latency, Tables 1-4, Figs. 8-9.
-#   snakemake results/memory/transposed/lr3e-05/seed0/metrics.json      one run
+#   snakemake results/<preset>/memory/transposed/lr3e-05/seed0/metrics.json      one run
 #   snakemake memory_summary paper/figures/memory-curves.pdf              tables, one figure
 # memory_targets() lists everything the paper stage needs from here; the helpers are in
 # common.smk ("memory stage"), and run names in rnnrepro.memory.runs. memory.representations: []

@@ -1,7 +1,7 @@
 # Rules of the renet stage (Visin et al., 2015): one training job per (dataset, seed) of
 # Table 1, the summary CSV behind Table 2 and the learning-curve figure.
-#   snakemake results/renet/mnist/seed0/metrics.json          one run
-#   snakemake results/renet/summary.csv paper/figures/renet-curves.pdf
+#   snakemake results/<preset>/renet/mnist/seed0/metrics.json          one run
+#   snakemake results/<preset>/renet/summary.csv paper/figures/renet-curves.pdf
 # renet_targets() lists everything the paper stage needs from here; the helpers are in
 # common.smk ("renet stage").
 

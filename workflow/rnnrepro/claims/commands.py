@@ -14,20 +14,21 @@ log = logging.getLogger("rnnrepro")
 # Every argument is a required path: the claims, published.yaml, the summaries, the output.
 ARGUMENTS = (
     ("--claims", "paper/claims.yaml"), ("--published", "paper/published.yaml"),
-    ("--memory-runs", "results/memory/summary/table3_runs.csv"),
-    ("--memory-latency", "results/memory/summary/table2_latency.csv"),
-    ("--memory-epochs", "results/memory/summary/epochs.csv"),
-    ("--increment-evaluations", "results/increment/evaluations.csv"),
-    ("--renet-summary", "results/renet/summary.csv"),
-    ("--output", "the verdicts CSV to write (results/claims/verdicts.csv)"),
-    ("--magnitudes", "the magnitude checks CSV to write (results/claims/magnitudes.csv)"),
+    ("--memory-runs", "results/<preset>/memory/summary/table3_runs.csv"),
+    ("--memory-latency", "results/<preset>/memory/summary/table2_latency.csv"),
+    ("--memory-epochs", "results/<preset>/memory/summary/epochs.csv"),
+    ("--increment-evaluations", "results/<preset>/increment/evaluations.csv"),
+    ("--renet-summary", "results/<preset>/renet/summary.csv"),
+    ("--output", "the verdicts CSV to write (results/<preset>/claims/verdicts.csv)"),
+    ("--magnitudes", "the magnitude checks CSV to write (results/<preset>/claims/magnitudes.csv)"),
 )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this stage's subcommand to the `rnnrepro` parser."""
     claims = sub.add_parser(
-        "claims", help="results/claims/verdicts.csv: a verdict for every claim of both papers",
+        "claims",
+        help="results/<preset>/claims/verdicts.csv: a verdict for every claim of both papers",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     for flag, text in ARGUMENTS:
         claims.add_argument(flag, required=True, help=text)

@@ -1,15 +1,15 @@
 """The results tables claims are evaluated on, read from the experiments' summary files only.
 
-======================  =================================================  ====================
-table                   file(s)                                             one row per
-======================  =================================================  ====================
-memory_runs             results/memory/summary/table3_runs.csv              IRNN run (best epoch)
+======================  =================================  =====================
+table                   file(s) below results/<preset>/    one row per
+======================  =================================  =====================
+memory_runs             memory/summary/table3_runs.csv     IRNN run (best epoch)
                         + table2_latency.csv (latency_mean)
-memory_epochs           results/memory/summary/epochs.csv                   run and epoch
+memory_epochs           memory/summary/epochs.csv          run and epoch
                         + table3_runs.csv (train_images, for the budget)
-increment_evaluations   results/increment/evaluations.csv                   job and evaluation
-renet_runs              results/renet/summary.csv                           ReNet run
-======================  =================================================  ====================
+increment_evaluations   increment/evaluations.csv          job and evaluation
+renet_runs              renet/summary.csv                  ReNet run
+======================  =================================  =====================
 
 ``permutation`` (memory tables) is the permutation number of a random-permute representation
 and -1 for the others.

@@ -40,7 +40,7 @@ def load_permutations(path: str | Path) -> dict[str, list[np.ndarray]]:
     """
     path = Path(path)
     data = read_json(path)
-    hint = "delete it and rerun `snakemake results/data/permutations.json`"
+    hint = "delete it and rerun `snakemake results/<preset>/data/permutations.json`"
     if not isinstance(data, dict):
         raise DataError(f"{path}: expected a JSON object; {hint}")
     result: dict[str, list[np.ndarray]] = {}

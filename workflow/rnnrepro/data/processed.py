@@ -86,7 +86,7 @@ class ProcessedDataset:
         if self.require_manifest and not (self.root / MANIFEST).exists():
             raise FileNotFoundError(
                 f"{self.root / MANIFEST} missing: the dataset was not (fully) preprocessed; "
-                "run its prepare rule (e.g. `snakemake results/data/mnist/manifest.json`)")
+                "run its prepare rule (e.g. `snakemake results/<preset>/data/mnist/manifest.json`)")
         norm = np.load(self.root / NORMALIZATION)
         self.offset = norm["offset"].astype(np.float32)
         self.scale = norm["scale"].astype(np.float32)

@@ -80,7 +80,8 @@ def _dataset(path: Path | None) -> Any:
     from rnnrepro.data.processed import ProcessedDataset
 
     if path is None:
-        raise UserError("--data: give the processed MNIST (results/data/mnist/manifest.json)")
+        raise UserError("--data: give the processed MNIST "
+                        "(results/<preset>/data/mnist/manifest.json)")
     root = path.parent if path.name == "manifest.json" else path
     try:
         return ProcessedDataset(root)
@@ -95,7 +96,7 @@ def _permutations(path: Path | None, names: list[str]) -> Mapping[str, Any] | No
         return None
     if path is None:
         raise UserError(f"{', '.join(names)}: permuted representations need --permutations "
-                        "(results/data/permutations.json)")
+                        "(results/<preset>/data/permutations.json)")
     if not path.exists():
         raise UserError(f"{path} missing; run `snakemake {path}` (data stage)")
     from rnnrepro.data.errors import DataError

@@ -17,7 +17,8 @@ import re
 
 from rnnrepro.memory.representations import display_name
 
-# A run's folder under results/memory/, as a Snakemake pattern (wildcards lr = lr_label(lr)).
+# A run's folder under results/<preset>/memory/, as a Snakemake pattern (wildcards lr =
+# lr_label(lr)).
 RUN_FOLDER = "{representation}/lr{lr}/seed{seed}"
 # The paper's Table 3 model name: representation[ random permute k]@batch@hidden@learning rate.
 _PAPER_NAME = re.compile(r"^(?P<name>[a-z -]+?)(?: random permute (?P<perm>\d+))?"
@@ -30,7 +31,7 @@ def lr_label(learning_rate: float) -> str:
 
 
 def run_folder(representation: str, learning_rate: float, seed: int) -> str:
-    """``transposed/lr3e-05/seed0``: where the run's files live under results/memory/."""
+    """``transposed/lr3e-05/seed0``: where the run's files live under results/<preset>/memory/."""
     return RUN_FOLDER.format(representation=representation, lr=lr_label(learning_rate),
                              seed=int(seed))
 

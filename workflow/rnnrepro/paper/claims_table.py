@@ -1,7 +1,7 @@
 """The claims tables (``tab:claims`` and ``tab:claims-increment`` in ``paper/tables.tex``),
 formatted from verdicts.csv only (the paper stage renders them; the claims stage computes).
 
-Every number it prints is a column of ``results/claims/verdicts.csv`` rounded for print:
+Every number it prints is a column of ``results/<preset>/claims/verdicts.csv`` rounded for print:
 relative effects in percent with one decimal, other effects with three decimals.
 """
 
@@ -21,7 +21,7 @@ TITLE = "Claims of both papers: verdicts"
 
 
 def read_verdicts(path: str | Path) -> pd.DataFrame:
-    """``results/claims/verdicts.csv``, checked for its columns."""
+    """``results/<preset>/claims/verdicts.csv``, checked for its columns."""
     frame = read_csv_columns(path, VERDICT_COLUMNS, rerun="claims")
     text = ["summary", "where", "comparison", "reading", "reason", "claimed_text", "magnitude",
             "budget", "readings", "note"]

@@ -19,12 +19,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "paper-tables", help="paper/tables.tex: the papers' tables, published beside reproduced",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     tables.add_argument("--published", required=True, help="paper/published.yaml")
-    tables.add_argument("--renet-errors", required=True, help="results/renet/errors.csv")
+    tables.add_argument("--renet-errors", required=True, help="results/<preset>/renet/errors.csv")
     tables.add_argument("--memory-variants", required=True,
-                        help="results/memory/summary/variants.csv")
+                        help="results/<preset>/memory/summary/variants.csv")
     tables.add_argument("--memory-groups", required=True,
-                        help="results/memory/summary/groups.csv")
-    tables.add_argument("--verdicts", required=True, help="results/claims/verdicts.csv")
+                        help="results/<preset>/memory/summary/groups.csv")
+    tables.add_argument("--verdicts", required=True, help="results/<preset>/claims/verdicts.csv")
     tables.add_argument("--settings", required=True, type=load_settings,
                         help="JSON: {preset, renet: {datasets, models}}")
     tables.add_argument("--output", required=True, help="the .tex file to write")
@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "paper-increment-table",
         help="paper/increment-table.tex: final increment accuracies (ours, not in the paper)",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    increment.add_argument("--summary", required=True, help="results/increment/summary.csv")
+    increment.add_argument("--summary", required=True,
+                           help="results/<preset>/increment/summary.csv")
     increment.add_argument("--settings", required=True, type=load_settings,
                            help="JSON: {preset, increment: {tasks, cells}}")
     increment.add_argument("--output", required=True, help="the .tex file to write")

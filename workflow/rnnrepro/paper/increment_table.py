@@ -20,7 +20,7 @@ ACC_DECIMALS = 3
 
 
 def read_summary(path: str) -> pd.DataFrame:
-    """``results/increment/summary.csv``, checked for the columns used here."""
+    """``results/<preset>/increment/summary.csv``, checked for the columns used here."""
     return read_csv_columns(path, SUMMARY_COLUMNS, rerun="increment_summary")
 
 

@@ -94,7 +94,7 @@ def architectures_table(published: Mapping[str, Any], renet_settings: Mapping[st
 
 
 def read_errors(path: str) -> dict[str, Summary]:
-    """``results/renet/errors.csv``: each dataset's test error (%) over its seeds."""
+    """``results/<preset>/renet/errors.csv``: each dataset's test error (%) over its seeds."""
     frame = read_csv_columns(path, ERROR_COLUMNS, rerun="renet_summary")
     return {str(row["dataset"]): from_columns(row, "test_error_percent", row["n"])
             for row in frame.to_dict("records")}

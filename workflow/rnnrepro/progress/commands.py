@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from rnnrepro.commandline import UserError
+from rnnrepro.paths import results_dir
 
 
 def _config_options(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="where each training job of the workflow stands, and the time left",
         description=" ".join(__doc__.split("\n\n")[0].split()))
     _config_options(parser)
-    parser.add_argument("--results-dir", default="results", help="folder of the results")
+    parser.add_argument("--results-dir", default=None,
+                        help="folder of the results (default: results/<preset> of the config)")
     parser.add_argument("--stage", choices=("memory", "increment", "renet"), action="append",
                         help="only these stages (repeat the option; default: all)")
     parser.set_defaults(func=progress_command)
@@ -72,6 +74,8 @@ def progress_command(args: argparse.Namespace) -> int:
     from rnnrepro.sharing import imported
 
     config = _load(args)
+    if args.results_dir is None:
+        args.results_dir = str(Path(args.root) / results_dir(config["preset"]))
     try:
         runs = imported.load(args.results_dir, config)
     except ValueError as err:

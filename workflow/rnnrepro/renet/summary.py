@@ -1,7 +1,8 @@
 """The ReNet runs' summary, read only from their metrics.json:
 
-* ``results/renet/summary.csv``: one row per run (test errors as fractions in [0, 1]);
-* ``results/renet/errors.csv``: each dataset's test error in % over its seeds (n, mean, sample
+* ``results/<preset>/renet/summary.csv``: one row per run (test errors as fractions in [0, 1]);
+* ``results/<preset>/renet/errors.csv``: each dataset's test error in % over its seeds (n, mean,
+sample
   std), the numbers Table 2 prints; the paper stage only formats them (Table 1 comes from
   config.yaml).
 """

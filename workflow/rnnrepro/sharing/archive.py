@@ -37,7 +37,7 @@ ALLOWED_SUFFIXES = (".csv", ".json")
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib")
 # Resume members: gzip level 1, as float tensors hardly compress (level 9 took ~4x as long).
 STATE_COMPRESSLEVEL = 1
-# Imported runs live in results/imported/, beside the runs this clone trains.
+# Imported runs live in results/<preset>/imported/, beside the runs this clone trains.
 IMPORT_FOLDER = "imported"
 # The manifest of the unpacked archive, plus where it came from.
 IMPORT_RECORD = "archive.json"
@@ -87,7 +87,7 @@ def sha256(data: bytes) -> str:
 
 def member_name(path: str, results_dir: str) -> str:
     """The archive name of a results file: its path below ``results/`` (or below
-    ``results/imported/`` for a run imported from another archive)."""
+    ``results/<preset>/imported/`` for a run imported from another archive)."""
     relative = posixpath.relpath(Path(path).as_posix(), Path(results_dir).as_posix())
     if relative.startswith(f"{IMPORT_FOLDER}/"):
         relative = relative[len(IMPORT_FOLDER) + 1:]

@@ -17,7 +17,7 @@ import yaml
 
 from rnnrepro import __version__
 from rnnrepro.commandline import UserError, load_settings
-from rnnrepro.paths import CHECKPOINT_FILE, OLD_CHECKPOINT_FILE, RESUME_FILES
+from rnnrepro.paths import CHECKPOINT_FILE, OLD_CHECKPOINT_FILE, RESUME_FILES, results_dir
 
 log = logging.getLogger("rnnrepro")
 
@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     unpack = verbs.add_parser(
         "unpack", formatter_class=fmt,
-        help="check an archive and import its runs into results/imported/, so that the "
+        help="check an archive and import its runs into results/<preset>/imported/, so that the "
              "paper stage runs without training; a part archive's unfinished runs go to their "
              "run folders, where training resumes them")
     unpack.add_argument("archive", help="a results archive (.tar.gz)")
@@ -62,7 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "merged over config.yaml in order; repeat the option)")
     unpack.add_argument("--adopt-config", action="store_true",
                         help="import even if the archive's config differs; writes it to "
-                             "results/imported/config.yaml for `snakemake --configfile`")
+                             "results/<preset>/imported/config.yaml for `snakemake --configfile`")
     choice = unpack.add_mutually_exclusive_group()
     choice.add_argument("--replace", action="store_true",
                         help="replace runs imported earlier")
@@ -70,7 +70,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="add this archive's runs to those imported earlier (the configs "
                              "must agree): one preset trained in parts, e.g. on several "
                              "machines or sessions")
-    unpack.add_argument("--results-dir", default="results", help="folder of the results")
+    unpack.add_argument("--results-dir", default=None,
+                        help="folder of the results (default: results/<preset> of the config "
+                             "the --configfile options make)")
     unpack.add_argument("--root", default=".",
                         help="the repository root (holds config.yaml and workflow/)")
     unpack.set_defaults(func=unpack_command)
@@ -80,10 +82,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="paper/provenance.tex: whether the numbers were trained here or imported")
     provenance.add_argument("--results-dir", default="results", help="folder of the results")
     provenance.add_argument("--record", default=None,
-                            help="results/imported/archive.json, when runs were imported")
+                            help="results/<preset>/imported/archive.json, when runs were imported")
     provenance.add_argument("--preset", required=True)
     provenance.add_argument("--commit", required=True)
-    provenance.add_argument("--json", required=True, help="results/provenance.json to write")
+    provenance.add_argument("--json", required=True,
+                            help="results/<preset>/provenance.json to write")
     provenance.add_argument("--tex", required=True, help="paper/provenance.tex to write")
     provenance.add_argument("files", nargs="+", help="the training outputs the paper reads")
     provenance.set_defaults(func=provenance_command)
@@ -147,6 +150,8 @@ def unpack_command(args: argparse.Namespace) -> int:
     from rnnrepro.sharing.archive import ArchiveError
     from rnnrepro.sharing.unpacking import locked
 
+    if args.results_dir is None:
+        args.results_dir = str(Path(args.root) / results_dir(_load_config(args)["preset"]))
     try:
         with locked(args.results_dir):
             return _unpack(args)
@@ -154,17 +159,22 @@ def unpack_command(args: argparse.Namespace) -> int:
         raise UserError(str(err)) from err
 
 
-def _unpack(args: argparse.Namespace) -> int:
+def _load_config(args: argparse.Namespace) -> dict:
     from rnnrepro.config_types import load
+
+    try:
+        return load(args.root, args.configfile)
+    except (OSError, ValueError, yaml.YAMLError) as err:
+        raise UserError(f"cannot load the current config ({err})") from err
+
+
+def _unpack(args: argparse.Namespace) -> int:
     from rnnrepro.sharing.archive import IMPORT_FOLDER, ArchiveError, code_changed
     from rnnrepro.sharing.code import trainer_digests
     from rnnrepro.sharing.training import differences
     from rnnrepro.sharing.unpacking import discard, stage, unpack
 
-    try:
-        current = load(args.root, args.configfile)
-    except (OSError, ValueError, yaml.YAMLError) as err:
-        raise UserError(f"cannot load the current config ({err})") from err
+    current = _load_config(args)
     try:
         staged = stage(args.archive, args.results_dir, args.root)
     except ArchiveError as err:
@@ -199,7 +209,7 @@ def _unpack(args: argparse.Namespace) -> int:
     for name, reason in code_changed(staged.manifest, digests, stages).items():
         log.warning("%s runs: trained by commit %s; the trainer code has changed since (%s). "
                     "They are used as they are; to train them with this code, remove "
-                    "results/imported/%s", name, staged.manifest["commit"], reason, name)
+                    "results/<preset>/imported/%s", name, staged.manifest["commit"], reason, name)
     unfinished = sorted({str(Path(name).parent) for name in staged.resume})
     if unfinished:
         log.info("%s: %d unfinished run(s) put in their folders to resume, e.g. %s/%s; run "

@@ -1,4 +1,4 @@
-"""Runs imported from a results archive (``results/imported/``), as the workflow uses them.
+"""Runs imported from a results archive (``results/<preset>/imported/``), as the workflow uses them.
 
 An imported run is a set of source files, not the output of a job: the summaries read it in
 place of the run's training outputs, so no training job exists for it. (Had the files been put
@@ -22,7 +22,7 @@ from rnnrepro.sharing.training import stage_differences
 
 @dataclass(frozen=True)
 class ImportedRuns:
-    """The import record of ``results/imported/`` and which stages' runs are used."""
+    """The import record of ``results/<preset>/imported/`` and which stages' runs are used."""
 
     results_dir: str
     record: dict[str, Any]
@@ -39,8 +39,8 @@ class ImportedRuns:
         return posixpath.join(self.folder, IMPORT_RECORD)
 
     def path(self, results_path: str) -> str:
-        """``results_path`` (a training output, e.g. ``results/memory/.../metrics.json``), or
-        its imported copy when its stage's runs are used and the archive has it."""
+        """``results_path`` (a training output, e.g. ``results/<preset>/memory/.../metrics.json``),
+        or its imported copy when its stage's runs are used and the archive has it."""
         relative = posixpath.relpath(results_path, self.results_dir)
         stage = relative.split("/", 1)[0]
         if stage in self.stages and relative in self.record["files"]:
@@ -51,7 +51,7 @@ class ImportedRuns:
         """One line on what is used, for the start of a run."""
         record = self.record
         used = ", ".join(sorted(self.stages)) or "none"
-        text = (f"results/imported: runs of archive {record['archive']} (preset "
+        text = (f"results/<preset>/imported: runs of archive {record['archive']} (preset "
                 f"{record['preset']}, commit {record['commit']}); stages used: {used}")
         for stage, (key, old, new) in sorted(self.ignored.items()):
             text += (f"\n  {stage}: not used, the config differs from the archive's "

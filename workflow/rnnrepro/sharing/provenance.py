@@ -1,6 +1,6 @@
 """Where the reproduced numbers came from: trained by this run, or imported from an archive.
 
-Written as ``results/provenance.json`` (a report item) and ``paper/provenance.tex``, which
+Written as ``results/<preset>/provenance.json`` (a report item) and ``paper/provenance.tex``, which
 ``paper/main.tex`` prints under the title. ``paper/tables.tex`` never names it, so the tables of
 a run and of its archive stay byte-identical.
 """

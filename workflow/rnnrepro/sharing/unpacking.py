@@ -1,40 +1,39 @@
 """Unpacking a results archive made by someone else, safely: streamed, bounded, atomic.
 
 :func:`stage` reads the ``.tar.gz`` once, as a stream, into a fresh staging folder beside
-``results/imported/``. Each member is checked from its header before any of its data is read:
-its type (regular files only; directory entries are skipped; links, devices, FIFOs and GNU
+``results/<preset>/imported/``. Each member is checked from its header before any of its data is
+read: its type (regular files only; directory entries are skipped; links, devices, FIFOs and GNU
 sparse members refused), its name (Python's extraction filter, PEP 706, plus ours: no NUL,
-components the file system can hold, no file also used as a folder), its suffix (CSV or JSON;
-a pickle's suffix named as such), its listing in the manifest (the first member) and its
-declared size against :data:`LIMITS`. Even before that, each raw 512-byte tar header is checked
-before :mod:`tarfile` parses it (:class:`_TarStream`): a PAX or GNU long-name header within
-``Limits.extended_header_bytes``, at most ``Limits.extended_headers`` of them in a row, PAX
-records well formed with a ``size`` that is a byte count, no GNU sparse header; so that Python's
-own header parsing (quadratic in a PAX header's records before 3.11.10 and 3.12.6) never sees a
-large one. Data are copied in chunks while their sha256 is computed,
-so memory does not grow with member size. ``manifest.json`` and ``config.json`` are validated
-against schemas (the config against the pipeline's own). Any problem is one
-:class:`ArchiveError` naming the archive, the member or key, and the problem; the staging folder
-is removed and ``results/`` is left as it was.
+components the file system can hold, no file also used as a folder), its suffix (CSV or JSON; a
+pickle's suffix named as such), its listing in the manifest (the first member) and its declared size
+against :data:`LIMITS`. Even before that, each raw 512-byte tar header is checked before
+:mod:`tarfile` parses it (:class:`_TarStream`): a PAX or GNU long-name header within
+``Limits.extended_header_bytes``, at most ``Limits.extended_headers`` of them in a row, PAX records
+well formed with a ``size`` that is a byte count, no GNU sparse header; so that Python's own header
+parsing (quadratic in a PAX header's records before 3.11.10 and 3.12.6) never sees a large one. Data
+are copied in chunks while their sha256 is computed, so memory does not grow with member size.
+``manifest.json`` and ``config.json`` are validated against schemas (the config against the
+pipeline's own). Any problem is one :class:`ArchiveError` naming the archive, the member or key, and
+the problem; the staging folder is removed and ``results/`` is left as it was.
 
 A part archive also holds unfinished runs' resume members (``checkpoint.safetensors``,
 ``best.safetensors``, ``history.partial.csv``), accepted only under a training run's folder
 (:func:`rnnrepro.paths.is_run_folder`) and with the run's checkpoint. A safetensors member is
 checked while it streams, before its tensors are copied (:mod:`rnnrepro.state_format`): header
-length within the limit, the header JSON, every tensor's dtype allowed and its byte range inside
-the data and matching its shape, the member's size equal to header plus data, and its JSON
-document valid with every tensor its index names. :func:`unpack` puts them in the run folders
-(``results/renet/mnist/seed0/checkpoint.safetensors``), where the training rules resume from
-them; the finished runs go to ``results/imported/`` as usual.
+length within the limit, the header JSON, every tensor's dtype allowed and its byte range inside the
+data and matching its shape, the member's size equal to header plus data, and its JSON document
+valid with every tensor its index names. :func:`unpack` puts them in the run folders
+(``results/<preset>/renet/mnist/seed0/checkpoint.safetensors``), where the training rules resume
+from them; the finished runs go to ``results/<preset>/imported/`` as usual.
 
 :func:`install` then swaps the staged import in with renames only: the old import moved aside,
 the new one moved in, the old one deleted last. :func:`recover` (run before every use of the
 import) puts the old import back if a kill fell between the two renames, so a reader always
 finds either the complete old import or the complete new one.
 
-:func:`locked` makes ``rnnrepro results unpack`` take ``results/.unpack.lock`` (``fcntl.flock``)
-for the whole unpack: a second unpack into the same results folder is refused while one runs,
-instead of the two sharing the staging folder.
+:func:`locked` makes ``rnnrepro results unpack`` take ``results/<preset>/.unpack.lock``
+(``fcntl.flock``) for the whole unpack: a second unpack into the same results folder is refused
+while one runs, instead of the two sharing the staging folder.
 """
 
 from __future__ import annotations
@@ -149,7 +148,8 @@ class StagedArchive:
 
     @property
     def finished_files(self) -> dict[str, str]:
-        """The manifest's files but the resume members: what ``results/imported/`` holds."""
+        """The manifest's files but the resume members: what ``results/<preset>/imported/``
+        holds."""
         return {name: digest for name, digest in self.manifest["files"].items()
                 if name not in self.resume}
 
@@ -690,8 +690,8 @@ def recover(results_dir: str | Path) -> None:
 
 
 def install(staged: StagedArchive, results_dir: str | Path, record: Mapping[str, Any]) -> Path:
-    """Write ``record`` into the staged folder and swap it in for ``results/imported/`` with
-    renames only (old aside, new in, old deleted last)."""
+    """Write ``record`` into the staged folder and swap it in for ``results/<preset>/imported/``
+    with renames only (old aside, new in, old deleted last)."""
     target = Path(results_dir) / IMPORT_FOLDER
     aside = Path(results_dir) / ASIDE
     (staged.folder / IMPORT_RECORD).write_bytes(json_bytes(dict(record)))
@@ -751,7 +751,7 @@ def _check_resume(staged: StagedArchive, results_dir: Path) -> None:
 
 def _place(source: Path, destination: Path) -> None:
     """Move a staged file to its run folder by a rename (a copy and a rename across file
-    systems, e.g. a results/renet symlinked to scratch)."""
+    systems, e.g. a results/<preset>/renet symlinked to scratch)."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.replace(source, destination)
@@ -788,10 +788,10 @@ def place_resume(staged: StagedArchive, results_dir: str | Path) -> list[str]:
 
 def unpack(staged: StagedArchive, results_dir: str | Path, *, replace: bool = False,
            add: bool = False) -> Path | None:
-    """Install a staged archive's finished runs as ``results/imported/`` with ``archive.json``
-    recording where they came from, and put its unfinished runs' files in their run folders;
-    return the import folder (None when the archive holds no finished run: the import is left
-    as it was). ``add`` keeps the runs imported before and adds these (configs agreeing): how
+    """Install a staged archive's finished runs as ``results/<preset>/imported/`` with
+    ``archive.json`` recording where they came from, and put its unfinished runs' files in their run
+    folders; return the import folder (None when the archive holds no finished run: the import is
+    left as it was). ``add`` keeps the runs imported before and adds these (configs agreeing): how
     runs of one preset trained on several machines come together."""
     target = Path(results_dir) / IMPORT_FOLDER
     finished = [name for name in staged.finished_files if name != CONFIG]
