@@ -38,6 +38,10 @@ def git_commit():
 
 
 # ---- training runs: imported ones, the output cache's key
+# The training rules are eligible for Snakemake's between-workflow cache when it is asked for
+# (--cache); declared only then, so other runs do not print one notice per rule about it.
+TRAINING_CACHE = workflow.workflow_settings.cache is not None
+
 # Runs imported from a results archive (`rnnrepro results unpack`), used where the config agrees.
 IMPORTED = imported_runs.load(RESULTS, config)
 

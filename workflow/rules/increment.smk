@@ -60,7 +60,7 @@ rule increment_train:
         permutation=increment_permutation_arg,
         checkpoint=f"{INCREMENT_RUN}/{job_paths.CHECKPOINT_FILE}",
         **cache_key("increment"),
-    cache: True
+    cache: TRAINING_CACHE
     log:
         INCREMENT_LOG,
     wildcard_constraints:

@@ -30,7 +30,7 @@ rule memory_train:
         checkpoint=f"{MEMORY_RUN}/{job_paths.CHECKPOINT_FILE}",
         best=f"{MEMORY_RUN}/{job_paths.BEST_FILE}",
         **cache_key("memory"),
-    cache: True
+    cache: TRAINING_CACHE
     wildcard_constraints:
         representation=r"[a-z]+(-[a-z]+)?(-perm\d+)?",
         lr=r"[0-9.e+-]+",

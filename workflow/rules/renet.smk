@@ -25,7 +25,7 @@ rule renet_train:
         checkpoint=f"{RENET_RUN}/{job_paths.CHECKPOINT_FILE}",
         best=f"{RENET_RUN}/{job_paths.BEST_FILE}",
         **cache_key("renet"),
-    cache: True
+    cache: TRAINING_CACHE
     wildcard_constraints:
         dataset="mnist|cifar10|svhn",
         seed=r"\d+",
@@ -69,13 +69,13 @@ rule renet_figure:
         metrics=renet_run_outputs("metrics.json"),
         histories=renet_run_outputs("history.csv"),
     output:
-        pdf=report(
-            "paper/figures/renet-curves.pdf",
+        pdf="paper/figures/renet-curves.pdf",
+        png=report(
+            "paper/figures/renet-curves.png",
             caption="../report/renet-curves.rst",
             category="Figures",
             labels={"figure": "ReNet learning curves"},
         ),
-        png="paper/figures/renet-curves.png",
     log:
         f"{RESULTS}/logs/renet/figure.log",
     conda:

@@ -180,6 +180,14 @@ def _unpack(args: argparse.Namespace) -> int:
     except ArchiveError as err:
         raise UserError(str(err)) from err
     found = differences(staged.config, current)
+    preset = staged.manifest["preset"]
+    if found and args.adopt_config and preset != current["preset"] \
+            and Path(args.results_dir) == Path(args.root) / results_dir(current["preset"]):
+        discard(staged)  # the adopted config names its own preset, whose folder it must fill
+        raise UserError(
+            f"{args.archive} was made with the {preset} preset: with --adopt-config add "
+            f"--results-dir {results_dir(preset)}, the folder its config will use. "
+            f"Nothing was written.")
     if found and not args.adopt_config:
         discard(staged)
         shown = found[:5]
@@ -188,7 +196,6 @@ def _unpack(args: argparse.Namespace) -> int:
         if len(found) > len(shown):
             keys += f"\n  ... and {len(found) - len(shown)} more"
         given = " ".join(f"--configfile {f}" for f in args.configfile) or "config.yaml alone"
-        preset = staged.manifest["preset"]
         raise UserError(
             f"{args.archive} was made with the {preset} preset: pass --configfile "
             f"workflow/presets/{preset}.yaml (you gave {given}), or --adopt-config to import "
