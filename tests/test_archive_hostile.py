@@ -308,3 +308,27 @@ def test_after_a_killed_replace_snakemake_plans_no_training(quick_run, tmp_path,
     planned = re.findall(r"^(?:local)?rule (\w+):", proc.stdout, re.M)
     assert planned and not [rule for rule in planned if rule.endswith("_train")]
     assert (results / "imported" / "archive.json").exists()
+
+
+# -- manifest text that reaches the terminal and main.pdf ------------------------------------
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("version", "1.0$"), ("version", "v" * 200), ("commit", "abc\x1b[31m"),
+    ("commit", "ab\x00cd"), ("preset", "quick\u202e"), ("preset", "\U0001f642"),
+    ("preset", "../quick"),
+])
+def test_manifest_text_outside_plain_characters_is_refused(tmp_path, capsys, config_bytes,
+                                                           field, value):
+    members = good_members(config_bytes)
+    path = archive_of(tmp_path / "a.tar.gz", members, manifest_of(members, **{field: value}))
+    err = refused(tmp_path, path, capsys, "manifest.json", field)
+    assert "\x1b" not in err and "\x00" not in err and "\u202e" not in err
+
+
+def test_a_manifest_and_config_naming_different_presets_are_refused(tmp_path, capsys,
+                                                                     config_bytes):
+    """Quick runs labelled paper-rows would be printed as paper-rows in main.pdf."""
+    members = good_members(config_bytes)
+    path = archive_of(tmp_path / "a.tar.gz", members, manifest_of(members, preset="paper-rows"))
+    refused(tmp_path, path, capsys, "config.json", "preset 'quick', but manifest.json says "
+            "'paper-rows'")

@@ -31,8 +31,8 @@ def dry_runs(tmp_path_factory, repo_root) -> dict[str, str]:
     plans = {}
     for name, files in PRESETS.items():
         given = [arg for path in files for arg in ("--configfile", path)]
-        plans[name] = run_snakemake(repo, "-n", "-p", *given, "--config", "device=cpu",
-                                    timeout=120).stdout
+        done = run_snakemake(repo, "-n", "-p", *given, "--config", "device=cpu", timeout=120)
+        plans[name] = done.stdout + done.stderr
     return plans
 
 
@@ -97,3 +97,8 @@ def test_plan_refuses_bad_options_in_one_line(repo_root, capsys):
     assert cli.main(["plan", "--root", str(repo_root), "--configfile", "no-such.yaml"]) == 2
     error = capsys.readouterr().err.strip()
     assert "no-such.yaml" in error and error.count("\n") == 0
+
+
+def test_a_run_without_cache_prints_no_caching_notices(dry_runs):
+    """The training rules are cache-eligible only under --cache: no notice per rule otherwise."""
+    assert all("eligible for caching" not in plan for plan in dry_runs.values())

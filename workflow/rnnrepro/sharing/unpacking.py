@@ -556,6 +556,9 @@ def _stream(archive: Path, folder: Path, root: Path
                     f"({len(missing)} in all)")
     config = current_config(config)
     _validate_config(config, root, archive)
+    if config["preset"] != manifest["preset"]:
+        raise _fail(archive, CONFIG, f"preset {config['preset']!r}, but {MANIFEST} says "
+                    f"{manifest['preset']!r}: the two must name the same preset")
     (folder / CONFIG).unlink()
     lacking = sorted(name for name in resume
                      if f"{posixpath.dirname(name)}/{CHECKPOINT_FILE}" not in resume)
