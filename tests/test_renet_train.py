@@ -133,6 +133,7 @@ def cli(dataset: Path, out: Path, cfg: dict) -> list[str]:
             str(out / "history.csv"), "--metrics", str(out / "metrics.json")]
 
 
+@pytest.mark.slow  # a trainer process killed and resumed: about 15 s
 def test_resume_after_kill_gives_identical_history(tmp_path):
     data = write_dataset(tmp_path / "data", {"train": 480, "validation": 100, "test": 100},
                          h=16, w=16)

@@ -185,18 +185,21 @@ def kill_resume_compare(trainer: Trainer, k: int, tmp_path: Path) -> None:
     assert_same_run(out, trainer.finished_reference())
 
 
+@pytest.mark.slow  # real trainer processes killed and restarted: about 10-15 s each
 @pytest.mark.parametrize("k", [1, 2, 3])
 def test_memory_resumes_after_sigkill(memory: Trainer, k: int, tmp_path: Path):
     """k = 3: killed after the last epoch's checkpoint, the rerun only writes the outputs."""
     kill_resume_compare(memory, k, tmp_path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("k", [1, 2])
 def test_renet_resumes_after_sigkill(renet: Trainer, k: int, tmp_path: Path):
     kill_resume_compare(renet, k, tmp_path)
     assert metrics(renet.reference)["stopped_early"]  # the rerun stopped early as well
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("k", [1, 2])
 def test_increment_resumes_after_sigkill(increment: Trainer, k: int, tmp_path: Path):
     kill_resume_compare(increment, k, tmp_path)

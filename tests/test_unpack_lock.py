@@ -169,6 +169,7 @@ def test_without_fcntl_unpack_goes_on_unlocked(tmp_path, monkeypatch, caplog, qu
     assert_complete(quick_archive, results)
 
 
+@pytest.mark.slow  # 20 rounds of two processes: about 15 s
 def test_two_unpacks_started_together_one_runs_the_other_is_refused(tmp_path, quick_archive):
     """20 rounds, each two unpack processes released at the same moment into a fresh results
     folder: one imports everything, the other exits 2 with one line, never a traceback. (The

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,22 @@ def read_history(path: str | Path) -> pd.DataFrame:
     return history
 
 
+def check_agreement(path: str | Path, metrics: dict[str, Any], history: pd.DataFrame) -> None:
+    """metrics.json agrees with its history: evaluations from minibatch 0 on, in order, the
+    last at ``minibatches``, whose accuracies are the final ones."""
+    steps = pd.to_numeric(history["minibatch"], errors="coerce").tolist()
+    if steps[0] != 0 or any(b <= a for a, b in pairwise(steps)):
+        raise ValueError(f"{path}: its history's minibatches are not 0, then increasing; "
+                         f"{sanity.RERUN}")
+    sanity.check_integer(path, "minibatches", metrics["minibatches"], steps[-1], steps[-1])
+    last = history.iloc[-1]
+    for key, column in (("final_digit_acc", "digit_acc"), ("final_number_acc", "number_acc")):
+        if not math.isclose(float(metrics[key]), float(last[column]), rel_tol=1e-9,
+                            abs_tol=1e-12):
+            raise ValueError(f"{path}: {key} = {metrics[key]!r}, but its history ends with "
+                             f"{column} = {last[column]!r}; {sanity.RERUN}")
+
+
 def summary_rows(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
     """Summary rows sorted by task, order, cell and seed; a job listed twice is an error."""
     rows: dict[tuple, dict[str, Any]] = {}
@@ -69,6 +86,7 @@ def evaluation_rows(metrics_paths: Sequence[str | Path], history_paths: Sequence
     for metrics_path, history_path in paired_runs(metrics_paths, history_paths):
         metrics = read_metrics(metrics_path)
         history = read_history(history_path)
+        check_agreement(metrics_path, metrics, history)
         keys = {k: metrics[k] for k in JOB_KEYS}
         jobs.append((tuple(keys.values()), [
             {**keys, **{c: record[c] for c in EVALUATION_COLUMNS[len(JOB_KEYS):]}}

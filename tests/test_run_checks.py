@@ -1,6 +1,7 @@
-"""A memory run's files are checked against what the run is: its representation's steps, its
-history, the config's epochs. Each forgery below once reached ``tables.tex`` (or crashed the
-claims job); now the summary refuses it in one message naming the file and the value."""
+"""Run files are checked against what the run is: a memory run against its representation's
+steps, its history and the config's epochs; an increment job's metrics against its history.
+Each forgery below once reached ``tables.tex`` (or crashed the claims job); now the summary
+refuses it in one message naming the file and the value."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO
+from rnnrepro.increment.summary import evaluation_rows
 from rnnrepro.memory.summary import load_runs
 
 ARCHIVE = REPO / "runs" / "paper-rows.tar.gz"
@@ -91,3 +93,36 @@ def test_history_epochs_must_run_one_to_n(run):
     frame.to_csv(path, index=False)
     with pytest.raises(ValueError, match=r"row 11 is epoch 12, expected 11"):
         load(run)
+
+
+# -- an increment job's metrics.json against its history ---------------------------------
+
+INCREMENT_RUN = "increment/K10-N7/simple/gru/seed0"
+
+
+@pytest.fixture
+def increment_run(tmp_path) -> Path:
+    """One real increment job (51,200 minibatches) from the shipped cpu archive."""
+    with tarfile.open(REPO / "runs" / "cpu.tar.gz") as archive:
+        for name in ("metrics.json", "history.csv"):
+            target = tmp_path / INCREMENT_RUN / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(archive.extractfile(f"{INCREMENT_RUN}/{name}").read())
+    return tmp_path / INCREMENT_RUN
+
+
+def increment_rows(folder: Path) -> list[dict]:
+    return evaluation_rows([folder / "metrics.json"], [folder / "history.csv"])
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda m: m.update(final_digit_acc=0.999),
+     r"final_digit_acc = 0.999, but its history ends with digit_acc"),
+    (lambda m: m.update(minibatches=60000), r"minibatches = 60000 is not a number in \[51200"),
+    (lambda m: m.update(minibatches=51200.5), r"minibatches = 51200.5 is not a number"),
+])
+def test_an_increment_metrics_file_must_agree_with_its_history(increment_run, change, message):
+    assert len(increment_rows(increment_run)) == 51
+    edit_metrics(increment_run, change)
+    with pytest.raises(ValueError, match=message):
+        increment_rows(increment_run)
