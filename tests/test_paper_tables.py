@@ -25,11 +25,12 @@ import pytest
 import yaml
 
 from rnnrepro.cli import main
+from rnnrepro.renet import datasets
 from rnnrepro.renet.units import UNIT_NAMES
 
 REPO = Path(__file__).resolve().parents[1]
 PUBLISHED = REPO / "paper" / "published.yaml"
-RENET_DATASETS = ("mnist", "cifar10", "svhn")
+RENET_DATASETS = datasets.NAMES
 MISSING = "—"
 
 # --------------------------------------------------------------------------------------------

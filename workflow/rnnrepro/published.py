@@ -9,7 +9,6 @@ import yaml
 
 from rnnrepro.memory.runs import from_paper_name
 
-RENET_DATASETS = ("mnist", "cifar10", "svhn")
 RUN_METRICS = ("epoch", "acc", "vacc", "loss", "vloss")
 
 
@@ -32,8 +31,7 @@ def load(path: str | Path) -> dict[str, Any]:
 
 def _check(data: dict[str, Any]) -> None:
     renet = data["renet"]
-    for name in RENET_DATASETS:
-        arch = renet["architectures"]["datasets"][name]
+    for name, arch in renet["architectures"]["datasets"].items():
         assert len(arch["patches"]) == len(arch["hidden"]) == arch["renet_layers"], name
         rows = renet["test_errors"]["datasets"][name]["rows"]
         assert sum(bool(r.get("renet")) for r in rows) == 1, f"{name}: one ReNet row"

@@ -8,6 +8,7 @@ import shlex
 import shutil
 import subprocess
 
+from rnnrepro.memory import representations as memory_representations
 from rnnrepro.memory import runs as memory_runs
 from rnnrepro import job_time
 from rnnrepro import paths as job_paths
@@ -19,6 +20,7 @@ from rnnrepro.job_settings import SPEED
 from rnnrepro.sharing import imported as imported_runs
 from rnnrepro.sharing import training as training_jobs
 from rnnrepro.sharing.code import TRAINERS, code_digest, trainer_digests
+from rnnrepro.renet.datasets import NAMES as RENET_DATASET_NAMES
 
 # Each preset keeps its own results (data, runs, summaries, logs), so presets live side by side
 # in one clone: switching between them retrains nothing (rnnrepro.paths.results_dir).

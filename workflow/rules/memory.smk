@@ -32,7 +32,7 @@ rule memory_train:
         **cache_key("memory"),
     cache: TRAINING_CACHE
     wildcard_constraints:
-        representation=r"[a-z]+(-[a-z]+)?(-perm\d+)?",
+        representation=memory_representations.NAME_PATTERN,
         lr=r"[0-9.e+-]+",
         seed=r"\d+",
     log:

@@ -27,7 +27,7 @@ rule renet_train:
         **cache_key("renet"),
     cache: TRAINING_CACHE
     wildcard_constraints:
-        dataset="mnist|cifar10|svhn",
+        dataset="|".join(RENET_DATASET_NAMES),
         seed=r"\d+",
     log:
         RENET_LOG,

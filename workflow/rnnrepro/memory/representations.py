@@ -41,7 +41,12 @@ GROUPS = {
     "flattened-perm": "flattened random permute",
 }
 GROUP_ORDER = tuple(GROUPS.values())
-_NAME = re.compile(r"^(original|transposed|flattened|transposed-flattened)(?:-perm(\d+))?$")
+# Every representation name, as one regular expression: the plain orders, and the three random
+# kinds with a permutation number. The rules' wildcard and the config schema's pattern are this
+# (tests/test_declarations.py).
+NAME_PATTERN = ("(original|transposed|flattened|transposed-flattened"
+                "|(original|transposed|flattened)-perm[0-9]+)")
+_NAME = re.compile(r"^(original|transposed|flattened|transposed-flattened)(?:-perm([0-9]+))?$")
 
 Permutations = Mapping[str, Sequence[np.ndarray]]
 

@@ -9,11 +9,13 @@ from rnnrepro.aggregate import Summary, from_columns
 from rnnrepro.files import read_csv_columns
 from rnnrepro.paper.layout import MIDRULE, Cell, Row, Table, cells, latex_text
 from rnnrepro.paper.stats import MISSING, count, difference, mean_std, signed
-from rnnrepro.published import RENET_DATASETS, renet_row
+from rnnrepro.published import renet_row
+from rnnrepro.renet.datasets import DISPLAY
+from rnnrepro.renet.datasets import NAMES as RENET_DATASETS
 from rnnrepro.renet.summary import ERROR_COLUMNS
 from rnnrepro.renet.units import UNIT_NAMES
 
-DATASET_NAMES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "svhn": "SVHN"}
+DATASET_NAMES = DISPLAY
 ERROR_DECIMALS = 2
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rnnrepro.commandline import UserError, add_job_settings, training_device
 from rnnrepro.paths import BEST_FILE, CHECKPOINT_FILE
+from rnnrepro.renet.datasets import NAMES
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "checkpoint after an interruption.")
     p.add_argument("--data", required=True, type=Path,
                    help="processed dataset folder or its manifest.json")
-    p.add_argument("--dataset", required=True, choices=("mnist", "cifar10", "svhn"))
+    p.add_argument("--dataset", required=True, choices=NAMES)
     p.add_argument("--seed", required=True, type=int)
     add_job_settings(p, "renet.training", "{model: renet.models.<dataset>, training: the "
                      "renet.training keys that change results, train_subset: n|null}")

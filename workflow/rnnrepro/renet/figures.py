@@ -11,9 +11,10 @@ import pandas as pd
 
 from rnnrepro import sanity
 from rnnrepro.files import paired_runs
+from rnnrepro.renet.datasets import DISPLAY
 from rnnrepro.renet.summary import load_metrics
 
-DATASET_NAMES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "svhn": "SVHN"}
+DATASET_NAMES = DISPLAY
 HISTORY_COLUMNS = ("epoch", "train_error", "val_error")
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rnnrepro.renet.datasets import INPUT_SHAPES  # noqa: F401  (the image shapes, re-exported)
 from rnnrepro.renet.units import GATES
 
 CLASSES = 10
 # (channels, height, width) of each dataset's images, as the data stage writes them.
-INPUT_SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32), "svhn": (3, 32, 32)}
 
 
 def forward_flops(model: Mapping[str, Any], input_shape: Sequence[int],

@@ -18,8 +18,9 @@ from rnnrepro import sanity
 from rnnrepro.aggregate import column_names, summarize, summary_columns
 from rnnrepro.files import write_csv
 from rnnrepro.paths import RENET_RUN_FOLDER as RUN_FOLDER
+from rnnrepro.renet.datasets import NAMES
 
-DATASET_ORDER = ("mnist", "cifar10", "svhn")
+DATASET_ORDER = NAMES
 SUMMARY_COLUMNS = ("dataset", "seed", "test_error", "val_error", "best_epoch", "epochs_run",
                    "parameters")
 ERROR_COLUMNS = ("dataset", "n", *column_names("test_error_percent"))
