@@ -151,14 +151,6 @@ def permutations_settings(wildcards):
     return settings_json(config["data"]["permutations"])
 
 
-def data_targets():
-    """Manifests of MNIST and the ReNet datasets, and the permutations file."""
-    datasets = dict.fromkeys(["mnist", *config["renet"]["datasets"]])
-    return [f"{DATA}/{dataset}/manifest.json" for dataset in datasets] + [
-        f"{DATA}/permutations.json"
-    ]
-
-
 # ---- memory stage (workflow/rules/memory.smk)
 MEMORY = config["memory"]
 MEMORY_SUMMARY = f"{RESULTS}/memory/summary"
