@@ -77,11 +77,11 @@ def test_a_failed_download_shows_its_error_on_the_terminal(workdir):
                            **entry, "sources": ["http://127.0.0.1:9/t10k-labels-idx1-ubyte.gz"]}}}}}
     (workdir / "unreachable.yaml").write_text(yaml.safe_dump(config))
     done = subprocess.run(["snakemake", "--cores", "1",
-                           "results/quick/data/raw/mnist/t10k-labels-idx1-ubyte.gz",
+                           "results/full/data/raw/mnist/t10k-labels-idx1-ubyte.gz",
                            "--configfile", "unreachable.yaml"], cwd=workdir, text=True,
                           capture_output=True, timeout=300)
     terminal = done.stdout + done.stderr
     assert done.returncode != 0
     assert "every source failed" in terminal
     assert "http://127.0.0.1:9/t10k-labels-idx1-ubyte.gz" in terminal
-    assert str(workdir / "results/quick/data/raw/mnist/t10k-labels-idx1-ubyte.gz") in terminal
+    assert str(workdir / "results/full/data/raw/mnist/t10k-labels-idx1-ubyte.gz") in terminal

@@ -97,7 +97,8 @@ def test_quick_best_runs_agree_with_the_memory_stage(quick_run):
 
 def test_quick_tables_print_only_numbers_of_the_results(quick_run):
     """Every reproduced number of tables.tex is in a summary file under results/."""
-    assert check_numbers_in_results(quick_run / "paper/tables.tex", quick_run / "results") > 40
+    assert check_numbers_in_results(quick_run / "paper/tables.tex",
+                                    quick_run / "results" / "quick") > 40
 
 
 def test_quick_run_is_complete(quick_run):
