@@ -216,7 +216,8 @@ def _unpack(args: argparse.Namespace) -> int:
     for name, reason in code_changed(staged.manifest, digests, stages).items():
         log.warning("%s runs: trained by commit %s; the trainer code has changed since (%s). "
                     "They are used as they are; to train them with this code, remove "
-                    "results/<preset>/imported/%s", name, staged.manifest["commit"], reason, name)
+                    "%s/%s", name, staged.manifest["commit"], reason,
+                    Path(args.results_dir) / IMPORT_FOLDER, name)
     unfinished = sorted({str(Path(name).parent) for name in staged.resume})
     if unfinished:
         log.info("%s: %d unfinished run(s) put in their folders to resume, e.g. %s/%s; run "

@@ -51,7 +51,7 @@ class ImportedRuns:
         """One line on what is used, for the start of a run."""
         record = self.record
         used = ", ".join(sorted(self.stages)) or "none"
-        text = (f"results/<preset>/imported: runs of archive {record['archive']} (preset "
+        text = (f"{self.results_dir}/{IMPORT_FOLDER}: runs of archive {record['archive']} (preset "
                 f"{record['preset']}, commit {record['commit']}); stages used: {used}")
         for stage, (key, old, new) in sorted(self.ignored.items()):
             text += (f"\n  {stage}: not used, the config differs from the archive's "
