@@ -53,6 +53,12 @@ def test_a_second_preset_in_the_clone_leaves_the_first_untouched(quick_run, tmp_
     assert not trained(quick.stdout + quick.stderr)
     assert (workdir / "paper/tables.tex").read_bytes() == quick_tables
     assert (workdir / "results/archive/quick.tar.gz").stat().st_size > 0
+    if shutil.which("latexmk") and shutil.which("pdftotext"):  # the quick PDF, from its runs
+        pdf = run_snakemake(workdir, "--cores", "2", "paper/main.pdf", "--configfile", QUICK)
+        assert not trained(pdf.stdout + pdf.stderr)
+        text = subprocess.run(["pdftotext", str(workdir / "paper/main.pdf"), "-"],
+                              capture_output=True, text=True, check=True).stdout
+        assert "preset quick" in text and "paper-rows" not in text
 
     # No --configfile: one line naming both presets, no plan of the full config's training.
     done = subprocess.run([sys.executable, "-m", "snakemake", "-n", "paper/tables.tex"],
