@@ -1,6 +1,6 @@
 """What every command of the ``rnnrepro`` CLI shares, below the stages' command modules (which
 import it, while :mod:`rnnrepro.cli` imports them): the user error, the ``--settings`` format
-both ways, and the training device."""
+both ways, the config a run uses, and the training device."""
 
 from __future__ import annotations
 
@@ -14,6 +14,18 @@ import yaml
 
 class UserError(Exception):
     """A problem the user can fix (bad input, missing file); printed without a traceback."""
+
+
+def load_config(root: str | Path, configfiles: list[str], what: str = "config"
+                ) -> dict[str, Any]:
+    """The config a ``snakemake --configfile ...`` run in ``root`` uses
+    (:func:`rnnrepro.config_types.load`), its failures as a one-line :class:`UserError`."""
+    from rnnrepro.config_types import load
+
+    try:
+        return load(root, configfiles)
+    except (OSError, ValueError, yaml.YAMLError) as err:
+        raise UserError(f"cannot load the {what} ({err})") from err
 
 
 def load_settings(value: str) -> dict[str, Any]:

@@ -8,9 +8,7 @@ import argparse
 import os
 from pathlib import Path
 
-import yaml
-
-from rnnrepro.commandline import UserError
+from rnnrepro.commandline import UserError, load_config
 from rnnrepro.paths import results_dir
 
 
@@ -25,14 +23,9 @@ def _config_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _load(args: argparse.Namespace) -> dict:
-    from rnnrepro.config_types import load
-
     if args.cores < 1:
         raise UserError(f"--cores {args.cores}: give at least 1")
-    try:
-        return load(args.root, args.configfile)
-    except (OSError, ValueError, yaml.YAMLError) as err:
-        raise UserError(f"cannot load the config ({err})") from err
+    return load_config(args.root, args.configfile)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from rnnrepro import __version__
-from rnnrepro.commandline import UserError, load_settings
+from rnnrepro.commandline import UserError, load_config, load_settings
 from rnnrepro.paths import CHECKPOINT_FILE, OLD_CHECKPOINT_FILE, RESUME_FILES, results_dir
 
 log = logging.getLogger("rnnrepro")
@@ -150,31 +150,22 @@ def unpack_command(args: argparse.Namespace) -> int:
     from rnnrepro.sharing.archive import ArchiveError
     from rnnrepro.sharing.unpacking import locked
 
+    current = load_config(args.root, args.configfile, "current config")
     if args.results_dir is None:
-        args.results_dir = str(Path(args.root) / results_dir(_load_config(args)["preset"]))
+        args.results_dir = str(Path(args.root) / results_dir(current["preset"]))
     try:
         with locked(args.results_dir):
-            return _unpack(args)
+            return _unpack(args, current)
     except ArchiveError as err:
         raise UserError(str(err)) from err
 
 
-def _load_config(args: argparse.Namespace) -> dict:
-    from rnnrepro.config_types import load
-
-    try:
-        return load(args.root, args.configfile)
-    except (OSError, ValueError, yaml.YAMLError) as err:
-        raise UserError(f"cannot load the current config ({err})") from err
-
-
-def _unpack(args: argparse.Namespace) -> int:
+def _unpack(args: argparse.Namespace, current: dict) -> int:
     from rnnrepro.sharing.archive import IMPORT_FOLDER, ArchiveError, code_changed
     from rnnrepro.sharing.code import trainer_digests
     from rnnrepro.sharing.training import differences
     from rnnrepro.sharing.unpacking import discard, stage, unpack
 
-    current = _load_config(args)
     try:
         staged = stage(args.archive, args.results_dir, args.root)
     except ArchiveError as err:
