@@ -25,10 +25,9 @@ from rnnrepro.allocator import reuse_freed_memory
 from rnnrepro.config_types import load
 from rnnrepro.increment.evaluation import HoldoutEvaluator
 from rnnrepro.increment.holdout import build_holdout
-from rnnrepro.increment.keras_units import GATES
 from rnnrepro.increment.models import IncrementModel
 from rnnrepro.increment.sequences import make_permutation
-from rnnrepro.increment.settings import UnitSettings
+from rnnrepro.increment.settings import WEIGHT_BLOCKS, UnitSettings
 from rnnrepro.runtime import pick_device
 
 
@@ -48,7 +47,7 @@ def _timed(function) -> float:
 
 def evaluation_gflop(cell: str, base: int, hidden: int, numbers: int, steps: int) -> float:
     """The model's matrix-product FLOPs of one evaluation (see the module doc)."""
-    rows = GATES.get(cell, 1) * hidden
+    rows = WEIGHT_BLOCKS[cell] * hidden
     per_step = 2 * (base * rows + hidden * rows + hidden * base)
     return per_step * steps * numbers / 1e9
 

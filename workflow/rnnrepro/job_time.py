@@ -17,12 +17,10 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from rnnrepro.increment.settings import WEIGHT_BLOCKS
 from rnnrepro.memory.representations import steps
 from rnnrepro.renet.flops import INPUT_SHAPES, training_flops
 from rnnrepro.sharing.training import memory_run_settings
-
-# Weight blocks of each increment cell (the IRNN's one, the GRU's r, z, n, the LSTM's i, f, g, o).
-WEIGHT_BLOCKS = {"rnn": 1, "gru": 3, "lstm": 4}
 
 
 def _images(config: Mapping[str, Any], dataset: str, subset: int | None) -> int:

@@ -33,9 +33,10 @@ import torch
 from torch import nn
 
 from rnnrepro.gated_recurrence import gru_recurrence, lstm_recurrence
-from rnnrepro.increment.settings import UnitSettings
+from rnnrepro.increment.settings import WEIGHT_BLOCKS, UnitSettings
 
-GATES = {"lstm": 4, "gru": 3}
+# The gated cells and their weight blocks.
+GATES = {cell: blocks for cell, blocks in WEIGHT_BLOCKS.items() if cell != "rnn"}
 
 
 class KerasRecurrent(nn.Module):
@@ -84,14 +85,20 @@ class KerasRecurrent(nn.Module):
             if self.cell == "lstm":
                 self.bias_l0[hidden:2 * hidden] += units.lstm_forget_bias
 
+    def recurrence_weights(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(weight_ih, weight_hh, bias) with the gate rows in the order the recurrences take
+        them: the LSTM's as i, f, o, g (the three gates contiguous), the GRU's as stored."""
+        w_ih, w_hh, bias = self.weight_ih_l0, self.weight_hh_l0, self.bias_l0
+        if self.cell == "lstm":
+            order = self.lstm_order
+            w_ih, w_hh, bias = w_ih[order], w_hh[order], bias[order]
+        return w_ih, w_hh, bias
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
         batch, steps, _ = x.shape
         # Input products of every step at once, time-major; the recurrence runs with a
         # hand-written backward pass (rnnrepro.gated_recurrence).
-        w_ih, w_hh, bias = self.weight_ih_l0, self.weight_hh_l0, self.bias_l0
-        if self.cell == "lstm":  # the recurrence wants the gate rows as i, f, o, g
-            order = self.lstm_order
-            w_ih, w_hh, bias = w_ih[order], w_hh[order], bias[order]
+        w_ih, w_hh, bias = self.recurrence_weights()
         gi = torch.addmm(bias, x.transpose(0, 1).reshape(steps * batch, -1),
                          w_ih.T).view(steps, batch, -1)
         hard = self.units.gate_activation == "hard_sigmoid"

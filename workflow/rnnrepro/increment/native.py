@@ -122,10 +122,7 @@ def weights_of(model: torch.nn.Module) -> Weights | None:
     if not isinstance(readout, torch.nn.Linear) or readout.bias is None:
         return None
     if isinstance(recurrent, KerasRecurrent):
-        w_ih, w_hh, bias = recurrent.weight_ih_l0, recurrent.weight_hh_l0, recurrent.bias_l0
-        if recurrent.cell == "lstm":  # rows i, f, o, g
-            order = recurrent.lstm_order
-            w_ih, w_hh, bias = w_ih[order], w_hh[order], bias[order]
+        w_ih, w_hh, bias = recurrent.recurrence_weights()
         after = recurrent.reset_after
         bias_hn = recurrent.bias_hn_l0 if after else torch.zeros(recurrent.hidden_size)
         cell, hard = CELLS[recurrent.cell], recurrent.units.gate_activation == "hard_sigmoid"
