@@ -98,28 +98,26 @@ class HoldoutEvaluator:
         orders of summation could round to different digits, and PyTorch's is the reference."""
         predictions, margins = native.predict(library, weights, self._numpy_inputs)
         near = np.flatnonzero((margins < NEAR_TIE).any(axis=1))
-        was_training = model.training
-        model.eval()
-        for start in range(0, len(near), self.batch_size):
-            rows = near[start:start + self.batch_size]
-            chosen = model(self.inputs[torch.from_numpy(rows)]).argmax(dim=-1)
-            predictions[rows] = chosen.numpy()
-        model.train(was_training)
+        if len(near):
+            predictions[near] = self._predict(model, self.inputs[torch.from_numpy(near)]).numpy()
         self.rescored = len(near)
         return predictions
 
     def _torch(self, model: torch.nn.Module) -> Accuracy:
+        correct = self._predict(model, self.inputs) == self.targets
+        return self._accuracy(correct.sum(), correct[:, self.digits:].all(dim=1).sum())
+
+    def _predict(self, model: torch.nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+        """The model's digit (uint8) at every step of ``inputs``, in eval mode, ``batch_size``
+        sequences at a time."""
         was_training = model.training
         model.eval()
-        digit_hits = torch.zeros((), dtype=torch.int64, device=self.inputs.device)
-        number_hits = torch.zeros_like(digit_hits)
-        for start in range(0, len(self), self.batch_size):
-            inputs = self.inputs[start:start + self.batch_size]
-            correct = model(inputs).argmax(dim=-1) == self.targets[start:start + self.batch_size]
-            digit_hits += correct.sum()
-            number_hits += correct[:, self.digits:].all(dim=1).sum()
-        model.train(was_training)
-        return self._accuracy(digit_hits, number_hits)
+        try:
+            return torch.cat([model(inputs[start:start + self.batch_size]).argmax(dim=-1)
+                              .to(torch.uint8)
+                              for start in range(0, len(inputs), self.batch_size)])
+        finally:
+            model.train(was_training)
 
     def _accuracy(self, digit_hits: torch.Tensor | int, number_hits: torch.Tensor | int
                   ) -> Accuracy:
