@@ -7,9 +7,12 @@ Every key is required: config.yaml states each value with its source and the sch
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from rnnrepro.job_settings import JobSettings, RMSprop, result, speed
+from rnnrepro.memory.representations import PIXELS, steps
 
 
 @dataclass(frozen=True)
@@ -26,3 +29,12 @@ class TrainSettings(JobSettings):
     rmsprop: RMSprop = result()
     train_subset: int | None = result()
     eval_batch_size: int = speed()
+
+
+def run_section(memory: Mapping[str, Any], representation: str) -> dict[str, Any]:
+    """The ``memory:`` section as one run of ``representation`` reads it: for the 784-step
+    representations, ``memory.pixel_runs`` (epochs, train_subset) over the section's values."""
+    section = dict(memory)
+    if steps(representation) == PIXELS:
+        section.update(memory.get("pixel_runs") or {})
+    return section

@@ -28,6 +28,7 @@ from rnnrepro.aggregate import column_names, summarize, summary_columns
 from rnnrepro.files import paired_runs, write_csv, write_json
 from rnnrepro.memory.representations import GROUP_ORDER, steps
 from rnnrepro.memory.runs import RUN_FOLDER, run_label
+from rnnrepro.memory.settings import run_section
 
 TABLE2_COLUMNS = ["variant", "representation", "group", "learning_rate", "seed", "steps",
                   "latency_mean"]
@@ -107,14 +108,7 @@ def load_runs(metrics_paths: Sequence[str | Path], history_paths: Sequence[str |
 
 # metrics.json's best-epoch keys and the history columns they copy.
 BEST_FROM_HISTORY = {"acc": "acc", "vacc": "val_acc", "loss": "loss", "vloss": "val_loss",
-                "test_acc": "test_acc", "test_loss": "test_loss"}
-
-
-def configured_epochs(memory: Mapping[str, Any], representation: str) -> int:
-    """The epochs config gives a run of ``representation`` (``pixel_runs`` for 784 steps)."""
-    pixel = memory.get("pixel_runs") or {}
-    return int(pixel.get("epochs", memory["epochs"]) if steps(representation) == 784
-               else memory["epochs"])
+                     "test_acc": "test_acc", "test_loss": "test_loss"}
 
 
 def check_run(path: Path, metrics: Mapping[str, Any], history_path: Path,
@@ -143,7 +137,8 @@ def check_run(path: Path, metrics: Mapping[str, Any], history_path: Path,
     sanity.check_epochs(history_path, history)
     if memory is not None:
         sanity.check_length(history_path, history,
-                            configured_epochs(memory, fields["representation"]), "epochs")
+                            int(run_section(memory, fields["representation"])["epochs"]),
+                            "epochs")
     epoch = sanity.check_integer(path, "best.epoch", best.get("epoch"), 1, len(history))
     sanity.check_best_row(path, best, history.iloc[epoch - 1], BEST_FROM_HISTORY)
 

@@ -19,6 +19,7 @@ from rnnrepro.increment.settings import HoldoutSettings, PermutationSettings
 from rnnrepro.increment.settings import TrainSettings as IncrementSettings
 from rnnrepro.job_settings import RESULT, SPEED
 from rnnrepro.memory.settings import TrainSettings as MemorySettings
+from rnnrepro.memory.settings import run_section
 from rnnrepro.renet.settings import TrainSettings as RenetSettings
 from rnnrepro.renet.settings import with_precision
 
@@ -41,13 +42,8 @@ def memory_run_settings(config: Mapping[str, Any], representation: str,
                         kind: str = RESULT) -> dict[str, Any]:
     """``--settings`` (``kind`` RESULT) or ``--speed`` (SPEED) of one memory run, with
     ``memory.pixel_runs`` applied to the 784-step representations."""
-    from rnnrepro.memory.representations import steps
-
-    memory = config["memory"]
-    settings = {key: memory[key] for key in MemorySettings.keys(kind)}
-    if steps(representation) == 784:
-        settings.update({k: v for k, v in memory["pixel_runs"].items() if k in settings})
-    return settings
+    memory = run_section(config["memory"], representation)
+    return {key: memory[key] for key in MemorySettings.keys(kind)}
 
 
 def increment_settings(config: Mapping[str, Any], kind: type, which: str = RESULT
