@@ -68,3 +68,17 @@ def test_a_name_the_pattern_refuses_the_code_refuses(name):
     assert not re.fullmatch(representations.NAME_PATTERN, name)
     with pytest.raises(ValueError, match="unknown representation"):
         representations.parse(name)
+
+
+def test_preset_names_exclude_the_results_folders_own_names():
+    """A preset names its folder results/<preset>/: the schema refuses exactly the names the
+    results folder already uses (the archives' folder and the old layout's stage folders)."""
+    from rnnrepro.paths import LEGACY_FOLDERS
+
+    pattern = schema("config.schema.yaml")["properties"]["preset"]["pattern"]
+    excluded = re.match(r"\^\(\?!\(([^)]*)\)\$\)", pattern)[1].split("|")
+    assert sorted(excluded) == sorted(("archive", *LEGACY_FOLDERS))
+    assert schema("archive-manifest.schema.yaml")["properties"]["preset"] == {
+        "$ref": "config.schema.yaml#/properties/preset"}
+    assert not [name for name in excluded if re.match(pattern, name)]
+    assert re.match(pattern, "paper-rows") and not re.match(pattern, "../quick")

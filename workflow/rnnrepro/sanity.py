@@ -121,8 +121,7 @@ def folder_fields(path: str | Path, pattern: str) -> dict[str, str]:
 def check_integer(path: str | Path, key: str, value: Any, low: int, high: int) -> int:
     """``value`` a whole number within [low, high] (1.5 or true are not)."""
     number = check_value(path, key, value, low, high)
-    if isinstance(value, bool) or number != int(number) or (
-            isinstance(value, float) and not value.is_integer()):
+    if number != int(number):
         raise ValueError(f"{path}: {key} = {value!r} is not a whole number; {RERUN}")
     return int(number)
 
