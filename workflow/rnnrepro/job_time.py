@@ -23,7 +23,7 @@ from rnnrepro.renet.flops import INPUT_SHAPES, training_flops
 from rnnrepro.sharing.training import memory_run_settings
 
 
-def _images(config: Mapping[str, Any], dataset: str, subset: int | None) -> int:
+def training_images(config: Mapping[str, Any], dataset: str, subset: int | None) -> int:
     """Training images of a dataset: the configured split, or the subset when smaller."""
     train = config["data"][dataset]["splits"]["train"]
     return train if subset is None else min(subset, train)
@@ -35,7 +35,7 @@ def memory_work(config: Mapping[str, Any], representation: str) -> dict[str, flo
     bookkeeping, which dominate at 28 steps) and sequence steps evaluated (validation and test
     images after every epoch)."""
     settings = memory_run_settings(config, representation)
-    images = _images(config, "mnist", settings["train_subset"])
+    images = training_images(config, "mnist", settings["train_subset"])
     splits = config["data"]["mnist"]["splits"]
     length, epochs = steps(representation), settings["epochs"]
     return {"trained_step": float(length * epochs * images),
@@ -63,7 +63,7 @@ def renet_work(config: Mapping[str, Any], dataset: str) -> dict[str, float]:
     renet = config["renet"]
     per_image = training_flops(renet["models"][dataset], INPUT_SHAPES[dataset]) / 1e9
     splits = config["data"][dataset]["splits"]
-    images = _images(config, dataset, renet["train_subset"]) + splits["validation"] / 3
+    images = training_images(config, dataset, renet["train_subset"]) + splits["validation"] / 3
     return {"gflop": renet["training"]["max_epochs"] * images * per_image}
 
 

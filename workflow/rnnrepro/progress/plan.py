@@ -52,7 +52,7 @@ def label(config: Mapping[str, Any], job: TrainingJob) -> str:
     """What the job's kind is, in words."""
     if job.stage == "memory":
         _, steps, subset = job.kind
-        images = config["data"]["mnist"]["splits"]["train"] if subset is None else subset
+        images = job_time.training_images(config, "mnist", subset)
         return f"memory: {steps} steps, {job.length} epochs of {images:,} images"
     if job.stage == "increment":
         _, base, digits, cell = job.kind
