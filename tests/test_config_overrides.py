@@ -169,3 +169,27 @@ def test_a_nan_in_a_config_file_is_refused_naming_the_key(repo_root, tmp_path):
     with pytest.raises(ValueError, match=r"^config key memory\.input_weight_std = nan: not a "
                                          r"finite number$"):
         load(repo_root, [preset])
+
+
+@pytest.mark.parametrize(("entry", "nested"), [
+    ("memory.epochs=5", "memory='{epochs: 5}'"),
+    ("renet.training.max_epochs=3", "renet='{training: {max_epochs: 3}}'"),
+])
+def test_a_dotted_config_key_gets_one_line_with_the_nested_form(workdir, entry, nested):
+    """Snakemake refuses a dotted --config key with a traceback before the workflow loads;
+    the rnnrepro logger plugin, imported earlier, answers in one line with what to write."""
+    done = dry_run(workdir, entry)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (f"snakemake --config {entry}: Snakemake takes no dotted "
+                                   f"keys; give the nested value instead: --config {nested}")
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_only_dotted_keys_are_answered():
+    """Keys Snakemake takes, flags after --config and other programs are left alone."""
+    from snakemake_logger_plugin_rnnrepro import dotted_config_error
+
+    assert dotted_config_error(["-n", "--config", "memory={epochs: 5}", "seed=1"]) is None
+    assert dotted_config_error(["--config", "a=1", "-n", "b.c=2"]) is None
+    assert dotted_config_error(["--config=a.b=1"]).endswith("--config a='{b: 1}'")
+    assert dotted_config_error(["-C", "x=1", "y.z=[1, 2]"]).endswith("--config y='{z: [1, 2]}'")
