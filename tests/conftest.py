@@ -118,3 +118,116 @@ def repo_config() -> dict:
 
     return load(REPO)
 
+
+
+# A 10 pt article's \footnotesize: the smallest font a table of main.pdf may print in.
+FOOTNOTE_PT = 8.0
+_TABLE_LINE = re.compile(r"^rnnrepro table (\S+): font ([\d.]+)pt printed at ([\d.]+)pt, "
+                         r"width ([\d.]+)pt of ([\d.]+)pt, height ([\d.]+)pt$", re.M)
+
+
+def table_fonts(log: str) -> dict[str, tuple[float, float]]:
+    """Each table's (font, printed font) in points, from the lines ``\\rnnfitwidth`` writes to
+    ``main.log``."""
+    return {m[1]: (float(m[2]), float(m[3])) for m in _TABLE_LINE.finditer(log)}
+
+
+def layout_problems(log: str, labels: set[str]) -> list[str]:
+    """What makes main.pdf's tables hard to read, from its log: a table not placed, printed
+    below the footnote size, wider than the line at it, or taller than a page."""
+    fonts = table_fonts(log)
+    problems = [f"{label}: not in the log" for label in sorted(labels - set(fonts))]
+    problems += [f"{label}: printed at {printed} pt" for label, (_, printed) in fonts.items()
+                 if printed < FOOTNOTE_PT - 1e-3]
+    problems += re.findall(r"Package rnnrepro Warning: [^\n]*", log)
+    problems += re.findall(r"LaTeX Warning: Float too large[^\n]*", log)
+    return problems
+
+
+def build_main_pdf(build: Path, tables: Path, increment_table: Path) -> Path:
+    """Compile paper/main.tex in ``build`` with the given generated tables, a provenance line
+    and plain stand-in figures; fail the test with latexmk's output if it fails. Returns the
+    folder (main.pdf, main.log)."""
+    from rnnrepro.sharing import provenance
+
+    (build / "figures").mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "paper" / "main.tex", build)
+    shutil.copy(tables, build / "tables.tex")
+    shutil.copy(increment_table, build / "increment-table.tex")
+    record = {"archive": "cpu_run #1.tar.gz", "archive_sha256": "ab" * 32, "preset": "cpu",
+              "version": "0.1.0", "commit": "1234567"}
+    runs = ["results/imported/memory/a/seed0/metrics.json", "results/renet/mnist/seed0/x.csv"]
+    (build / "provenance.tex").write_text(provenance.tex(provenance.describe(
+        runs, results_dir="results", record=record, preset="quick", commit="89ab_cd",
+        version="0.1.0")))
+    figures = re.findall(r"^\\rnnfigure\{([^}]*)\}", (REPO / "paper" / "main.tex").read_text(),
+                         re.M)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for name in figures:
+        wide = name.startswith(("memory-representations", "increment"))
+        fig, ax = plt.subplots(figsize=(7 if wide else 3.4, 2.5))
+        ax.plot([0, 1], [0, 1])
+        fig.savefig(build / "figures" / name)
+        plt.close(fig)
+    proc = subprocess.run(["bash", str(REPO / "workflow/scripts/build-pdf.sh"), "main.tex"],
+                          cwd=build, capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        pytest.fail(f"main.tex did not compile in {build}:\n{proc.stdout[-3000:]}")
+    return build
+
+
+def typeset_widths(snippets: list[str], workdir: Path, size: str = "footnotesize") -> list[float]:
+    """The natural widths (pt) of LaTeX snippets set at ``size`` in main.tex's document class,
+    measured by pdflatex."""
+    lines = [r"\documentclass[10pt,twocolumn]{article}\newlength{\rnnw}\begin{document}"]
+    lines += [rf"\settowidth{{\rnnw}}{{\{size} {snippet}}}\typeout{{rnnwidth \the\rnnw}}"
+              for snippet in snippets]
+    lines.append(r"\end{document}")
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "widths.tex").write_text("\n".join(lines) + "\n")
+    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
+                           "widths.tex"], cwd=workdir, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    log = (workdir / "widths.log").read_text(errors="replace")
+    return [float(w) for w in re.findall(r"^rnnwidth ([\d.]+)pt$", log, re.M)]
+
+
+_CM = 72.27 / 2.54      # TeX points per centimetre
+
+
+def verdict_cell_problems(tables_tex: str, workdir: Path) -> list[str]:
+    """Verdict cells of the claims tables that take more than two lines: more than one
+    ``\\newline``, or a line wider than its column (which LaTeX would wrap)."""
+    cells: list[tuple[str, str, float]] = []    # (table, line, column width in pt)
+    for block in re.findall(r"\\begin\{table\*?\}(.*?)\\end\{table\*?\}", tables_tex, re.S):
+        label = re.search(r"\\label\{([^}]*)\}", block)[1]
+        if not label.startswith("tab:claims"):
+            continue
+        widths = [float(w) * _CM for w in re.findall(r"p\{([\d.]+)cm\}",
+                                                    re.search(r"\\begin\{tabular\}\{(.*)\}\n",
+                                                              block)[1])]
+        body = block.split("\\midrule\n", 1)[1].split("\\bottomrule")[0]
+        for row in body.splitlines():
+            parts = re.split(r"(?<!\\)&", row.strip().removesuffix(r"\\"))
+            if len(parts) < 4:
+                continue        # a claim's heading, a rule
+            # tab:claims*: the verdict is the last column; tab:claims-increment: the readings'.
+            verdicts = parts[-1:] if len(parts) == 7 else parts[3:]
+            for cell, width in zip(verdicts, widths[-len(verdicts):], strict=True):
+                lines = cell.strip().split(r"\newline ")
+                if len(lines) > 2:
+                    cells.append((label, cell.strip(), -1.0))
+                cells += [(label, line, width) for line in lines]
+    measured = typeset_widths([line for _, line, _ in cells], workdir)
+    problems = []
+    for (label, line, width), got in zip(cells, measured, strict=True):
+        if width < 0:
+            problems.append(f"{label}: {line!r} takes more than two lines")
+        elif got > width:
+            problems.append(f"{label}: {line!r} is {got:.0f} pt wide, its column {width:.0f} pt")
+    return problems

@@ -447,7 +447,9 @@ def test_readings_that_disagree_are_said_so(tmp_path):
     write_csv(tmp_path / "v.csv", rows, evaluate.VERDICT_COLUMNS)
     latex = "".join(render_latex(t) for t in claims_tables(read_verdicts(tmp_path / "v.csv"),
                                                             "test"))
-    assert "readings disagree" in latex
+    assert r"simple vs complicated $\dagger$" in latex
+    assert "†: the readings of the measure disagree" in claims_tables(
+        read_verdicts(tmp_path / "v.csv"), "test")[2].caption
 
 
 def test_a_claim_with_readings_refuses_a_measure_of_its_own():

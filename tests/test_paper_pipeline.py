@@ -15,6 +15,7 @@ import yaml
 
 from conftest import QUICK, copy_repo, run_snakemake
 from test_paper_tables import (
+    best_rows,
     check_all,
     check_numbers_in_results,
     claims_rows,
@@ -30,8 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 PAPER_FIGURES = ["increment-K2-N32", "increment-K10-N7", "increment-K4-N15", "memory-curves",
                  "memory-representations", "memory-samples", "renet-curves"]
 TABLE_LABELS = ["tab:renet-architectures", "tab:renet-errors", "tab:memory-latency",
-                "tab:memory-runs", "tab:memory-best", "tab:claims", "tab:claims-increment",
-                "tab:increment-final"]
+                "tab:memory-runs", "tab:memory-best", "tab:claims", "tab:claims-continued",
+                "tab:claims-renet", "tab:claims-increment", "tab:increment-final"]
 
 
 def merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -84,8 +85,8 @@ def test_quick_best_runs_agree_with_the_memory_stage(quick_run):
     summary = quick_run / "results/quick/memory/summary"
     variants = pd.read_csv(summary / "variants.csv")
     best = variants[variants["best"]].set_index("group")["run"].to_dict()
-    rows = {row[0]: row for row in parse_tables((quick_run / "paper/tables.tex").read_text())
-            ["tab:memory-best"].rows}
+    rows = {row[0]: row for row in best_rows(parse_tables(
+        (quick_run / "paper/tables.tex").read_text())["tab:memory-best"])}
     assert {group: rows[group][6] for group in best} == best
     for name in ("table4_best.csv", "curves.csv"):
         frame = pd.read_csv(summary / name)

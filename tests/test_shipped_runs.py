@@ -1,6 +1,7 @@
 """Regression guard for the real runs shipped in ``runs/``: each archive, unpacked into a fresh
-copy, rebuilds ``paper/tables.tex`` and ``results/claims/verdicts.csv`` with no training job,
-and the verdicts equal the snapshot beside it (``runs/<preset>.verdicts.csv``). A code change
+copy, rebuilds ``paper/tables.tex`` and ``results/<preset>/claims/verdicts.csv`` with no
+training job, the verdicts equal the snapshot beside it (``runs/<preset>.verdicts.csv``), and
+its tables print legibly in main.pdf. A code change
 that alters what the same runs conclude fails here until the snapshot is deliberately updated
 (runs/README.md says how)."""
 
@@ -13,7 +14,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import REPO, copy_repo, run_snakemake
+from conftest import (
+    REPO,
+    build_main_pdf,
+    copy_repo,
+    layout_problems,
+    run_snakemake,
+    verdict_cell_problems,
+)
 from rnnrepro.cli import main
 
 ARCHIVES = sorted((REPO / "runs").glob("*.tar.gz"))
@@ -41,8 +49,9 @@ def test_shipped_archive_rebuilds_its_verdicts_without_training(archive, tmp_pat
     configfile = f"workflow/presets/{preset}.yaml"
     monkeypatch.chdir(workdir)
     assert main(["results", "unpack", str(archive), "--configfile", configfile]) == 0
-    proc = run_snakemake(workdir, "paper/tables.tex", f"results/{preset}/claims/verdicts.csv",
-                         "--cores", "2", "--configfile", configfile)
+    proc = run_snakemake(workdir, "paper/tables.tex", "paper/increment-table.tex",
+                         f"results/{preset}/claims/verdicts.csv", "--cores", "2",
+                         "--configfile", configfile)
     ran = re.findall(r"^(?:local)?rule (\w+):", proc.stdout + proc.stderr, re.M)
     assert "paper_tables" in ran and not [rule for rule in ran if rule.endswith("_train")]
     rebuilt = pd.read_csv(workdir / f"results/{preset}/claims/verdicts.csv",
@@ -52,6 +61,14 @@ def test_shipped_archive_rebuilds_its_verdicts_without_training(archive, tmp_pat
     pd.testing.assert_frame_equal(
         rebuilt[NUMBER_COLUMNS].replace("", float("nan")).astype(float),
         expected[NUMBER_COLUMNS].replace("", float("nan")).astype(float), rtol=1e-9)
+    if shutil.which("latexmk"):
+        # Its main.pdf (figures stood in for: they need the data) prints every table at the
+        # footnote size or larger, within the line and a page.
+        tables = workdir / "paper/tables.tex"
+        build = build_main_pdf(tmp_path / "build", tables, workdir / "paper/increment-table.tex")
+        labels = set(re.findall(r"\\label\{(tab:[^}]*)\}", tables.read_text()))
+        assert layout_problems((build / "main.log").read_text(errors="replace"), labels) == []
+        assert verdict_cell_problems(tables.read_text(), tmp_path / "widths") == []
 
 
 @pytest.mark.skipif(not (REPO / "runs" / "paper-rows.tar.gz").exists(), reason="not shipped")

@@ -8,6 +8,10 @@ tex=$1
 dir=$(dirname "$tex")
 name=$(basename "$tex" .tex)
 
+# Log lines unwrapped (TeX Live wraps them at 79 characters), so each table's
+# "rnnrepro table ..." line of paper/main.log reads as one line.
+export max_print_line=10000
+
 if command -v latexmk >/dev/null 2>&1; then
     # -g: always recompile (Snakemake removed the old PDF already); -Werror: undefined
     # references make latexmk exit non-zero.

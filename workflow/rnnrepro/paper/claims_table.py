@@ -1,5 +1,6 @@
-"""The claims tables (``tab:claims`` and ``tab:claims-increment`` in ``paper/tables.tex``),
-formatted from verdicts.csv only (the paper stage renders them; the claims stage computes).
+"""The claims tables (``tab:claims``, ``tab:claims-renet`` and ``tab:claims-increment`` in
+``paper/tables.tex``), formatted from verdicts.csv only (the paper stage renders them; the claims
+stage computes).
 
 Every number it prints is a column of ``results/<preset>/claims/verdicts.csv`` rounded for print:
 relative effects in percent with one decimal, other effects with three decimals.
@@ -7,6 +8,7 @@ relative effects in percent with one decimal, other effects with three decimals.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,19 +64,67 @@ def _comparison(row: pd.Series, first: bool) -> str:
     return f"{row['comparison']}: {row['reading']}" if first else f"  ″ {row['reading']}"
 
 
-def verdict_text(row: pd.Series) -> str:
-    """The verdict with what qualifies it: the reason (unless plainly supported or
-    contradicted), unequal budgets, readings that disagree, the planning figure, notes."""
-    details = []
-    if row["verdict"] not in ("supported", "contradicted"):
-        details.append(row["reason"])
+# Reasons the verdict column abbreviates (the caption's legend explains them); any other text
+# (budgets, the claims' notes) becomes a lettered note under the table.
+_SHORT_REASONS = ((re.compile(r"CI (above|below) 0, (as claimed|against the claim)"), ""),
+                  (re.compile(r"CI includes 0"), "CI ∋ 0"),
+                  (re.compile(r"n = \d+ < (\d+): no interval"), r"n < \1"),
+                  (re.compile(r"(no runs of .*|no paired runs)"), r"\1"))
+LEGEND = ("CI ∋ 0: the interval includes 0; n ≈ k: the units that would decide (a planning "
+          "figure); †: the readings of the measure disagree; (a), (b), …: notes below the table.")
+
+
+class Notes:
+    """Lettered notes under a table: one letter per distinct text, in order of first use."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def mark(self, text: str) -> str:
+        """``(a)`` for ``text``, the same letter for the same text."""
+        if text not in self.texts:
+            self.texts.append(text)
+        return f"({chr(ord('a') + self.texts.index(text))})"
+
+    def lines(self) -> list[str]:
+        """``(a) text`` per note."""
+        return [f"({chr(ord('a') + i)}) {text}" for i, text in enumerate(self.texts)]
+
+
+def _short_reason(reason: str, notes: Notes) -> tuple[str, str]:
+    """(abbreviation, note mark) of a verdict's reason: known reasons shortened, unequal
+    budgets and anything else moved to a note."""
+    marks = []
+    if reason.startswith("unequal budgets: "):
+        budget, _, reason = reason.removeprefix("unequal budgets: ").rpartition("; ")
+        marks.append(notes.mark(f"unequal budgets: {budget}"))
+    for pattern, short in _SHORT_REASONS:
+        if pattern.fullmatch(reason):
+            return pattern.sub(short, reason), " ".join(marks)
+    marks.append(notes.mark(reason))
+    return "", " ".join(marks)
+
+
+def verdict_lines(row: pd.Series, notes: Notes) -> tuple[str, str]:
+    """The verdict (with † when its readings disagree and its note marks) and, for a verdict
+    that is not plain, the abbreviated reason and the planning figure."""
+    marks = []
+    reason, mark = _short_reason(row["reason"], notes)
+    details = [reason] if row["verdict"] not in ("supported", "contradicted") else []
+    marks.append(mark)
     if row["readings"].startswith("disagree"):
-        details.append("readings disagree")
+        marks.insert(0, "†")
     if not pd.isna(row["n_needed"]):
         details.append(f"n ≈ {int(row['n_needed'])}")
-    details.append(row["note"])
-    details = [text for text in dict.fromkeys(details) if text]
-    return row["verdict"] + (f" ({'; '.join(details)})" if details else "")
+    if row["note"] and row["note"] != row["reason"]:
+        marks.append(notes.mark(row["note"]))
+    head = " ".join([row["verdict"], *[m for m in marks if m]])
+    return head, "; ".join(text for text in dict.fromkeys(details) if text)
+
+
+def verdict_text(row: pd.Series, notes: Notes) -> str:
+    """The verdict cell: :func:`verdict_lines` on at most two lines."""
+    return "\n".join(line for line in verdict_lines(row, notes) if line)
 
 
 def _claim_blocks(frame: pd.DataFrame, width: int) -> Iterator[tuple[list[Row | str],
@@ -90,7 +140,7 @@ def _claim_blocks(frame: pd.DataFrame, width: int) -> Iterator[tuple[list[Row | 
         yield heading, rows
 
 
-def _body(frame: pd.DataFrame) -> list[Row | str]:
+def _body(frame: pd.DataFrame, notes: Notes) -> list[Row | str]:
     body: list[Row | str] = []
     for heading, rows in _claim_blocks(frame, 7):
         body += heading
@@ -101,13 +151,25 @@ def _body(frame: pd.DataFrame) -> list[Row | str]:
             # No align on the p{} columns: a \multicolumn would stop their text wrapping.
             body.append([Cell(""), Cell(label), Cell(evidence(row)), Cell(ours(row)),
                          Cell(row["magnitude"] or MISSING), Cell(str(int(row["n"]))),
-                         Cell(verdict_text(row))])
+                         Cell(verdict_text(row, notes))])
     if not body:
         body.append([Cell("no claims in this table", span=7, align="l", italic=True)])
     return body
 
 
-def _readings_body(frame: pd.DataFrame) -> tuple[list[str], list[Row | str]]:
+def _reading_cell(row: pd.Series, notes: Notes) -> str:
+    """Ours over the verdict, for one reading (the verdict over its reason when nothing ran);
+    "CI ∋ 0" is left out, as the interval above shows it, and the readings' disagreement (†)
+    is marked on the comparison."""
+    head, details = verdict_lines(row, notes)
+    details = "; ".join(d for d in details.split("; ") if d and d != "CI ∋ 0")
+    head = head.replace(" †", "")
+    if ours(row) == MISSING:
+        return "\n".join(line for line in (head, details) if line)
+    return f"{ours(row)}\n{head}" + (f"; {details}" if details else "")
+
+
+def _readings_body(frame: pd.DataFrame, notes: Notes) -> tuple[list[str], list[Row | str]]:
     """The readings of the claims in ``frame`` (all alike) and one row per comparison: ours
     and the verdict under each reading."""
     readings = list(dict.fromkeys(frame["reading"]))
@@ -121,44 +183,73 @@ def _readings_body(frame: pd.DataFrame) -> tuple[list[str], list[Row | str]]:
                                  f"{list(by_reading)}, expected {readings}")
             row = comparison.iloc[0]
             paper = f" (paper: {row['claimed_text']})" if row["claimed_text"] else ""
-            body.append([Cell(""), Cell(f"{label}{paper}"), Cell(str(int(row["n"]))),
-                         *[Cell(f"{ours(r)} {verdict_text(r)}")
-                           for r in by_reading.values()]])
+            dagger = " †" if row["readings"].startswith("disagree") else ""
+            body.append([Cell(""), Cell(f"{label}{dagger}{paper}"), Cell(str(int(row["n"]))),
+                         *[Cell(_reading_cell(r, notes)) for r in by_reading.values()]])
     return readings, body
 
 
 CAPTION = "Columns and verdicts: Section Claims and verdicts."
 # Fits the 7 in text width of main.tex at footnotesize with 3 pt column gaps; long cells wrap.
 WRAP = r">{\raggedright\arraybackslash}p"
-COLUMNS = f"l{WRAP}{{3.6cm}}{WRAP}{{2.0cm}}l{WRAP}{{3.6cm}}r{WRAP}{{3.0cm}}"
+COLUMNS = f"l{WRAP}{{4.0cm}}{WRAP}{{2.0cm}}l{WRAP}{{3.6cm}}r{WRAP}{{2.5cm}}"
+
+
+def _comparisons_table(frame: pd.DataFrame, macro: str, label: str, title: str, what: str,
+                       preset: str) -> Table:
+    """A table of comparisons, one row per comparison and reading (tab:claims, tab:claims-renet)."""
+    notes = Notes()
+    header = [cells("Claim", "Comparison (a vs b)", "Paper", "Ours: mean [95 % CI]",
+                    "Paper vs ours", "n", "Verdict")]
+    body = _body(frame, notes)
+    return Table(macro=macro, label=label, title=title,
+                 caption=(f"{what}, and their verdicts on this run (preset `{preset}`). Ours: "
+                          "mean effect a − b (relative effects (a − b)/a in percent) with its "
+                          "Student t 95 % interval over n paired units; ″: another reading of "
+                          "the same comparison. " + LEGEND + " " + CAPTION),
+                 columns=COLUMNS, header=header, body=body, wide=True, size="footnotesize",
+                 colsep="3pt", notes=notes.lines())
+
+
+def halves(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``frame``'s claims in two parts of about equal rows (a claim's heading counts one), split
+    between claims: the memory paper's MNIST claims fill more than a page in one float."""
+    claims = list(dict.fromkeys(frame["claim"]))
+    sizes = [int((frame["claim"] == claim).sum()) + 1 for claim in claims]
+    split = min(range(len(claims) + 1),
+                key=lambda k: (max(sum(sizes[:k]), sum(sizes[k:])), -k))
+    first = frame["claim"].isin(claims[:split])
+    return frame[first], frame[~first]
 
 
 def claims_tables(frame: pd.DataFrame, preset: str) -> list[Table]:
-    """Table tab:claims (the MNIST and ReNet claims, one row per comparison and reading) and
-    tab:claims-increment (the increment task's: one row per comparison, one column per
-    reading of its open measure)."""
-    header = [cells("Claim", "Comparison (a vs b)", "Paper", "Ours: mean [95 % CI]",
-                    "Paper vs ours", "n", "Verdict")]
+    """Tables tab:claims and tab:claims-continued (the memory paper's MNIST claims, in two
+    halves) and tab:claims-renet (ReNet's), one row per comparison and reading, and
+    tab:claims-increment (the increment task's: one row per comparison, one column per reading
+    of its open measure)."""
     increment = frame["data"] == "increment_evaluations"
-    readings, body = _readings_body(frame[increment])
-    width = 13.4 / max(len(readings), 1)
+    renet = frame["paper"] == "renet"
+    notes = Notes()
+    readings, increment_body = _readings_body(frame[increment], notes)
+    # The readings share 13 cm: one cell's "+0.380 [+0.195, +0.565]" needs 3.2 cm.
+    width = 13.0 / max(len(readings), 1)
+    first, second = halves(frame[~increment & ~renet])
     return [
-        Table(macro="rnnTableClaims", label="tab:claims", title=TITLE,
-              caption=(f"Claims of the memory paper on MNIST and of ReNet, and their verdicts on "
-                       f"this run (preset `{preset}`). Ours: mean effect a − b (relative "
-                       f"effects (a − b)/a in percent) with its Student t 95 % interval over n "
-                       f"paired units; ″: another reading of the same comparison; n ≈ k: the "
-                       f"units that would decide (a planning figure). " + CAPTION),
-              columns=COLUMNS, header=header, body=_body(frame[~increment]), wide=True,
-              size="footnotesize", colsep="3pt"),
+        _comparisons_table(first, "rnnTableClaims", "tab:claims", TITLE,
+                           "Claims of the memory paper on MNIST", preset),
+        _comparisons_table(second, "rnnTableClaimsContinued", "tab:claims-continued",
+                           f"{TITLE} (continued)",
+                           "Claims of the memory paper on MNIST (continued)", preset),
+        _comparisons_table(frame[renet], "rnnTableClaimsRenet", "tab:claims-renet",
+                           f"{TITLE} (ReNet)", "Claims of the ReNet paper", preset),
         Table(macro="rnnTableClaimsIncrement", label="tab:claims-increment",
               title=f"{TITLE} (increment task)",
               caption=(f"Claims on the increment task and their verdicts on this run (preset "
                        f"`{preset}`), under every reading of the open measure (one column "
                        f"each): ours, mean difference simple − complicated [95 % CI] over n "
-                       f"paired units, and the verdict (n ≈ k: the units that would decide, "
-                       f"a planning figure). " + CAPTION),
-              columns=f"l{WRAP}{{3.0cm}}r" + f"{WRAP}{{{width:.2f}cm}}" * len(readings),
-              header=[cells("Claim", "Comparison (a vs b)", "n", *readings)], body=body,
-              wide=True, size="footnotesize", colsep="3pt"),
+                       f"paired units, over the verdict. " + LEGEND + " " + CAPTION),
+              columns=f"l{WRAP}{{2.6cm}}r" + f"{WRAP}{{{width:.2f}cm}}" * len(readings),
+              header=[cells("Claim", "Comparison (a vs b)", "n", *readings)],
+              body=increment_body, wide=True, size="footnotesize", colsep="2pt",
+              notes=notes.lines()),
     ]

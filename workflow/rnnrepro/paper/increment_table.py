@@ -74,4 +74,5 @@ def increment_table(frame: pd.DataFrame, settings: Mapping[str, Any], preset: st
                  "paper shows these runs only as curves (Figs. 5–7) and states no end point to "
                  f"compare with. Preset `{preset}`: mean ± sample std over n seeds when n > 1; "
                  "— = not run."),
-        columns="llr" + "r" * 8, header=header, body=body, wide=True)
+        columns="llr" + "r" * 8, header=header, body=body, wide=True, size="footnotesize",
+        stack_pm=True)

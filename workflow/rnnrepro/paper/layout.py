@@ -21,7 +21,7 @@ _LATEX_UNICODE = {"±": r"$\pm$", "—": "---", "–": "--", "Δ": r"$\Delta$", 
                   "−": r"$-$", "≤": r"$\le$", "≥": r"$\ge$", "·": r"$\cdot$", "…": r"\dots{}",
                   "η": r"$\eta$", "’": "'", "“": "``", "”": "''", "š": r"\v{s}", "Š": r"\v{S}",
                   "\u00a0": "~", "<": r"$<$", ">": r"$>$", "|": r"$|$",
-                  "≈": r"$\approx$", "″": r"\quad$''$"}
+                  "≈": r"$\approx$", "″": r"\quad$''$", "∋": r"$\ni$", "†": r"$\dagger$"}
 _CODE = re.compile(r"`([^`]*)`")
 _COLUMN = re.compile(r"(?:>\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\})?(?:[lcr]|p\{[^}]*\})")
 
@@ -55,6 +55,13 @@ class Table:
     wide: bool = False         # table* (both columns) instead of table
     size: str = "small"        # font size command inside the float
     colsep: str = ""           # \tabcolsep inside the float (e.g. "3pt"); "" keeps LaTeX's
+    stack_pm: bool = False     # LaTeX: "mean ± std" cells on two lines (mean, then ± std)
+    notes: list[str] = field(default_factory=list)   # lines under the table (its legend's notes)
+
+    @property
+    def alignments(self) -> list[str]:
+        """Each column's alignment letter (``p`` for ``p{...}`` columns)."""
+        return [_letter(m) for m in _COLUMN.findall(self.columns)]
 
     @property
     def width(self) -> int:
@@ -99,8 +106,31 @@ def html_text(text: str) -> str:
     return _CODE.sub(lambda m: f"<code>{m.group(1)}</code>", html.escape(text, quote=False))
 
 
-def _latex_cell(cell: Cell) -> str:
-    body = cell.latex if cell.latex is not None else latex_text(cell.text)
+def _letter(spec: str) -> str:
+    """The alignment letter of a column spec (``p`` for ``p{...}``)."""
+    return spec[-1] if spec[-1] in "lcr" else "p"
+
+
+def _latex_lines(lines: Sequence[str], align: str) -> str:
+    """Lines stacked in one cell: in a ``p`` column, broken with ``\\newline`` (each may still
+    wrap); elsewhere ``\\rnnlines``, a nested tabular aligned at its first line."""
+    if align == "p":
+        return r"\newline ".join(latex_text(line) for line in lines)
+    return rf"\rnnlines{{{align}}}{{" + r"\\".join(latex_text(line) for line in lines) + "}"
+
+
+def _latex_cell(cell: Cell, align: str, stack_pm: bool) -> str:
+    """A cell's LaTeX: text with a newline is stacked in lines, and with ``stack_pm`` so is
+    "mean ± std" (mean, then "± std"); the plain text is the lines joined by spaces."""
+    if cell.latex is not None:
+        body = cell.latex
+    elif "\n" in cell.text:
+        body = _latex_lines(cell.text.split("\n"), _letter(cell.align or align))
+    elif stack_pm and " ± " in cell.text:
+        mean, std = cell.text.split(" ± ", 1)
+        body = _latex_lines([mean, f"±{std}"], _letter(cell.align or align))
+    else:
+        body = latex_text(cell.text)
     if cell.bold and body:
         body = r"\textbf{" + body + "}"
     if cell.italic and body:
@@ -110,8 +140,12 @@ def _latex_cell(cell: Cell) -> str:
     return body
 
 
-def _latex_row(row: Row) -> str:
-    return " & ".join(_latex_cell(cell) for cell in row) + r" \\"
+def _latex_row(row: Row, table: Table) -> str:
+    alignments, cells_out, column = table.alignments, [], 0
+    for cell in row:
+        cells_out.append(_latex_cell(cell, alignments[column], table.stack_pm))
+        column += cell.span
+    return " & ".join(cells_out) + r" \\"
 
 
 def _cmidrules(row: Row) -> str:
@@ -135,19 +169,48 @@ def render_latex(table: Table) -> str:
              rf"\label{{{table.label}}}",
              rf"\{table.size}",
              *([rf"\setlength{{\tabcolsep}}{{{table.colsep}}}"] if table.colsep else []),
-             r"\rnnfitwidth{%",
+             rf"\rnnfitwidth{{{table.label}}}{{%",
              rf"\begin{{tabular}}{{{table.columns}}}",
              r"\toprule"]
     for row in table.header:
-        lines.append(_latex_row(row))
+        lines.append(_latex_row(row, table))
         rules = _cmidrules(row)
         if rules:
             lines.append(rules)
     lines.append(r"\midrule")
     for row in table.body:
-        lines.append(r"\midrule" if row == MIDRULE else _latex_row(row))
-    lines += [r"\bottomrule", r"\end{tabular}}", rf"\end{{{env}}}}}", ""]
+        lines.append(r"\midrule" if row == MIDRULE else _latex_row(row, table))
+    lines += [r"\bottomrule", r"\end{tabular}}"]
+    if table.notes:
+        lines.append(r"\par\smallskip\parbox{\linewidth}{\raggedright "
+                     + r"\quad ".join(latex_text(note) for note in table.notes) + "}")
+    lines += [rf"\end{{{env}}}}}", ""]
     return "\n".join(lines)
+
+
+# \rnnfitwidth{label}{tabular}: a tabular at its natural size; one wider than the line is
+# scaled down, but never to a font below the footnote size (8 pt in a 10 pt document): what is
+# still too wide then overflows, with a warning. Every table logs its font and scale
+# ("rnnrepro table <label>: ..." in main.log), which tests/test_paper_layout.py reads.
+FIT_MACRO = (
+    r"\makeatletter",
+    r"\providecommand{\rnnfitwidth}[2]{\sbox0{#2}%",
+    r"  {\footnotesize\xdef\rnn@floor{\f@size}}%",
+    r"  \dimen0=\f@size pt\relax\dimen4=\wd0",
+    r"  \ifdim\wd0>\linewidth",
+    r"    \dimen0=\dimexpr\f@size pt*\linewidth/\wd0\relax",
+    r"    \ifdim\dimen0<\rnn@floor pt\relax\dimen0=\rnn@floor pt\relax",
+    r"      \PackageWarning{rnnrepro}{table #1 is wider than the line at the footnote size}%",
+    r"    \fi",
+    r"    \dimen2=\dimexpr\wd0*\dimen0/\dimexpr\f@size pt\relax\relax",
+    r"    \sbox0{\resizebox{\dimen2}{!}{\usebox0}}%",
+    r"  \fi",
+    r"  \typeout{rnnrepro table #1: font \f@size pt printed at \the\dimen0, width \the\dimen4",
+    r"    \space of \the\linewidth, height \the\dimexpr\ht0+\dp0\relax}%",
+    r"  \usebox0}",
+    r"\makeatother",
+    r"\providecommand{\rnnlines}[2]{\begin{tabular}[t]{@{}#1@{}}#2\end{tabular}}",
+)
 
 
 def render_latex_file(tables: Sequence[Table], preamble: Sequence[str],
@@ -155,20 +218,13 @@ def render_latex_file(tables: Sequence[Table], preamble: Sequence[str],
     """A whole generated ``.tex`` file: comment lines, helper macros, one definition per table."""
     lines = [f"% {line}" if line else "%" for line in preamble]
     lines += ["", *definitions,
-              "% Scale a tabular down to the line width only when it is wider, then to 0.85 of",
-              "% the text height only when it is taller (its caption stays above; needs graphicx).",
-              r"\providecommand{\rnnfitwidth}[1]{\sbox0{#1}%",
-              r"  \ifdim\wd0>\linewidth\sbox0{\resizebox{\linewidth}{!}{\usebox0}}\fi",
-              r"  \dimen0=\ht0\advance\dimen0 by\dp0",
-              r"  \ifdim\dimen0>0.85\textheight\resizebox*{!}{0.85\textheight}{\usebox0}%",
-              r"  \else\usebox0\fi}",
-              ""]
+              *FIT_MACRO, ""]
     lines += [render_latex(table) for table in tables]
     return "\n".join(lines)
 
 
 def _html_cell(cell: Cell, tag: str) -> str:
-    body = html_text(cell.text)
+    body = "<br>".join(html_text(line) for line in cell.text.split("\n"))
     if cell.bold:
         body = f"<b>{body}</b>"
     if cell.italic:
@@ -208,5 +264,6 @@ def render_html(tables: Sequence[Table], title: str, notes: Sequence[str] = ()) 
             out.append(f"<tr{cls}>" + "".join(_html_cell(c, "td") for c in row) + "</tr>")
             rule = False
         out.append("</tbody></table>")
+        out += [f"<p>{html_text(note)}</p>" for note in table.notes]
     out.append("</body></html>")
     return "\n".join(out) + "\n"

@@ -177,7 +177,8 @@ def runs_table(published: Mapping[str, Any], runs: Mapping[Key, Run], preset: st
                  "permute k. acc and loss are running means over the epoch's training batches. "
                  + VALIDATION_NOTE + f" Reproduced with preset `{preset}`: mean ± sample std "
                  "over n seeds when n > 1; — = not run. Δ vacc = reproduced − published vacc."),
-        columns="ll" + "r" * 13, header=header, body=body, wide=True, size="footnotesize")
+        columns="ll" + "r" * 13, header=header, body=body, wide=True, size="footnotesize",
+        colsep="3pt", stack_pm=True)
 
 
 def best_table(published: Mapping[str, Any], runs: Mapping[Key, Run], preset: str) -> Table:
@@ -186,22 +187,24 @@ def best_table(published: Mapping[str, Any], runs: Mapping[Key, Run], preset: st
     best = {run.group: run for run in runs.values() if run.best}
     paper = {r["model"]: r for r in published["memory"]["best"]["rows"]}
     header = [[Cell(""), Cell("Published (test set)", span=5),
-               Cell(f"Reproduced ({preset}, validation split)", span=8), Cell("")],
-              cells("Group", *PUBLISHED_METRICS, "best run", "n", "epoch", "acc", "vacc",
+               Cell(f"Reproduced ({preset}, validation split)", span=7), Cell("")],
+              cells("Group\nbest run", *PUBLISHED_METRICS, "n", "epoch", "acc", "vacc",
                     "test acc", "loss", "vloss", "Δ vacc")]
     body: list[Row | str] = []
     for group in [*paper, *sorted(set(best) - set(paper))]:
         row, run = paper.get(group), best.get(group)
-        body.append([Cell(group), *_published_cells(row), Cell(run.label if run else MISSING),
-                     *_reproduced_cells(run, row)])
+        # The group (its random-permute suffix on a line of its own) over its best run.
+        name = group.replace(" random", "\nrandom") + "\n" + (run.label if run else MISSING)
+        body.append([Cell(name), *_published_cells(row), *_reproduced_cells(run, row)])
     return Table(
         macro="rnnTableMemoryBest", label="tab:memory-best",
         title="Memory Table 4: best run per group",
         caption=("Memory-capacity Table 4: the best run of each group (the paper's caption: "
                  "\u201cbest models for each option\u201d; its text calls this Table 2). Ours: "
-                 "the variant (representation@learning rate) with the highest mean validation "
-                 "accuracy over its n seeds, shown as mean ± sample std when n > 1. "
+                 "the variant (representation@learning rate, under the group's name) with the "
+                 "highest mean validation accuracy over its n seeds, shown as mean ± sample std "
+                 "when n > 1. "
                  + VALIDATION_NOTE + f" Reproduced with preset `{preset}`; — = not run. "
                  "Δ vacc = reproduced − published vacc."),
-        columns="l" + "r" * 5 + "l" + "r" * 8, header=header, body=body, wide=True,
-        size="footnotesize")
+        columns="l" + "r" * 13, header=header, body=body, wide=True,
+        size="footnotesize", colsep="3pt", stack_pm=True)

@@ -80,8 +80,8 @@ def architectures_table(published: Mapping[str, Any], renet_settings: Mapping[st
     for key, label in ROW_LABELS:
         row = [label]
         for name in RENET_DATASETS:
-            row += [Cell(paper_rows[name][key]),
-                    Cell(ours[name][key] if name in ours else MISSING)]
+            row += [Cell(_stacked(paper_rows[name][key])),
+                    Cell(_stacked(ours[name][key]) if name in ours else MISSING)]
         body.append(row)
     return Table(
         macro="rnnTableRenetArchitectures", label="tab:renet-architectures",
@@ -92,7 +92,13 @@ def architectures_table(published: Mapping[str, Any], renet_settings: Mapping[st
                  "connected layers, their activation, the recurrent unit (Sec. 4.2 of the "
                  "paper) and the data augmentation. The FC activation max(0, x) is fixed in "
                  "the model code. — = dataset not run in this preset."),
-        columns="l" + "cc" * len(RENET_DATASETS), header=header, body=body, wide=True)
+        columns="l" + "cc" * len(RENET_DATASETS), header=header, body=body, wide=True,
+        size="footnotesize", colsep="3pt")
+
+
+def _stacked(text: str) -> str:
+    """A long unit name on lines of its own: ``GRU,`` / ``reset before U`` / ``(paper eq.)``."""
+    return text.replace(", ", ",\n").replace(" (", "\n(")
 
 
 def read_errors(path: str) -> dict[str, Summary]:
@@ -106,7 +112,7 @@ def errors_table(published: Mapping[str, Any], errors: Mapping[str, Summary],
                  preset: str) -> Table:
     """ReNet Table 2: literature rows, the paper's ReNet and the reproduced ReNet per dataset."""
     blocks = published["renet"]["test_errors"]["datasets"]
-    header = [cells("Model", "Test error (%)", "n", "Δ (pp)")]
+    header = [cells("Model", "Test error\n(%)", "n", "Δ (pp)")]
     body: list[Row | str] = []
     for index, name in enumerate(RENET_DATASETS):
         if index:
@@ -120,7 +126,7 @@ def errors_table(published: Mapping[str, Any], errors: Mapping[str, Summary],
             if row.get("renet"):
                 body.append([Cell("ReNet (paper)", bold=True), Cell(value, bold=True),
                              Cell(""), Cell("")])
-                body.append(cells(f"ReNet (reproduced, {preset})",
+                body.append(cells("ReNet (reproduced)",
                                   mean_std(ours, ERROR_DECIMALS), count(ours),
                                   signed(difference(ours, paper_error), ERROR_DECIMALS)))
             else:
@@ -137,5 +143,6 @@ def errors_table(published: Mapping[str, Any], errors: Mapping[str, Summary],
                  "published ReNet in percentage points. Each run is early-stopped on its "
                  "validation split and evaluated once on the test set. — = not run in this "
                  "preset."),
-        columns="lrrr", header=header, body=body)
+        columns="lrrr", header=header, body=body, size="footnotesize", colsep="4pt",
+        stack_pm=True)
 
