@@ -13,7 +13,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import QUICK, copy_repo, run_snakemake
+from conftest import (
+    QUICK,
+    copy_repo,
+    layout_problems,
+    run_snakemake,
+    verdict_cell_problems,
+)
 from test_paper_tables import (
     best_rows,
     check_all,
@@ -150,6 +156,20 @@ def test_quick_pdf_has_every_table_and_no_undefined_reference(quick_run):
         assert f"Table {number}:" in text
     preset = quick_config(quick_run)["preset"]
     assert f"preset {preset}" in text or f"preset: {preset}" in text
+
+
+@pytest.mark.skipif(shutil.which("latexmk") is None, reason="latexmk not installed")
+def test_quick_pdf_tables_are_readable(quick_run, tmp_path):
+    """Every table at the footnote size or larger, within the line and a page; every verdict
+    on at most two lines; only scalable fonts (a bitmap font would also stop microtype)."""
+    log = (quick_run / "paper/main.log").read_text(errors="replace")
+    assert layout_problems(log, set(TABLE_LABELS)) == []
+    assert verdict_cell_problems((quick_run / "paper/tables.tex").read_text(),
+                                 tmp_path) == []
+    if shutil.which("pdffonts"):
+        fonts = subprocess.run(["pdffonts", str(quick_run / "paper/main.pdf")],
+                               capture_output=True, text=True, check=True).stdout
+        assert "Type 3" not in fonts
 
 
 def test_quick_report_is_self_contained_with_every_figure_and_table(quick_run, tmp_path):

@@ -374,7 +374,7 @@ def check_increment(table: ParsedTable, frame: pd.DataFrame,
     assert rows_seen >= expected
 
 
-VERDICT = re.compile(r"(supported|contradicted|inconclusive|not run)(?: |$)")
+VERDICT = re.compile(r"(supported|contradicted|inconclusive|not run)\b")
 CLAIMS_COLUMNS = ["Claim", "Comparison (a vs b)", "Paper", "Ours: mean [95 % CI]",
                   "Paper vs ours", "n", "Verdict"]
 
