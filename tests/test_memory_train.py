@@ -123,7 +123,7 @@ def test_resume_after_interruption_gives_the_same_run(workspace, tmp_path, monke
         yield check
 
     with monkeypatch.context() as patch:  # 3 batches per epoch: stop inside epoch 2
-        patch.setattr("rnnrepro.memory.train.stop_on_signal", lambda: stop_after(4))
+        patch.setattr("rnnrepro.training_loop.stop_on_signal", lambda: stop_after(4))
         assert main(train_args(workspace, resumed, "transposed-perm1", TINY)) == 75
     assert (resumed / "checkpoint.safetensors").exists() and not (resumed / "history.csv").exists()
     assert len(pd.read_csv(resumed / "history.partial.csv")) == 1

@@ -147,19 +147,18 @@ def renet_job(root: Path) -> tuple[Callable[[Path], list[str]], str]:
     return args, "renet/mnist/seed1"
 
 
-# (job, the trainer module whose stop signal is stood in for, minibatches before the stop,
-# epochs checkpointed by then, epochs in all, training outputs)
+# (job, minibatches before the stop, epochs checkpointed by then, epochs in all, training
+# outputs); the stop signal stood in for is the shared training loop's.
 JOBS = {
-    "memory": (memory_job, "rnnrepro.memory.train", 7, 2, 3,
-               ("history.csv", "metrics.json", "latency.csv")),
-    "renet": (renet_job, "rnnrepro.renet.train", 15, 1, 4, ("history.csv", "metrics.json")),
+    "memory": (memory_job, 7, 2, 3, ("history.csv", "metrics.json", "latency.csv")),
+    "renet": (renet_job, 15, 1, 4, ("history.csv", "metrics.json")),
 }
 
 
 @pytest.mark.parametrize("name", JOBS)
 def test_an_unfinished_run_resumes_from_a_part_archive_on_another_machine(
         name, tmp_path, quick_config, monkeypatch, caplog):
-    make_job, module, checks, done, blocks, training_outputs = JOBS[name]
+    make_job, checks, done, blocks, training_outputs = JOBS[name]
     args, run = make_job(tmp_path / "inputs")
     reference = tmp_path / "reference"
     assert main(args(reference)) == 0
@@ -167,7 +166,7 @@ def test_an_unfinished_run_resumes_from_a_part_archive_on_another_machine(
     # Machine A: the run stops mid-epoch (exit 75), its checkpoint kept.
     source = tmp_path / "a" / "results"
     with monkeypatch.context() as patch:
-        patch.setattr(f"{module}.stop_on_signal", lambda: stop_after(checks))
+        patch.setattr("rnnrepro.training_loop.stop_on_signal", lambda: stop_after(checks))
         assert main(args(source / run)) == StopRequested.exit_code
     assert sorted(p.name for p in (source / run).iterdir()) == sorted(RESUME_FILES)
     assert len((source / run / PARTIAL_HISTORY_FILE).read_text().splitlines()) == done + 1

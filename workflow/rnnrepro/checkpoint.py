@@ -1,8 +1,8 @@
-"""Helpers for the training loops: training state, checkpoint, best weights, history file.
+"""What the training loop keeps: training state, checkpoint, best weights, history file.
 
-Each training job (memory, increment, ReNet) writes its loop out in its own ``train.py``: resume
-from the checkpoint, then for every block (an epoch, or a run of minibatches) train, evaluate,
-checkpoint, keep the best weights and write the history so far. The loop calls these helpers:
+Every training job (memory, increment, ReNet) runs :func:`rnnrepro.training_loop.train_blocks`:
+resume from the checkpoint, then for every block (an epoch, or a run of minibatches) train,
+evaluate, checkpoint, keep the best weights and write the history so far. It uses these:
 
 - :class:`TrainingState`: history rows, training seconds, blocks done, best epoch and its value;
 - :class:`Checkpointer`: ``checkpoint.safetensors`` with the model, optimizer, every RNG state

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,49 @@ def add_job_settings(parser: argparse.ArgumentParser, section: str,
     parser.add_argument("--speed", type=load_settings, default={},
                         help=f"the {section} keys that only change speed, e.g. eval_batch_size "
                              "(may also be given in --settings)")
+
+
+@dataclass(frozen=True)
+class TrainingFiles:
+    """The files a training command writes: its outputs, and what it keeps to resume."""
+
+    history: Path
+    metrics: Path
+    checkpoint: Path
+    best: Path | None
+
+
+def add_training_arguments(parser: argparse.ArgumentParser, section: str,
+                           settings_help: str | None = None, *, best: bool = True,
+                           threads: int | None = None,
+                           threads_help: str = "CPU threads for torch (default: torch's)"
+                           ) -> None:
+    """The flags every training command shares: ``--settings`` and ``--speed``
+    (:func:`add_job_settings`), ``--device``, ``--threads``, the ``--history`` and ``--metrics``
+    it writes, and its ``--checkpoint`` and (``best``) ``--best`` weights, which default to
+    the folder of ``--metrics`` (:func:`training_files`)."""
+    from rnnrepro.paths import BEST_FILE, CHECKPOINT_FILE
+
+    add_job_settings(parser, section, settings_help)
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    parser.add_argument("--threads", type=int, default=threads, help=threads_help)
+    parser.add_argument("--history", required=True, type=Path, help="history.csv to write")
+    parser.add_argument("--metrics", required=True, type=Path, help="metrics.json to write")
+    parser.add_argument("--checkpoint", type=Path,
+                        help=f"checkpoint file (default: {CHECKPOINT_FILE} beside --metrics)")
+    if best:
+        parser.add_argument("--best", type=Path, help="best-validation weights (default: "
+                                                      f"{BEST_FILE} beside --metrics)")
+
+
+def training_files(args: argparse.Namespace) -> TrainingFiles:
+    """The files of :func:`add_training_arguments`, defaults filled in."""
+    from rnnrepro.paths import BEST_FILE, CHECKPOINT_FILE
+
+    folder = args.metrics.parent
+    best = getattr(args, "best", None)
+    return TrainingFiles(args.history, args.metrics, args.checkpoint or folder / CHECKPOINT_FILE,
+                         (best or folder / BEST_FILE) if hasattr(args, "best") else None)
 
 
 def training_device(requested: str, threads: int | None) -> Any:

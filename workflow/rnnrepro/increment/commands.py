@@ -15,8 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rnnrepro.commandline import UserError, add_job_settings, load_settings, training_device
-from rnnrepro.paths import CHECKPOINT_FILE
+from rnnrepro.commandline import (
+    UserError,
+    add_training_arguments,
+    load_settings,
+    training_device,
+    training_files,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +56,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--order", choices=ORDERS, required=True)
     p.add_argument("--cell", choices=CELLS, required=True)
     p.add_argument("--seed", type=int, required=True)
-    add_job_settings(p, "increment")
     p.add_argument("--holdout", type=Path, required=True, help="holdout.npz of this (K, N)")
     p.add_argument("--permutation", type=Path,
                    help="permutation.json of this (K, N); required for --order complicated")
-    p.add_argument("--history", type=Path, required=True, help="history.csv to write")
-    p.add_argument("--metrics", type=Path, required=True, help="metrics.json to write")
-    p.add_argument("--checkpoint", type=Path,
-                   help=f"checkpoint file (default: {CHECKPOINT_FILE} beside --history)")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:i]")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch CPU threads (0: torch's default); a 16-unit model gains nothing "
-                        "from more, and they fight over shared cores")
+    add_training_arguments(p, "increment", best=False, threads=1,
+                           threads_help="torch CPU threads (0: torch's default); a 16-unit "
+                                        "model gains nothing from more, and they fight over "
+                                        "shared cores")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("increment-summary", formatter_class=fmt,
@@ -157,10 +157,10 @@ def cmd_train(args: argparse.Namespace) -> None:
         raise UserError(str(err)) from err
     job = Job(args.base, args.digits, args.order, args.cell, args.seed)
     try:
+        files = training_files(args)
         metrics = train_job(job, settings, holdout, permutation, device,
-                            history_path=args.history, metrics_path=args.metrics,
-                            checkpoint_path=args.checkpoint
-                            or args.history.with_name(CHECKPOINT_FILE))
+                            history_path=files.history, metrics_path=files.metrics,
+                            checkpoint_path=files.checkpoint)
     except CheckpointError as err:  # a checkpoint that cannot be resumed: one line, no traceback
         raise UserError(str(err)) from err
     log.info("%s: final digit accuracy %.4f, exact match %.4f after %d minibatches", job.label,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,7 +32,8 @@ from rnnrepro.increment.models import IncrementModel, sequence_loss
 from rnnrepro.increment.numbers import draw_numbers
 from rnnrepro.increment.sequences import make_sequences
 from rnnrepro.increment.settings import TrainSettings
-from rnnrepro.runtime import Progress, check_finite, fingerprint, seed_everything, stop_on_signal
+from rnnrepro.runtime import Progress, check_finite, fingerprint, seed_everything
+from rnnrepro.training_loop import Loop, train_blocks
 
 log = logging.getLogger(__name__)
 
@@ -74,35 +74,29 @@ def train_job(job: Job, settings: TrainSettings, holdout: Holdout,
     checkpointer = Checkpointer(checkpoint_path, fingerprint({
         "job": asdict(job), "settings": settings.results(), "holdout": holdout.digest(),
         "permutation": None if permutation is None else permutation.tolist()}))
-    history = HistoryFile(history_path)
-    generators = {"data": data_rng}
     total = settings.minibatches
     blocks = math.ceil(total / settings.block_size)
     progress = Progress(total, job.label)
     log.info("%s: %d minibatches, evaluation every %d on %d hold-out numbers, device %s",
              job.label, total, settings.eval_every, len(evaluator), device)
 
-    state = checkpointer.resume(model, optimizer, generators, blocks=blocks)
-    with stop_on_signal() as check_stop:
-        for block in range(state.blocks_done, blocks):
-            started = time.monotonic()
-            rows: list[dict[str, Any]] = []
-            if block == 0:
-                rows.append(history_row(0, math.nan, evaluator(model), settings,
-                                        state.wall_time(started)))
-            for span in evaluation_spans(block, settings):
-                train_loss = train_span(model, optimizer, span, job=job, settings=settings,
-                                        rng=data_rng, permutation=permutation, device=device,
-                                        check_stop=check_stop)
-                check_finite(train_loss, f"{job.label}: training loss at minibatch {span[-1]}")
-                rows.append(history_row(span[-1], train_loss, evaluator(model), settings,
-                                        state.wall_time(started)))
-                progress.update(span[-1], loss=train_loss, digit_acc=rows[-1]["digit_acc"],
-                                number_acc=rows[-1]["number_acc"])
-            state.end_block(rows, started)
-            checkpointer.save(model, optimizer, state, generators)
-            history.write_partial(state, blocks)
-    history.write_final(state.history)
+    def train_block(block: int, elapsed: Callable[[], float],
+                    check_stop: Callable[[], None]) -> list[dict[str, Any]]:
+        rows = [history_row(0, math.nan, evaluator(model), settings, elapsed())] \
+            if block == 1 else []
+        for span in evaluation_spans(block - 1, settings):
+            train_loss = train_span(model, optimizer, span, job=job, settings=settings,
+                                    rng=data_rng, permutation=permutation, device=device,
+                                    check_stop=check_stop)
+            check_finite(train_loss, f"{job.label}: training loss at minibatch {span[-1]}")
+            rows.append(history_row(span[-1], train_loss, evaluator(model), settings,
+                                    elapsed()))
+            progress.update(span[-1], loss=train_loss, digit_acc=rows[-1]["digit_acc"],
+                            number_acc=rows[-1]["number_acc"])
+        return rows
+
+    state = train_blocks(Loop(model, optimizer, checkpointer, HistoryFile(history_path),
+                              {"data": data_rng}, blocks), train_block)
 
     metrics = summarize_history(state.history, job, settings, holdout, permutation, device,
                                 state.elapsed)

@@ -8,8 +8,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rnnrepro.commandline import UserError, add_job_settings, load_settings, training_device
-from rnnrepro.paths import BEST_FILE, CHECKPOINT_FILE
+from rnnrepro.commandline import (
+    UserError,
+    add_training_arguments,
+    load_settings,
+    training_device,
+    training_files,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,16 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--representation", required=True, help="e.g. transposed-perm1")
     p.add_argument("--learning-rate", required=True, type=float)
     p.add_argument("--seed", required=True, type=int)
-    add_job_settings(p, "memory")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
-    p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
-    p.add_argument("--history", required=True, type=Path)
-    p.add_argument("--metrics", required=True, type=Path)
-    p.add_argument("--latency", required=True, type=Path)
-    p.add_argument("--checkpoint", type=Path,
-                   help=f"checkpoint file (default: {CHECKPOINT_FILE} beside --metrics)")
-    p.add_argument("--best", type=Path,
-                   help=f"best-validation weights (default: {BEST_FILE} beside --metrics)")
+    add_training_arguments(p, "memory")
+    p.add_argument("--latency", required=True, type=Path, help="latency.csv to write")
     p.set_defaults(func=train_command)
 
     p = sub.add_parser("memory-summary", help="Tables 2-4 and Fig. 9 data from all runs")
@@ -132,10 +129,9 @@ def train_command(args: argparse.Namespace) -> None:
         raise UserError(f"--settings: {err}") from err
     device = training_device(args.device, args.threads)
     permutations = _permutations(args.permutations, [args.representation])
-    folder = args.metrics.parent
-    paths = RunPaths(history=args.history, metrics=args.metrics, latency=args.latency,
-                     checkpoint=args.checkpoint or folder / CHECKPOINT_FILE,
-                     best=args.best or folder / BEST_FILE)
+    files = training_files(args)
+    paths = RunPaths(history=files.history, metrics=files.metrics, latency=args.latency,
+                     checkpoint=files.checkpoint, best=files.best)
     try:
         train_memory(data_dir=_dataset(args.data).root, representation=args.representation,
                      learning_rate=args.learning_rate, seed=args.seed, settings=settings,

@@ -47,7 +47,8 @@ from rnnrepro.memory.representations import (
 from rnnrepro.memory.runs import paper_name
 from rnnrepro.memory.settings import TrainSettings
 from rnnrepro.parameters import count_parameters, trainable
-from rnnrepro.runtime import Progress, check_finite, fingerprint, seed_everything, stop_on_signal
+from rnnrepro.runtime import Progress, check_finite, fingerprint, seed_everything
+from rnnrepro.training_loop import Best, Loop, train_blocks
 
 log = logging.getLogger(__name__)
 
@@ -192,35 +193,28 @@ def setup_run(*, data_dir: str | Path, representation: str, learning_rate: float
 
 
 def fit(run: Run, history: HistoryFile) -> TrainingState:
-    """Resume, then train every remaining epoch: evaluate, checkpoint, keep the best weights."""
-    settings, epochs = run.settings, run.settings.epochs
+    """Resume, then train every remaining epoch (:func:`rnnrepro.training_loop.train_blocks`):
+    evaluate on the validation and test splits, keep the best validation accuracy."""
+    settings = run.settings
     (train_x, train_y), (val_x, val_y), (test_x, test_y) = (run.splits[s] for s in SPLITS)
-    generators = {"shuffle": run.shuffle}
-    state = run.checkpointer.resume(run.model, run.optimizer, generators, blocks=epochs)
-    run.best.keep(run.model, state)
-    with stop_on_signal() as check_stop:
-        for epoch in range(state.blocks_done + 1, epochs + 1):
-            started = time.monotonic()
-            loss, acc = train_epoch(run.model, run.optimizer, train_x, train_y,
-                                    shuffle=run.shuffle, batch_size=settings.batch_size,
-                                    device=run.device, label=f"{run.label} epoch {epoch}",
-                                    check_stop=check_stop)
-            check_finite(loss, f"{run.label}: training loss in epoch {epoch}")
-            val_loss, val_acc = evaluate(run.model, val_x, val_y, settings.eval_batch_size,
-                                         run.device)
-            test_loss, test_acc = evaluate(run.model, test_x, test_y, settings.eval_batch_size,
-                                           run.device)
-            check_finite(val_loss, f"{run.label}: validation loss in epoch {epoch}")
-            if state.best_value is None or val_acc > state.best_value:
-                state.best_epoch, state.best_value = epoch, val_acc
-            state.end_block([{"epoch": epoch, "loss": loss, "acc": acc, "val_loss": val_loss,
-                             "val_acc": val_acc, "test_loss": test_loss,
-                             "test_acc": test_acc}], started)
-            run.checkpointer.save(run.model, run.optimizer, state, generators)
-            run.best.keep(run.model, state)
-            history.write_partial(state, epochs)
-    history.write_final(state.history)
-    return state
+
+    def epoch(number: int, elapsed: Callable[[], float],
+              check_stop: Callable[[], None]) -> list[dict[str, Any]]:
+        loss, acc = train_epoch(run.model, run.optimizer, train_x, train_y, shuffle=run.shuffle,
+                                batch_size=settings.batch_size, device=run.device,
+                                label=f"{run.label} epoch {number}", check_stop=check_stop)
+        check_finite(loss, f"{run.label}: training loss in epoch {number}")
+        val_loss, val_acc = evaluate(run.model, val_x, val_y, settings.eval_batch_size,
+                                     run.device)
+        test_loss, test_acc = evaluate(run.model, test_x, test_y, settings.eval_batch_size,
+                                       run.device)
+        check_finite(val_loss, f"{run.label}: validation loss in epoch {number}")
+        return [{"epoch": number, "loss": loss, "acc": acc, "val_loss": val_loss,
+                 "val_acc": val_acc, "test_loss": test_loss, "test_acc": test_acc}]
+
+    loop = Loop(run.model, run.optimizer, run.checkpointer, history, {"shuffle": run.shuffle},
+                settings.epochs, run.best)
+    return train_blocks(loop, epoch, best=Best("val_acc", higher=True))
 
 
 def final_metrics(run: Run, state: TrainingState, latencies: np.ndarray) -> dict[str, Any]:

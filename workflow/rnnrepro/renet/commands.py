@@ -6,8 +6,12 @@ import argparse
 import logging
 from pathlib import Path
 
-from rnnrepro.commandline import UserError, add_job_settings, training_device
-from rnnrepro.paths import BEST_FILE, CHECKPOINT_FILE
+from rnnrepro.commandline import (
+    UserError,
+    add_training_arguments,
+    training_device,
+    training_files,
+)
 from rnnrepro.renet.datasets import NAMES
 
 log = logging.getLogger(__name__)
@@ -23,16 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="processed dataset folder or its manifest.json")
     p.add_argument("--dataset", required=True, choices=NAMES)
     p.add_argument("--seed", required=True, type=int)
-    add_job_settings(p, "renet.training", "{model: renet.models.<dataset>, training: the "
-                     "renet.training keys that change results, train_subset: n|null}")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
-    p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
-    p.add_argument("--history", required=True, type=Path)
-    p.add_argument("--metrics", required=True, type=Path)
-    p.add_argument("--checkpoint", type=Path,
-                   help=f"checkpoint file (default: {CHECKPOINT_FILE} beside --metrics)")
-    p.add_argument("--best", type=Path,
-                   help=f"best-validation weights (default: {BEST_FILE} beside --metrics)")
+    add_training_arguments(p, "renet.training", "{model: renet.models.<dataset>, training: the "
+                           "renet.training keys that change results, train_subset: n|null}")
     p.set_defaults(func=train_command)
 
     p = sub.add_parser("renet-summary", help="one row per ReNet run: test error etc. (Table 2)")
@@ -64,8 +60,9 @@ def train_command(args: argparse.Namespace) -> None:
     device = training_device(args.device, args.threads)
     root = args.data.parent if args.data.name == "manifest.json" else args.data
     try:
-        train(job, data_root=root, history_path=args.history, metrics_path=args.metrics,
-              checkpoint_path=args.checkpoint, best_path=args.best, device=device)
+        files = training_files(args)
+        train(job, data_root=root, history_path=files.history, metrics_path=files.metrics,
+              checkpoint_path=files.checkpoint, best_path=files.best, device=device)
     except (FileNotFoundError, ValueError, FloatingPointError) as err:
         raise UserError(str(err)) from err
 

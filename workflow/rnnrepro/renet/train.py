@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -50,8 +49,8 @@ from rnnrepro.runtime import (
     fingerprint,
     pick_device,
     seed_everything,
-    stop_on_signal,
 )
+from rnnrepro.training_loop import Best, Loop, train_blocks
 
 log = logging.getLogger(__name__)
 
@@ -242,33 +241,25 @@ def setup_run(job: Job, data_root: str | Path, device: torch.device, checkpoint_
 
 def fit(run: Run, history: HistoryFile) -> TrainingState:
     """Resume, then train until ``max_epochs`` or ``patience`` epochs without a better
-    validation error: evaluate, checkpoint, keep the best weights, write the history."""
-    settings, max_epochs = run.job.settings, run.job.settings.max_epochs
-    generators = {"shuffle": run.shuffle, "augment": run.augment}
-    state = run.checkpointer.resume(run.model, run.optimizer, generators, blocks=max_epochs)
-    run.best.keep(run.model, state)
-    with stop_on_signal() as check_stop:
-        for epoch in range(state.blocks_done + 1, max_epochs + 1):
-            if out_of_patience(state, settings.patience):
-                break
-            started = time.monotonic()
-            train_loss, train_error = train_epoch(
-                run.model, run.optimizer, run.splits["train"], job=run.job, epoch=epoch,
-                shuffle_rng=run.shuffle, augment_gen=run.augment, device=run.device,
-                check_stop=check_stop, precision=run.precision)
-            val_loss, val_error = evaluate(run.model, run.splits["validation"],
-                                           settings.eval_batch_size, run.device, run.precision)
-            check_finite(val_loss, f"{run.label}: validation loss at epoch {epoch}")
-            if state.best_value is None or val_error < state.best_value:
-                state.best_epoch, state.best_value = epoch, val_error
-            state.end_block([{"epoch": epoch, "train_loss": train_loss,
-                              "train_error": train_error, "val_loss": val_loss,
-                              "val_error": val_error}], started)
-            run.checkpointer.save(run.model, run.optimizer, state, generators)
-            run.best.keep(run.model, state)
-            history.write_partial(state, max_epochs)
-    history.write_final(state.history)
-    return state
+    validation error (:func:`rnnrepro.training_loop.train_blocks`)."""
+    settings = run.job.settings
+
+    def epoch(number: int, elapsed: Callable[[], float],
+              check_stop: Callable[[], None]) -> list[dict[str, Any]]:
+        train_loss, train_error = train_epoch(
+            run.model, run.optimizer, run.splits["train"], job=run.job, epoch=number,
+            shuffle_rng=run.shuffle, augment_gen=run.augment, device=run.device,
+            check_stop=check_stop, precision=run.precision)
+        val_loss, val_error = evaluate(run.model, run.splits["validation"],
+                                       settings.eval_batch_size, run.device, run.precision)
+        check_finite(val_loss, f"{run.label}: validation loss at epoch {number}")
+        return [{"epoch": number, "train_loss": train_loss, "train_error": train_error,
+                 "val_loss": val_loss, "val_error": val_error}]
+
+    loop = Loop(run.model, run.optimizer, run.checkpointer, history,
+                {"shuffle": run.shuffle, "augment": run.augment}, settings.max_epochs, run.best)
+    return train_blocks(loop, epoch, best=Best("val_error", higher=False),
+                        stop=lambda state: out_of_patience(state, settings.patience))
 
 
 def final_metrics(run: Run, state: TrainingState, test_loss: float,
