@@ -1,7 +1,7 @@
 """One definition of a training job per stage (rnnrepro.job_settings): the result keys make the
 rule's --settings, the checkpoint fingerprint, the cache key and the archive comparison; the
 speed keys (evaluation batch sizes) change none of them. And the cluster time limit of a job
-follows from its work (rnnrepro.job_time)."""
+follows from its work (rnnrepro.progress.job_time)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ import torch
 import yaml
 
 from conftest import QUICK, REPO, copy_repo, run_snakemake
-from rnnrepro import job_time
 from rnnrepro.increment.settings import HoldoutSettings, PermutationSettings
 from rnnrepro.increment.settings import TrainSettings as IncrementSettings
 from rnnrepro.job_settings import RESULT, SPEED
 from rnnrepro.memory.settings import TrainSettings as MemorySettings
 from rnnrepro.memory.train import RunPaths, setup_run
+from rnnrepro.progress import job_time
 from rnnrepro.renet.settings import TrainSettings as RenetSettings
 from rnnrepro.renet.train import Job
 from rnnrepro.sharing import training

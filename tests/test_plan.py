@@ -11,8 +11,9 @@ import tarfile
 import pytest
 
 from conftest import copy_repo, planned_memory_runs, planned_rules, run_snakemake
-from rnnrepro import cli, job_time
+from rnnrepro import cli
 from rnnrepro.config_types import load
+from rnnrepro.progress import job_time
 from rnnrepro.progress.plan import RULES, kinds
 
 PRESETS = {"full": [], "quick": ["workflow/presets/quick.yaml"],

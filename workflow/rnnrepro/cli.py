@@ -19,9 +19,6 @@ from rnnrepro.runtime import StopRequested, setup_logging
 
 log = logging.getLogger("rnnrepro")
 
-STAGES = ("data", "memory", "increment", "renet", "claims", "paper", "sharing", "progress")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnnrepro", description=__doc__.splitlines()[0],
@@ -29,10 +26,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rnnrepro {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="<command>")
-    import importlib
+    from rnnrepro.claims import commands as claims
+    from rnnrepro.data import commands as data
+    from rnnrepro.increment import commands as increment
+    from rnnrepro.memory import commands as memory
+    from rnnrepro.paper import commands as paper
+    from rnnrepro.progress import commands as progress
+    from rnnrepro.renet import commands as renet
+    from rnnrepro.sharing import commands as sharing
 
-    for stage in STAGES:
-        importlib.import_module(f"rnnrepro.{stage}.commands").register(sub)
+    for stage in (data, memory, increment, renet, claims, paper, sharing, progress):
+        stage.register(sub)
     return parser
 
 

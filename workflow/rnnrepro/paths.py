@@ -1,14 +1,10 @@
-"""Where each preset's results live (``results/<preset>/``) and where each training job writes
-below them: its run folder and its log, as Snakemake patterns (and ``str.format`` templates).
-The rules (``workflow/rules/common.smk``), the summaries' folder checks, ``rnnrepro progress``
-and ``rnnrepro results`` all take them from here."""
+"""Where each preset's results live (``results/<preset>/``), the archives' folder, and the files
+a training job keeps in its run folder while unfinished. The run folders themselves are each
+stage's (``memory.runs``, ``increment.runs``, ``renet.datasets``)."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-
-from rnnrepro.memory.runs import RUN_FOLDER as MEMORY_RUN_FOLDER
 
 RESULTS_ROOT = "results"
 # Results archives (`rnnrepro results pack`, the archive rules), named by their preset.
@@ -65,16 +61,6 @@ def unchosen_full_run(root: str, config: dict, configfiles: list, overrides: dic
             f"--config preset=full to train the full config (results/full/)")
 
 
-MEMORY_RUN = f"memory/{MEMORY_RUN_FOLDER}"
-MEMORY_LOG = f"logs/memory/{MEMORY_RUN_FOLDER}.log"
-INCREMENT_RUN_FOLDER = "K{base}-N{digits}/{order}/{cell}/seed{seed}"
-INCREMENT_TASK = "increment/K{base}-N{digits}"
-INCREMENT_RUN = f"increment/{INCREMENT_RUN_FOLDER}"
-INCREMENT_LOG = "logs/increment/K{base}-N{digits}/{order}-{cell}-seed{seed}.log"
-RENET_RUN_FOLDER = "{dataset}/seed{seed}"
-RENET_RUN = f"renet/{RENET_RUN_FOLDER}"
-RENET_LOG = "logs/renet/{dataset}/seed{seed}.log"
-
 # What a run folder holds while its job is unfinished (rnnrepro.checkpoint): the checkpoint the
 # job resumes from, the best epoch's weights so far and the history so far. A part archive
 # carries them (rnnrepro.sharing), so the run continues on another machine. Listed in the order
@@ -86,16 +72,3 @@ PARTIAL_HISTORY_FILE = "history.partial.csv"
 RESUME_FILES = (BEST_FILE, PARTIAL_HISTORY_FILE, CHECKPOINT_FILE)
 # The files of the checkpoint format before safetensors (pickles): never loaded.
 OLD_CHECKPOINT_FILE = "checkpoint.pt"
-
-RUN_PATTERNS = (MEMORY_RUN, INCREMENT_RUN, RENET_RUN)
-
-
-def is_run_folder(folder: str) -> bool:
-    """Whether ``folder`` (below ``results/``, e.g. ``renet/mnist/seed0``) is a training run's
-    folder: one of :data:`RUN_PATTERNS`, each wildcard a plain name (no ``/``, no leading dot)."""
-    return any(re.fullmatch(_WILDCARD.sub(_NAME, re.escape(pattern)), folder)
-               for pattern in RUN_PATTERNS)
-
-
-_WILDCARD = re.compile(r"\\\{\w+\\\}")     # an escaped {name}
-_NAME = r"\\w[\\w.+-]*"

@@ -10,7 +10,7 @@ import subprocess
 
 from rnnrepro.memory import representations as memory_representations
 from rnnrepro.memory import runs as memory_runs
-from rnnrepro import job_time
+from rnnrepro.progress import job_time
 from rnnrepro import paths as job_paths
 from rnnrepro.commandline import settings_json
 from rnnrepro.paper.figures import included_figures
@@ -20,7 +20,9 @@ from rnnrepro.job_settings import SPEED
 from rnnrepro.sharing import imported as imported_runs
 from rnnrepro.sharing import training as training_jobs
 from rnnrepro.sharing.code import TRAINERS, code_digest, trainer_digests
+from rnnrepro.renet import datasets as renet_datasets
 from rnnrepro.renet.datasets import NAMES as RENET_DATASET_NAMES
+from rnnrepro.increment import runs as increment_runs
 
 # Each preset keeps its own results (data, runs, summaries, logs), so presets live side by side
 # in one clone: switching between them retrains nothing (rnnrepro.paths.results_dir).
@@ -68,7 +70,7 @@ def scaled(rule_name, key):
 
 def time_limit(rule_name, work):
     """The runtime (minutes) of a job of ``rule_name``: from its work (``work(wildcards)``,
-    rnnrepro.job_time) and config.yaml's rates, times the attempt, capped at max_minutes."""
+    rnnrepro.progress.job_time) and config.yaml's rates, times the attempt, capped at max_minutes."""
     resources = config["resources"]
 
     def runtime(wildcards, attempt):
@@ -157,8 +159,8 @@ MEMORY_SUMMARY = f"{RESULTS}/memory/summary"
 MNIST_MANIFEST = f"{DATA}/mnist/manifest.json"
 MNIST_PERMUTATIONS = f"{DATA}/permutations.json"
 # One run's folder as a pattern (wildcards representation, lr, seed; rnnrepro.memory.runs).
-MEMORY_RUN = f"{RESULTS}/{job_paths.MEMORY_RUN}"
-MEMORY_LOG = f"{RESULTS}/{job_paths.MEMORY_LOG}"
+MEMORY_RUN = f"{RESULTS}/{memory_runs.RUN}"
+MEMORY_LOG = f"{RESULTS}/{memory_runs.LOG}"
 # Folder of every configured run: results/<preset>/memory/<representation>/lr<lr>/seed<seed>.
 MEMORY_RUNS = [
     f"{RESULTS}/memory/{memory_runs.run_folder(rep, lr, seed)}"
@@ -234,8 +236,8 @@ def memory_samples_settings(wildcards):
 # ---- renet stage (workflow/rules/renet.smk)
 RENET = config["renet"]
 # One run's folder as a pattern, and every configured run: results/<preset>/renet/<dataset>/seed<seed>.
-RENET_RUN = f"{RESULTS}/{job_paths.RENET_RUN}"
-RENET_LOG = f"{RESULTS}/{job_paths.RENET_LOG}"
+RENET_RUN = f"{RESULTS}/{renet_datasets.RUN}"
+RENET_LOG = f"{RESULTS}/{renet_datasets.LOG}"
 RENET_RUNS = expand(RENET_RUN, dataset=RENET["datasets"], seed=RENET["seeds"])
 RENET_SUMMARY = f"{RESULTS}/renet/summary.csv"
 RENET_ERRORS = f"{RESULTS}/renet/errors.csv"
@@ -279,9 +281,9 @@ INCREMENT_WILDCARDS = {
     "seed": r"\d+",
 }
 # A task's folder (its permutation and hold-out set) and one job's folder, as patterns.
-INCREMENT_TASK = f"{RESULTS}/{job_paths.INCREMENT_TASK}"
-INCREMENT_RUN = f"{RESULTS}/{job_paths.INCREMENT_RUN}"
-INCREMENT_LOG = f"{RESULTS}/{job_paths.INCREMENT_LOG}"
+INCREMENT_TASK = f"{RESULTS}/{increment_runs.TASK}"
+INCREMENT_RUN = f"{RESULTS}/{increment_runs.RUN}"
+INCREMENT_LOG = f"{RESULTS}/{increment_runs.LOG}"
 
 
 def increment_runs(base, digits, filename):

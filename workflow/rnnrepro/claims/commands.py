@@ -38,9 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def claims_command(args: argparse.Namespace) -> int:
     """Evaluate every comparison of the claims file and write one row per comparison."""
     from rnnrepro.claims import checks, evaluate, results, spec
+    from rnnrepro.claims.published import PublishedError
+    from rnnrepro.claims.published import load as load_published
     from rnnrepro.files import write_csv
-    from rnnrepro.published import PublishedError
-    from rnnrepro.published import load as load_published
 
     paths = {"memory_runs": args.memory_runs, "memory_latency": args.memory_latency,
              "memory_epochs": args.memory_epochs,

@@ -14,7 +14,7 @@ from rnnrepro.job_settings import JobSettings, RMSprop, result, speed
 SCHEMA = ("increment.schema.yaml", ())
 
 # Weight blocks of each cell: the IRNN's one, the GRU's r, z, n, the LSTM's i, f, g, o (the
-# models' layout, and the evaluation's cost per digit in rnnrepro.job_time).
+# models' layout, and the evaluation's cost per digit in rnnrepro.progress.job_time).
 WEIGHT_BLOCKS = {"rnn": 1, "gru": 3, "lstm": 4}
 
 

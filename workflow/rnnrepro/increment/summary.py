@@ -13,7 +13,7 @@ import pandas as pd
 
 from rnnrepro import sanity
 from rnnrepro.files import paired_runs
-from rnnrepro.paths import INCREMENT_RUN_FOLDER as RUN_FOLDER
+from rnnrepro.increment.runs import RUN_FOLDER
 
 JOB_KEYS = ("base", "digits", "order", "cell", "seed")
 SUMMARY_COLUMNS = (*JOB_KEYS, "minibatches", "final_digit_acc", "final_number_acc")

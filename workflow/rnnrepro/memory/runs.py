@@ -20,6 +20,9 @@ from rnnrepro.memory.representations import display_name
 # A run's folder under results/<preset>/memory/, as a Snakemake pattern (wildcards lr =
 # lr_label(lr)).
 RUN_FOLDER = "{representation}/lr{lr}/seed{seed}"
+# Below results/<preset>/: the run's folder and its job's log.
+RUN = f"memory/{RUN_FOLDER}"
+LOG = f"logs/memory/{RUN_FOLDER}.log"
 # The paper's Table 3 model name: representation[ random permute k]@batch@hidden@learning rate.
 _PAPER_NAME = re.compile(r"^(?P<name>[a-z -]+?)(?: random permute (?P<perm>\d+))?"
                          r"@(?P<batch>\d+)@(?P<hidden>\d+)@(?P<lr>[0-9.e+-]+)$")

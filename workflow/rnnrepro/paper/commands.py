@@ -62,11 +62,11 @@ def _preset(settings: dict[str, Any]) -> str:
 
 def paper_tables(args: argparse.Namespace) -> int:
     """Write tables.tex and its HTML view from the results and published.yaml."""
+    from rnnrepro.claims.published import PublishedError, load
     from rnnrepro.files import atomic_open
     from rnnrepro.paper import memory_tables, renet_tables
     from rnnrepro.paper.claims_table import claims_tables, read_verdicts
     from rnnrepro.paper.layout import latex_text, render_html, render_latex_file
-    from rnnrepro.published import PublishedError, load
 
     preset = _preset(args.settings)
     inputs = [args.published, args.renet_errors, args.memory_variants, args.memory_groups,

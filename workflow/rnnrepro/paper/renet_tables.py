@@ -6,10 +6,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rnnrepro.aggregate import Summary, from_columns
+from rnnrepro.claims.published import renet_row
 from rnnrepro.files import read_csv_columns
 from rnnrepro.paper.layout import MIDRULE, Cell, Row, Table, cells, latex_text
 from rnnrepro.paper.stats import MISSING, count, difference, mean_std, signed
-from rnnrepro.published import renet_row
 from rnnrepro.renet.datasets import DISPLAY
 from rnnrepro.renet.datasets import NAMES as RENET_DATASETS
 from rnnrepro.renet.summary import ERROR_COLUMNS

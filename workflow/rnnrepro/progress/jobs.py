@@ -1,6 +1,7 @@
 """The training jobs of a config: where each one writes (folder and log, relative to
 ``results/``), how many epochs or minibatches it trains and which validation metric it
-reports, from the run and log patterns the rules use (:mod:`rnnrepro.paths`), so
+reports, from the run and log patterns the rules use (each stage's: ``memory.runs``,
+``increment.runs``, ``renet.datasets``), so
 ``rnnrepro progress`` reads the same files they write.
 """
 
@@ -10,15 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rnnrepro.increment import runs as increment_runs
 from rnnrepro.memory import runs as memory_runs
-from rnnrepro.paths import (
-    INCREMENT_LOG,
-    INCREMENT_RUN,
-    MEMORY_LOG,
-    MEMORY_RUN,
-    RENET_LOG,
-    RENET_RUN,
-)
+from rnnrepro.renet import datasets as renet_datasets
 
 
 @dataclass(frozen=True)
@@ -49,7 +44,7 @@ def memory_jobs(config: Mapping[str, Any]) -> list[TrainingJob]:
                 keys = {"representation": representation, "lr": memory_runs.lr_label(lr),
                         "seed": seed}
                 jobs.append(TrainingJob(
-                    "memory", name, MEMORY_RUN.format(**keys), MEMORY_LOG.format(**keys),
+                    "memory", name, memory_runs.RUN.format(**keys), memory_runs.LOG.format(**keys),
                     int(settings["epochs"]), "epoch", "val_acc",
                     ("memory", steps(representation), settings["train_subset"])))
     return jobs
@@ -64,10 +59,10 @@ def increment_jobs(config: Mapping[str, Any]) -> list[TrainingJob]:
             for cell in increment["cells"]:
                 for seed in increment["seeds"]:
                     keys = {**task, "order": order, "cell": cell, "seed": seed}
-                    folder = INCREMENT_RUN.format(**keys)
+                    folder = increment_runs.RUN.format(**keys)
                     jobs.append(TrainingJob(
                         "increment", folder.removeprefix("increment/"), folder,
-                        INCREMENT_LOG.format(**keys), minibatches, "minibatch", "digit_acc",
+                        increment_runs.LOG.format(**keys), minibatches, "minibatch", "digit_acc",
                         ("increment", task["base"], task["digits"], cell)))
     return jobs
 
@@ -78,9 +73,9 @@ def renet_jobs(config: Mapping[str, Any]) -> list[TrainingJob]:
     for dataset in renet["datasets"]:
         for seed in renet["seeds"]:
             keys = {"dataset": dataset, "seed": seed}
-            folder = RENET_RUN.format(**keys)
+            folder = renet_datasets.RUN.format(**keys)
             jobs.append(TrainingJob(
-                "renet", folder.removeprefix("renet/"), folder, RENET_LOG.format(**keys),
+                "renet", folder.removeprefix("renet/"), folder, renet_datasets.LOG.format(**keys),
                 int(renet["training"]["max_epochs"]), "epoch", "val_error",
                 ("renet", dataset)))
     return jobs

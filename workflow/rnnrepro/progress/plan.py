@@ -1,6 +1,6 @@
 """``rnnrepro plan``: what a configuration's training jobs will cost, before any runs.
 
-Every job's work is counted as its cluster time limit counts it (:mod:`rnnrepro.job_time`)
+Every job's work is counted as its cluster time limit counts it (:mod:`rnnrepro.progress.job_time`)
 and priced at config.yaml's ``resources`` rates: core-seconds on the CPU (measured) and
 seconds on a GPU (estimated until measured). Jobs train at the same rate when their work
 is the same, so they are grouped into kinds: one line per kind, then the totals and the wall
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rnnrepro import job_time
+from rnnrepro.progress import job_time
 from rnnrepro.progress.jobs import TrainingJob, training_jobs
 from rnnrepro.progress.status import duration, makespan
 

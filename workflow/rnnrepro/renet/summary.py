@@ -17,8 +17,7 @@ from typing import Any
 from rnnrepro import sanity
 from rnnrepro.aggregate import column_names, summarize, summary_columns
 from rnnrepro.files import write_csv
-from rnnrepro.paths import RENET_RUN_FOLDER as RUN_FOLDER
-from rnnrepro.renet.datasets import NAMES
+from rnnrepro.renet.datasets import NAMES, RUN_FOLDER
 
 DATASET_ORDER = NAMES
 SUMMARY_COLUMNS = ("dataset", "seed", "test_error", "val_error", "best_epoch", "epochs_run",

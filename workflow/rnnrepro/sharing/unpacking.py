@@ -18,7 +18,7 @@ the problem; the staging folder is removed and ``results/`` is left as it was.
 
 A part archive also holds unfinished runs' resume members (``checkpoint.safetensors``,
 ``best.safetensors``, ``history.partial.csv``), accepted only under a training run's folder
-(:func:`rnnrepro.paths.is_run_folder`) and with the run's checkpoint. A safetensors member is
+(:func:`is_run_folder`) and with the run's checkpoint. A safetensors member is
 checked while it streams, before its tensors are copied (:mod:`rnnrepro.state_format`): header
 length within the limit, the header JSON, every tensor's dtype allowed and its byte range inside the
 data and matching its shape, the member's size equal to header plus data, and its JSON document
@@ -59,7 +59,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from rnnrepro.files import atomic_path
-from rnnrepro.paths import CHECKPOINT_FILE, RESUME_FILES, is_run_folder
+from rnnrepro.paths import CHECKPOINT_FILE, RESUME_FILES
 from rnnrepro.sharing.archive import (
     ALLOWED_SUFFIXES,
     CONFIG,
@@ -75,6 +75,7 @@ from rnnrepro.sharing.archive import (
     resume_kind,
     sources,
 )
+from rnnrepro.sharing.runs import is_run_folder
 from rnnrepro.sharing.training import current_config
 from rnnrepro.state_format import (
     HEADER_LIMIT,
