@@ -147,7 +147,7 @@ def layout_problems(log: str, labels: set[str]) -> list[str]:
 def build_main_pdf(build: Path, tables: Path, increment_table: Path) -> Path:
     """Compile paper/main.tex in ``build`` with the given generated tables, a provenance line
     and plain stand-in figures; fail the test with latexmk's output if it fails. Returns the
-    folder (main.pdf, main.log)."""
+    folder (main.pdf; LaTeX's main.log in its ``latex`` folder)."""
     from rnnrepro.sharing import provenance
 
     (build / "figures").mkdir(parents=True, exist_ok=True)
@@ -173,7 +173,8 @@ def build_main_pdf(build: Path, tables: Path, increment_table: Path) -> Path:
         ax.plot([0, 1], [0, 1])
         fig.savefig(build / "figures" / name)
         plt.close(fig)
-    proc = subprocess.run(["bash", str(REPO / "workflow/scripts/build-pdf.sh"), "main.tex"],
+    proc = subprocess.run(["bash", str(REPO / "workflow/scripts/build-pdf.sh"), "main.tex",
+                           "latex", "main.pdf"],
                           cwd=build, capture_output=True, text=True, timeout=300)
     if proc.returncode != 0:
         pytest.fail(f"main.tex did not compile in {build}:\n{proc.stdout[-3000:]}")

@@ -26,7 +26,8 @@ def run(workdir: Path, path: str, *args: str) -> subprocess.CompletedProcess:
 
 def test_build_script_without_tex_says_how_to_get_it(tmp_path):
     path = path_without(tmp_path / "bin", "latexmk", "tectonic")
-    done = subprocess.run(["bash", str(REPO / "workflow/scripts/build-pdf.sh"), "main.tex"],
+    done = subprocess.run(["bash", str(REPO / "workflow/scripts/build-pdf.sh"), "main.tex",
+                           "latex", "main.pdf"],
                           cwd=tmp_path, capture_output=True, text=True,
                           env={**os.environ, "PATH": path})
     assert done.returncode == 1

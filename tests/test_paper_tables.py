@@ -880,7 +880,7 @@ def test_main_tex_compiles_with_readable_tables(generated, tmp_path):
     printed at the footnote size or larger, within the line and a page."""
     tables, inc, _ = generated
     build = build_main_pdf(tmp_path / "build", tables, inc)
-    log = (build / "main.log").read_text(errors="replace")
+    log = (build / "latex/main.log").read_text(errors="replace")
     assert "undefined" not in log.lower()
     assert (build / "main.pdf").stat().st_size > 10_000
     labels = set(re.findall(r"\\label\{(tab:[^}]*)\}", tables.read_text() + inc.read_text()))

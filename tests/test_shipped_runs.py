@@ -67,7 +67,8 @@ def test_shipped_archive_rebuilds_its_verdicts_without_training(archive, tmp_pat
         tables = workdir / "paper/tables.tex"
         build = build_main_pdf(tmp_path / "build", tables, workdir / "paper/increment-table.tex")
         labels = set(re.findall(r"\\label\{(tab:[^}]*)\}", tables.read_text()))
-        assert layout_problems((build / "main.log").read_text(errors="replace"), labels) == []
+        assert layout_problems((build / "latex/main.log").read_text(errors="replace"),
+                               labels) == []
         assert verdict_cell_problems(tables.read_text(), tmp_path / "widths") == []
 
 

@@ -80,9 +80,12 @@ rule paper_pdf:
             category="Paper",
             labels={"document": "paper/main.pdf"},
         ),
+    params:
+        # LaTeX's own files (main.log with each table's printed size, .aux, ...).
+        build=f"{RESULTS}/paper/latex",
     log:
         f"{RESULTS}/logs/paper/paper_pdf.log",
     conda:
         "../../envs/tex.yaml"
     shell:
-        "bash {input.script:q} {input.tex:q} > {log:q} 2>&1"
+        "bash {input.script:q} {input.tex:q} {params.build:q} {output:q} > {log:q} 2>&1"
