@@ -58,6 +58,10 @@ rule increment_train:
     params:
         settings=increment_train_settings,
         permutation=increment_permutation_arg,
+        # The job's other files, not outputs: Snakemake deletes a failed job's outputs, and
+        # these must survive for the retry to resume: the checkpoint, and
+        # history.partial.csv (the history so far, written beside history.csv while the job
+        # runs; `rnnrepro progress` reads it). The job deletes the checkpoint once finished.
         checkpoint=f"{INCREMENT_RUN}/{job_paths.CHECKPOINT_FILE}",
         **cache_key("increment"),
     cache: TRAINING_CACHE

@@ -25,8 +25,11 @@ rule memory_train:
     params:
         settings=memory_run_settings,
         permutations=memory_permutations_arg,
-        # Not outputs: Snakemake deletes a failed job's outputs, and these must survive for
-        # the retry to resume (checkpoint) and to evaluate the best epoch (best weights).
+        # The job's other files, not outputs: Snakemake deletes a failed job's outputs, and
+        # these must survive for the retry to resume: the checkpoint, the best epoch's
+        # weights (to evaluate it) and history.partial.csv (the history so far, beside
+        # history.csv while the job runs; `rnnrepro progress` reads it). Once finished, the
+        # job deletes the checkpoint and keeps the best weights (the model the numbers are of).
         checkpoint=f"{MEMORY_RUN}/{job_paths.CHECKPOINT_FILE}",
         best=f"{MEMORY_RUN}/{job_paths.BEST_FILE}",
         **cache_key("memory"),

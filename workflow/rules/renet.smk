@@ -22,6 +22,11 @@ rule renet_train:
     priority: 10  # the longest jobs: start them first so they overlap the many short ones
     params:
         settings=renet_job_settings,
+        # The job's other files, not outputs: Snakemake deletes a failed job's outputs, and
+        # these must survive for the retry to resume: the checkpoint, the best epoch's
+        # weights (to evaluate it) and history.partial.csv (the history so far, beside
+        # history.csv while the job runs; `rnnrepro progress` reads it). Once finished, the
+        # job deletes the checkpoint and keeps the best weights (the model the numbers are of).
         checkpoint=f"{RENET_RUN}/{job_paths.CHECKPOINT_FILE}",
         best=f"{RENET_RUN}/{job_paths.BEST_FILE}",
         **cache_key("renet"),
