@@ -232,3 +232,21 @@ def verdict_cell_problems(tables_tex: str, workdir: Path) -> list[str]:
         elif got > width:
             problems.append(f"{label}: {line!r} is {got:.0f} pt wide, its column {width:.0f} pt")
     return problems
+
+
+def page_fill(pdf: Path) -> list[float]:
+    """Per page of ``pdf``, the share of the text height its words span (top of the first to
+    the bottom of the last; the page number left out), from ``pdftotext -bbox``."""
+    html = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    fills = []
+    for height, body in re.findall(r'<page width="[\d.]+" height="([\d.]+)">(.*?)</page>',
+                                   html, re.S):
+        page = float(height)
+        words = [(float(top), float(bottom)) for top, bottom, text in re.findall(
+                 r'<word xMin="[\d.]+" yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">([^<]*)<',
+                 body) if not (float(top) > 0.9 * page and text.strip().isdigit())]
+        # main.tex: letter paper (792 pt) with 0.75 in margins, a text height of 684 pt.
+        span = max(b for _, b in words) - min(t for t, _ in words) if words else 0.0
+        fills.append(span / (684 / 792 * page))
+    return fills

@@ -17,6 +17,7 @@ from conftest import (
     QUICK,
     copy_repo,
     layout_problems,
+    page_fill,
     run_snakemake,
     verdict_cell_problems,
 )
@@ -174,6 +175,12 @@ def test_quick_pdf_tables_are_readable(quick_run, tmp_path):
         fonts = subprocess.run(["pdffonts", str(quick_run / "paper/main.pdf")],
                                capture_output=True, text=True, check=True).stdout
         assert "Type 3" not in fonts
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext not installed")
+def test_no_page_of_the_quick_pdf_is_two_thirds_empty(quick_run):
+    fills = page_fill(quick_run / "paper/main.pdf")
+    assert len(fills) >= 6 and min(fills) > 1 / 3, [round(f, 2) for f in fills]
 
 
 def test_quick_report_is_self_contained_with_every_figure_and_table(quick_run, tmp_path):
