@@ -45,9 +45,9 @@ report: "workflow/report/workflow.rst"
 
 
 # With --cache, the process that schedules jobs restores and stores the training jobs' cache
-# entries: a cached job is never submitted to a cluster (rnnrepro.sharing.submit_host_cache).
+# entries: a cached job is never submitted to a cluster (rnnrepro.results.submit_host_cache).
 if workflow.workflow_settings.cache is not None:
-    from rnnrepro.sharing.submit_host_cache import use_submit_host_cache
+    from rnnrepro.results.submit_host_cache import use_submit_host_cache
 
     use_submit_host_cache(workflow)
 

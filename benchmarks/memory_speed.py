@@ -20,10 +20,10 @@ import torch.nn.functional as F
 
 from rnnrepro.config_types import load
 from rnnrepro.memory.irnn import IRNNClassifier
-from rnnrepro.memory.settings import TrainSettings
+from rnnrepro.memory.settings import MemorySettings
 from rnnrepro.memory.train import rmsprop
+from rnnrepro.results.training import memory_run_settings
 from rnnrepro.runtime import pick_device
-from rnnrepro.sharing.training import memory_run_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,7 +41,7 @@ def measure(steps: int, features: int, batch_size: int, seconds: float,
     """Training samples per second (through ATen's RNN kernel when ``aten``)."""
     torch.manual_seed(0)
     config = load(ROOT)
-    settings = TrainSettings.from_parts(memory_run_settings(config, "original"),
+    settings = MemorySettings.from_parts(memory_run_settings(config, "original"),
                                         {"eval_batch_size": 1})
     model = IRNNClassifier(features, settings.hidden_size, settings.input_weight_std).to(device)
     optimizer = rmsprop(model, 3e-5, settings.rmsprop)

@@ -67,7 +67,7 @@ from torch.profiler import ProfilerActivity, profile
 from rnnrepro.renet.dropout import dropout
 from rnnrepro.renet.flops import INPUT_SHAPES, training_flops
 from rnnrepro.renet.models import ModelSpec, ReNet
-from rnnrepro.renet.settings import TrainSettings
+from rnnrepro.renet.settings import RenetSettings
 from rnnrepro.renet.sweeps import ReNetLayer
 from rnnrepro.renet.train import make_optimizer, training_step
 
@@ -102,7 +102,7 @@ def per_column(model: ReNet) -> ReNet:
 
 
 def check_same_function(slow: ReNet, spec: ModelSpec, shape: tuple[int, int, int],
-                        settings: TrainSettings) -> None:
+                        settings: RenetSettings) -> None:
     """The per-column model computes the same function as the batched one (same weights)."""
     fast = ReNet(spec, shape, dropout=settings.dropout).eval()
     fast.load_state_dict(slow.state_dict())
@@ -182,7 +182,7 @@ def products_alone(calls: Counter[Product], repeats: int = 3) -> float:
     return total
 
 
-def make_step(model: ReNet, spec: ModelSpec, settings: TrainSettings, batch: int,
+def make_step(model: ReNet, spec: ModelSpec, settings: RenetSettings, batch: int,
               precision: str = "fp32") -> Callable[[], object]:
     optimizer = make_optimizer(model, settings)
     shape = model.input_shape
@@ -243,7 +243,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     cfg = yaml.safe_load(args.config.read_text())["renet"]
-    settings = TrainSettings.from_parts(cfg["training"])
+    settings = RenetSettings.from_parts(cfg["training"])
     probe = MatmulProbe()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch "
           f"{args.batch_size}, {args.rounds} rounds per model (torch.mm 4096^2 float32 probe, "

@@ -16,13 +16,16 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 QUICK = "workflow/presets/quick.yaml"
 # Generated or run-state folders never copied into a test workspace.
-_SKIP = {"results", ".snakemake", ".git", ".pytest_cache", ".ruff_cache", "__pycache__", "logs"}
+_SKIP = {".snakemake", ".git", ".pytest_cache", ".ruff_cache", "__pycache__", "logs"}
+_SKIP_AT_ROOT = {"results"}     # results/, not the package rnnrepro/results/
 
 
 def copy_repo(dest: Path) -> Path:
     """Copy the working tree (without results or run state) to ``dest`` and return it."""
     def ignore(folder: str, names: list[str]) -> set[str]:
         skip = {n for n in names if n in _SKIP or n.endswith(".egg-info")}
+        if Path(folder).resolve() == REPO.resolve():
+            skip |= _SKIP_AT_ROOT & set(names)
         if Path(folder).resolve() == (REPO / "paper").resolve():
             generated = {"figures", "tables.tex", "increment-table.tex", "provenance.tex",
                          "main.pdf"}
@@ -148,7 +151,7 @@ def build_main_pdf(build: Path, tables: Path, increment_table: Path) -> Path:
     """Compile paper/main.tex in ``build`` with the given generated tables, a provenance line
     and plain stand-in figures; fail the test with latexmk's output if it fails. Returns the
     folder (main.pdf; LaTeX's main.log in its ``latex`` folder)."""
-    from rnnrepro.sharing import provenance
+    from rnnrepro.results import provenance
 
     (build / "figures").mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "paper" / "main.tex", build)

@@ -18,7 +18,7 @@ import pytest
 
 from conftest import QUICK, REPO
 from rnnrepro.config_types import load
-from rnnrepro.sharing import unpacking
+from rnnrepro.results import unpacking
 from test_archive_hostile import RUN, entry, good_members, manifest_of, refused
 
 

@@ -22,7 +22,7 @@ import pytest
 from conftest import QUICK, REPO, copy_repo, run_snakemake
 from rnnrepro.cli import main
 from rnnrepro.config_types import load
-from rnnrepro.sharing import archive, unpacking
+from rnnrepro.results import archive, unpacking
 
 RUN = "memory/original/lr3e-05/seed0"
 

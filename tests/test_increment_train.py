@@ -19,7 +19,7 @@ from rnnrepro.increment.evaluation import HoldoutEvaluator
 from rnnrepro.increment.holdout import build_holdout
 from rnnrepro.increment.models import IncrementModel, sequence_loss
 from rnnrepro.increment.sequences import increment, make_permutation, make_sequences
-from rnnrepro.increment.settings import TrainSettings
+from rnnrepro.increment.settings import IncrementSettings
 from rnnrepro.runtime import StopRequested
 
 BASE, DIGITS = 3, 3
@@ -30,7 +30,7 @@ TINY = {"hidden_size": 16, "batch_size": 16, "learning_rate": 3.0e-4,
         "units": {"gate_activation": "hard_sigmoid", "gru_reset": "before",
                   "input_init": "glorot_uniform", "recurrent_init": "orthogonal",
                   "bias_init": "zeros", "lstm_forget_bias": 1.0}}
-KERAS = TrainSettings.from_parts(TINY).units
+KERAS = IncrementSettings.from_parts(TINY).units
 
 
 @pytest.fixture(autouse=True)
@@ -134,14 +134,14 @@ def test_evaluation_does_not_depend_on_batch_size():
 
 def test_settings_errors_name_the_key():
     with pytest.raises(ValueError, match=r"increment: missing key\(s\) \['eval_every'\]"):
-        TrainSettings.from_parts({k: v for k, v in TINY.items() if k != "eval_every"})
+        IncrementSettings.from_parts({k: v for k, v in TINY.items() if k != "eval_every"})
     with pytest.raises(ValueError, match=r"unknown.*'eval_evry'"):
-        TrainSettings.from_parts({**TINY, "eval_evry": 3})
+        IncrementSettings.from_parts({**TINY, "eval_evry": 3})
     with pytest.raises(ValueError, match=r"increment\.rmsprop\.rho = 2"):
-        TrainSettings.from_parts({**TINY, "rmsprop": {"rho": 2, "eps": 1e-7}})
+        IncrementSettings.from_parts({**TINY, "rmsprop": {"rho": 2, "eps": 1e-7}})
     with pytest.raises(ValueError, match=r"increment\.eval_batch_size = 0"):
-        TrainSettings.from_parts(TINY, {"eval_batch_size": 0})
-    assert TrainSettings.from_parts({**TINY, "eval_every": 4, "checkpoint_every": 10}
+        IncrementSettings.from_parts(TINY, {"eval_batch_size": 0})
+    assert IncrementSettings.from_parts({**TINY, "eval_every": 4, "checkpoint_every": 10}
                                     ).block_size == 8
 
 

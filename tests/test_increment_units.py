@@ -16,7 +16,7 @@ from rnnrepro.config_types import load
 from rnnrepro.gated_recurrence import gate_, gru_recurrence, lstm_recurrence
 from rnnrepro.increment.keras_units import KerasRecurrent, keras_orthogonal
 from rnnrepro.increment.models import IncrementModel
-from rnnrepro.increment.settings import TrainSettings, UnitSettings
+from rnnrepro.increment.settings import IncrementSettings, UnitSettings
 
 HIDDEN, INPUTS = 5, 3
 # Keras 2's definitions, as config.yaml states them (increment.units).
@@ -205,11 +205,11 @@ def test_units_reach_the_model_and_bad_values_name_the_key():
     assert UnitSettings("hard_sigmoid", "before", "glorot_uniform", "orthogonal",
                                  "zeros", 1.0) == KERAS  # config.yaml states Keras 2's definitions
     keras = asdict(KERAS)
-    assert TrainSettings.from_parts({**base, "units": keras}).units == KERAS
+    assert IncrementSettings.from_parts({**base, "units": keras}).units == KERAS
     with pytest.raises(ValueError, match=r"increment\.units\.gate_activation = 'relu'"):
-        TrainSettings.from_parts({**base, "units": {**keras, "gate_activation": "relu"}})
+        IncrementSettings.from_parts({**base, "units": {**keras, "gate_activation": "relu"}})
     with pytest.raises(ValueError, match="'reset' was unexpected"):
-        TrainSettings.from_parts({**base, "units": {**keras, "reset": "before"}})
+        IncrementSettings.from_parts({**base, "units": {**keras, "reset": "before"}})
     with pytest.raises(ValueError, match="'lstm_forget_bias' is a required property"):
-        TrainSettings.from_parts({**base, "units": {k: v for k, v in keras.items()
+        IncrementSettings.from_parts({**base, "units": {k: v for k, v in keras.items()
                                                     if k != "lstm_forget_bias"}})

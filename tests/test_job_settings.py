@@ -16,15 +16,14 @@ import torch
 import yaml
 
 from conftest import QUICK, REPO, copy_repo, run_snakemake
-from rnnrepro.increment.settings import HoldoutSettings, PermutationSettings
-from rnnrepro.increment.settings import TrainSettings as IncrementSettings
+from rnnrepro.increment.settings import HoldoutSettings, IncrementSettings, PermutationSettings
 from rnnrepro.job_settings import RESULT, SPEED
-from rnnrepro.memory.settings import TrainSettings as MemorySettings
+from rnnrepro.memory.settings import MemorySettings
 from rnnrepro.memory.train import RunPaths, setup_run
 from rnnrepro.progress import job_time
-from rnnrepro.renet.settings import TrainSettings as RenetSettings
+from rnnrepro.renet.settings import RenetSettings
 from rnnrepro.renet.train import Job
-from rnnrepro.sharing import training
+from rnnrepro.results import training
 from test_memory_train import make_dataset
 
 TRAINING_RULES = ("memory_train", "increment_train", "renet_train")

@@ -6,7 +6,7 @@ table does not allow fails.
 Layers, bottom up: the root modules (``rnnrepro/*.py``: paths, files, checkpoints, the training
 loop, ...), ``data`` (the processed-dataset format), the training stages ``memory``,
 ``increment`` and ``renet`` (none imports another), ``claims`` (and the published numbers),
-``paper``, then ``sharing`` (results archives, provenance) and ``progress`` (plans, watching a
+``paper``, then ``results`` (results archives, provenance) and ``progress`` (plans, watching a
 run, time limits); ``cli`` registers every command and nothing imports it back.
 """
 
@@ -29,9 +29,9 @@ ALLOWED = {
     "renet": {"root", "data"},
     "claims": {"root", *STAGES},
     "paper": {"root", "claims", *STAGES},
-    "sharing": {"root", "data", "paper", *STAGES},
-    "progress": {"root", "sharing", *STAGES},
-    "cli": {"root", "data", "claims", "paper", "sharing", "progress", *STAGES},
+    "results": {"root", "data", "paper", *STAGES},
+    "progress": {"root", "results", *STAGES},
+    "cli": {"root", "data", "claims", "paper", "results", "progress", *STAGES},
 }
 
 

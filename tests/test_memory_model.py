@@ -10,10 +10,10 @@ import torch
 import torch.nn.functional as F
 
 from rnnrepro.memory.irnn import IRNNClassifier
-from rnnrepro.memory.settings import TrainSettings
+from rnnrepro.memory.settings import MemorySettings
 from rnnrepro.memory.train import rmsprop
 from rnnrepro.parameters import count_parameters, trainable
-from rnnrepro.sharing.training import memory_run_settings
+from rnnrepro.results.training import memory_run_settings
 
 
 @pytest.mark.parametrize("features", [28, 1])
@@ -59,7 +59,7 @@ def test_step_logits_end_with_the_model_output():
 
 def test_rmsprop_is_the_keras_update_and_the_second_bias_stays_frozen(repo_config):
     torch.manual_seed(2)
-    settings = TrainSettings.from_parts(memory_run_settings(repo_config, "original"),
+    settings = MemorySettings.from_parts(memory_run_settings(repo_config, "original"),
                                         {"eval_batch_size": 1})
     constants = settings.rmsprop
     assert (constants.rho, constants.eps) == (0.9, 1e-7)  # Keras 2 RMSprop, as config.yaml says

@@ -45,8 +45,8 @@ from rnnrepro.cli import main
 from rnnrepro.config_types import load
 from rnnrepro.data.permutations import write_permutations
 from rnnrepro.paths import BEST_FILE, CHECKPOINT_FILE, PARTIAL_HISTORY_FILE, RESUME_FILES
+from rnnrepro.results import archive, unpacking
 from rnnrepro.runtime import StopRequested
-from rnnrepro.sharing import archive, unpacking
 from rnnrepro.state_format import (
     HEADER_LIMIT,
     StateFileError,

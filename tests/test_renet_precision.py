@@ -14,9 +14,9 @@ from tests.test_renet_train import MODEL, TRAINING
 from rnnrepro.renet import precision as precision_module
 from rnnrepro.renet.models import ModelSpec, ReNet
 from rnnrepro.renet.precision import autocast, effective_precision
-from rnnrepro.renet.settings import TrainSettings, with_precision
+from rnnrepro.renet.settings import RenetSettings, with_precision
 from rnnrepro.renet.train import Job, make_optimizer, training_step
-from rnnrepro.sharing.training import renet_run_settings
+from rnnrepro.results.training import renet_run_settings
 
 CPU = torch.device("cpu")
 
@@ -30,7 +30,7 @@ def model_of(cell: str) -> tuple[ReNet, ModelSpec]:
 @pytest.mark.parametrize("cell", ["gru", "gru-reset-after", "lstm"])
 def test_bf16_mixed_trains_every_unit_with_float32_state(cell: str) -> None:
     model, spec = model_of(cell)
-    settings = TrainSettings.from_parts({**TRAINING, "precision": "bf16-mixed"})
+    settings = RenetSettings.from_parts({**TRAINING, "precision": "bf16-mixed"})
     optimizer = make_optimizer(model, settings)
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     x, y = torch.randn(16, 1, 8, 8), torch.randint(0, 10, (16,))
@@ -107,7 +107,7 @@ def test_slow_bfloat16_falls_back_to_fp32_with_one_notice(monkeypatch, caplog) -
 def test_an_archived_config_before_precision_is_read_with_it() -> None:
     """runs/cpu.tar.gz and the other archives of that time say bf16; unpack validates them
     against today's schema after this upgrade (tests/test_shipped_runs.py runs them)."""
-    from rnnrepro.sharing.training import current_config
+    from rnnrepro.results.training import current_config
 
     old = {"preset": "cpu", "renet": {"training": {"bf16": False, "max_epochs": 8}}}
     upgraded = current_config(old)

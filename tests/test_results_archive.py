@@ -18,8 +18,8 @@ import yaml
 from conftest import QUICK, REPO
 from rnnrepro.cli import main
 from rnnrepro.config_types import load
-from rnnrepro.sharing import archive, code, imported, provenance, training, unpacking
-from rnnrepro.sharing.code import code_digest, code_modules
+from rnnrepro.results import archive, code, imported, provenance, training, unpacking
+from rnnrepro.results.code import code_digest, code_modules
 
 RUN = "memory/original/lr3e-05/seed0"
 

@@ -9,7 +9,7 @@ import pytest
 def test_the_snakemake_internals_the_cache_patch_uses_are_there():
     """Fast (no cluster): the installed Snakemake has every attribute the submit-host cache
     patches or reads, with the signatures it calls."""
-    from rnnrepro.sharing.submit_host_cache import check_internals
+    from rnnrepro.results.submit_host_cache import check_internals
 
     check_internals()
 
@@ -19,7 +19,7 @@ def test_a_renamed_snakemake_internal_stops_the_run_by_name(monkeypatch, missing
     import snakemake
     from snakemake.scheduling.job_scheduler import JobScheduler
 
-    from rnnrepro.sharing.submit_host_cache import SnakemakeInternalsError, check_internals
+    from rnnrepro.results.submit_host_cache import SnakemakeInternalsError, check_internals
 
     monkeypatch.delattr(JobScheduler, missing)
     with pytest.raises(SnakemakeInternalsError) as err:

@@ -21,7 +21,7 @@ import pytest
 from conftest import QUICK, REPO
 from rnnrepro.cli import main
 from rnnrepro.config_types import load
-from rnnrepro.sharing import archive, unpacking
+from rnnrepro.results import archive, unpacking
 from test_results_archive import pack_quick
 
 fcntl = pytest.importorskip("fcntl")
@@ -35,9 +35,9 @@ fcntl = pytest.importorskip("fcntl")
 WORKER = r"""
 import os, sys, time
 import snakemake.utils, yte
-import rnnrepro.config_types, rnnrepro.sharing.commands, rnnrepro.sharing.training
+import rnnrepro.config_types, rnnrepro.results.commands, rnnrepro.results.training
 from rnnrepro.cli import main
-from rnnrepro.sharing import code, unpacking
+from rnnrepro.results import code, unpacking
 
 ready, go, exited, other, where, hold, *argv = sys.argv[1:]
 code.trainer_digests = lambda: {}

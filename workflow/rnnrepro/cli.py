@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from rnnrepro import __version__
 from rnnrepro.allocator import reuse_freed_memory
-from rnnrepro.commandline import UserError
+from rnnrepro.command_helpers import UserError
 from rnnrepro.runtime import StopRequested, setup_logging
 
 log = logging.getLogger("rnnrepro")
@@ -33,9 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     from rnnrepro.paper import commands as paper
     from rnnrepro.progress import commands as progress
     from rnnrepro.renet import commands as renet
-    from rnnrepro.sharing import commands as sharing
+    from rnnrepro.results import commands as results
 
-    for stage in (data, memory, increment, renet, claims, paper, sharing, progress):
+    for stage in (data, memory, increment, renet, claims, paper, results, progress):
         stage.register(sub)
     return parser
 

@@ -7,7 +7,7 @@ A stage's settings class (``rnnrepro.<stage>.settings``) declares each field wit
 - the rule's ``--settings`` (result fields; a Snakemake param, so a change reruns the job and
   changes the output cache's key) and ``--speed`` (speed fields; a resource, so it does neither);
 - the checkpoint fingerprint (result fields: a checkpoint resumes under another speed);
-- the results archive's config comparison (:mod:`rnnrepro.sharing.training`).
+- the results archive's config comparison (:mod:`rnnrepro.results.training`).
 
 The config schema (``workflow/schemas/<section>.schema.yaml``) is the one statement of each
 value's type and range; :meth:`JobSettings.from_parts` checks the values it receives against

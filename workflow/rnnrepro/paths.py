@@ -63,7 +63,7 @@ def unchosen_full_run(root: str, config: dict, configfiles: list, overrides: dic
 
 # What a run folder holds while its job is unfinished (rnnrepro.checkpoint): the checkpoint the
 # job resumes from, the best epoch's weights so far and the history so far. A part archive
-# carries them (rnnrepro.sharing), so the run continues on another machine. Listed in the order
+# carries them (rnnrepro.results), so the run continues on another machine. Listed in the order
 # they are put in place when unpacked: the checkpoint last, so a kill in between never leaves a
 # checkpoint without the best weights it names.
 CHECKPOINT_FILE = "checkpoint.safetensors"

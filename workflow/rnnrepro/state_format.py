@@ -15,7 +15,7 @@ byte range matching its shape, the ranges covering the data with no gap or overl
 file's size equal to 8 + N + the data. :func:`document` then checks the JSON document against
 the schema and that every tensor its index names exists (and no other) with a dtype fit for its
 role. Loading a checkpoint (:mod:`rnnrepro.state_file`) and unpacking a part archive
-(:mod:`rnnrepro.sharing.unpacking`, while it streams) both run these checks; every problem is one
+(:mod:`rnnrepro.results.unpacking`, while it streams) both run these checks; every problem is one
 :class:`StateFileError` line.
 """
 

@@ -12,14 +12,14 @@ from rnnrepro.memory import representations as memory_representations
 from rnnrepro.memory import runs as memory_runs
 from rnnrepro.progress import job_time
 from rnnrepro import paths as job_paths
-from rnnrepro.commandline import settings_json
+from rnnrepro.command_helpers import settings_json
 from rnnrepro.paper.figures import included_figures
 from rnnrepro.increment.settings import HoldoutSettings, PermutationSettings
-from rnnrepro.increment.settings import TrainSettings as IncrementSettings
+from rnnrepro.increment.settings import IncrementSettings
 from rnnrepro.job_settings import SPEED
-from rnnrepro.sharing import imported as imported_runs
-from rnnrepro.sharing import training as training_jobs
-from rnnrepro.sharing.code import TRAINERS, code_digest, trainer_digests
+from rnnrepro.results import imported as imported_runs
+from rnnrepro.results import training as training_jobs
+from rnnrepro.results.code import TRAINERS, code_digest, trainer_digests
 from rnnrepro.renet import datasets as renet_datasets
 from rnnrepro.renet.datasets import NAMES as RENET_DATASET_NAMES
 from rnnrepro.increment import runs as increment_runs
@@ -206,7 +206,7 @@ def memory_permutations_arg(wildcards, input):
 
 
 def memory_run_settings(wildcards):
-    """--settings of one run (rnnrepro.sharing.training: the result keys of
+    """--settings of one run (rnnrepro.results.training: the result keys of
     rnnrepro.memory.settings, with memory.pixel_runs applied to the 784-step runs; a sweep
     change never reruns other runs)."""
     return settings_json(training_jobs.memory_run_settings(config, wildcards.representation))

@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from rnnrepro.commandline import UserError
+from rnnrepro.command_helpers import UserError
 
 log = logging.getLogger("rnnrepro")
 

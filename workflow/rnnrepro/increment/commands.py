@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rnnrepro.commandline import (
+from rnnrepro.command_helpers import (
     UserError,
     add_training_arguments,
     load_settings,
@@ -140,7 +140,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     from rnnrepro.checkpoint import CheckpointError
     from rnnrepro.increment.holdout import read_holdout
     from rnnrepro.increment.sequences import read_permutation
-    from rnnrepro.increment.settings import TrainSettings
+    from rnnrepro.increment.settings import IncrementSettings
     from rnnrepro.increment.train import Job, train_job
 
     if args.order == "complicated" and args.permutation is None:
@@ -149,7 +149,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         raise UserError("--order simple takes no --permutation (digits stay in order)")
     device = training_device(args.device, args.threads)
     try:  # inputs only: an error during training keeps its traceback
-        settings = TrainSettings.from_parts(args.settings, args.speed)
+        settings = IncrementSettings.from_parts(args.settings, args.speed)
         holdout = read_holdout(args.holdout, args.base, args.digits)
         permutation = (read_permutation(args.permutation, args.base, args.digits)
                        if args.permutation is not None else None)

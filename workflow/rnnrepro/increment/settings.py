@@ -51,7 +51,7 @@ class HoldoutSettings(JobSettings):
 
 
 @dataclass(frozen=True)
-class TrainSettings(JobSettings):
+class IncrementSettings(JobSettings):
     """What one ``increment_train`` job reads."""
 
     WHERE, SCHEMA = "increment", SCHEMA
@@ -70,7 +70,7 @@ class TrainSettings(JobSettings):
     checkpoint_every: int = result()
     units: UnitSettings = result()   # the LSTM's and GRU's equations
     # The IRNN (cell rnn) is the memory experiment's: its input weights' std is config.yaml's
-    # memory.input_weight_std (rnnrepro.sharing.training.increment_settings passes it).
+    # memory.input_weight_std (rnnrepro.results.training.increment_settings passes it).
     irnn_input_std: float = result()
     eval_batch_size: int = speed()
 

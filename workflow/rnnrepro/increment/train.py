@@ -31,7 +31,7 @@ from rnnrepro.increment.holdout import Holdout
 from rnnrepro.increment.models import IncrementModel, sequence_loss
 from rnnrepro.increment.numbers import draw_numbers
 from rnnrepro.increment.sequences import make_sequences
-from rnnrepro.increment.settings import TrainSettings
+from rnnrepro.increment.settings import IncrementSettings
 from rnnrepro.runtime import Progress, check_finite, fingerprint, seed_everything
 from rnnrepro.training_loop import Loop, train_blocks
 
@@ -56,7 +56,7 @@ class Job:
         return f"K{self.base}-N{self.digits} {self.order} {self.cell} seed{self.seed}"
 
 
-def train_job(job: Job, settings: TrainSettings, holdout: Holdout,
+def train_job(job: Job, settings: IncrementSettings, holdout: Holdout,
               permutation: np.ndarray | None, device: torch.device, *,
               history_path: str | Path, metrics_path: str | Path,
               checkpoint_path: str | Path) -> dict[str, Any]:
@@ -105,7 +105,7 @@ def train_job(job: Job, settings: TrainSettings, holdout: Holdout,
     return metrics
 
 
-def evaluation_spans(block: int, settings: TrainSettings) -> list[range]:
+def evaluation_spans(block: int, settings: IncrementSettings) -> list[range]:
     """The minibatch numbers (from 1) of checkpointed block ``block`` (from 0), cut after each
     evaluation: every ``eval_every``-th minibatch and the last one. ``block_size`` is a multiple
     of ``eval_every``, so every block ends with an evaluation."""
@@ -119,7 +119,7 @@ def evaluation_spans(block: int, settings: TrainSettings) -> list[range]:
 
 
 def train_span(model: IncrementModel, optimizer: torch.optim.Optimizer, span: range, *,
-               job: Job, settings: TrainSettings, rng: np.random.Generator,
+               job: Job, settings: IncrementSettings, rng: np.random.Generator,
                permutation: np.ndarray | None, device: torch.device,
                check_stop: Callable[[], None]) -> float:
     """One RMSprop update per minibatch of ``span`` on freshly drawn numbers; the mean loss."""
@@ -138,7 +138,7 @@ def train_span(model: IncrementModel, optimizer: torch.optim.Optimizer, span: ra
     return loss_sum.item() / len(span)
 
 
-def history_row(minibatch: int, train_loss: float, accuracy: Accuracy, settings: TrainSettings,
+def history_row(minibatch: int, train_loss: float, accuracy: Accuracy, settings: IncrementSettings,
                 wall_time: float) -> dict[str, Any]:
     """One history row: an evaluation after ``minibatch`` minibatches."""
     return {"minibatch": minibatch, "epoch": round(minibatch / settings.batches_per_epoch, 6),
@@ -146,7 +146,7 @@ def history_row(minibatch: int, train_loss: float, accuracy: Accuracy, settings:
             "number_acc": accuracy.number, "wall_time": wall_time}
 
 
-def summarize_history(history: list[dict[str, Any]], job: Job, settings: TrainSettings,
+def summarize_history(history: list[dict[str, Any]], job: Job, settings: IncrementSettings,
                       holdout: Holdout, permutation: np.ndarray | None, device: torch.device,
                       wall_time: float) -> dict[str, Any]:
     """metrics.json: the job, final and best hold-out accuracies, and what produced them."""

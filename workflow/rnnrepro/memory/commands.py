@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rnnrepro.commandline import (
+from rnnrepro.command_helpers import (
     UserError,
     add_training_arguments,
     load_settings,
@@ -117,14 +117,14 @@ def _check_names(names: list[str]) -> None:
 
 def train_command(args: argparse.Namespace) -> None:
 
-    from rnnrepro.memory.settings import TrainSettings
+    from rnnrepro.memory.settings import MemorySettings
     from rnnrepro.memory.train import RunPaths, train_memory
 
     _check_names([args.representation])
     if not args.learning_rate > 0:
         raise UserError(f"--learning-rate must be positive, got {args.learning_rate}")
     try:
-        settings = TrainSettings.from_parts(args.settings, args.speed)
+        settings = MemorySettings.from_parts(args.settings, args.speed)
     except (TypeError, ValueError) as err:
         raise UserError(f"--settings: {err}") from err
     device = training_device(args.device, args.threads)

@@ -16,7 +16,7 @@ from rnnrepro.memory.representations import PIXELS, steps
 
 
 @dataclass(frozen=True)
-class TrainSettings(JobSettings):
+class MemorySettings(JobSettings):
     """The ``memory:`` keys one run reads (``memory.pixel_runs`` already applied)."""
 
     WHERE = "memory"

@@ -45,7 +45,7 @@ from rnnrepro.memory.representations import (
     to_sequence,
 )
 from rnnrepro.memory.runs import paper_name
-from rnnrepro.memory.settings import TrainSettings
+from rnnrepro.memory.settings import MemorySettings
 from rnnrepro.parameters import count_parameters, trainable
 from rnnrepro.runtime import Progress, check_finite, fingerprint, seed_everything
 from rnnrepro.training_loop import Best, Loop, train_blocks
@@ -152,7 +152,7 @@ class Run:
     representation: str
     learning_rate: float
     seed: int
-    settings: TrainSettings
+    settings: MemorySettings
     device: torch.device
     order: np.ndarray                                   # (steps, features) pixel indices
     splits: dict[str, tuple[torch.Tensor, torch.Tensor]]
@@ -168,7 +168,7 @@ class Run:
 
 
 def setup_run(*, data_dir: str | Path, representation: str, learning_rate: float, seed: int,
-              settings: TrainSettings, paths: RunPaths, device: torch.device,
+              settings: MemorySettings, paths: RunPaths, device: torch.device,
               permutations: Mapping[str, Any] | None = None) -> Run:
     """Load the splits, build the model and optimizer from ``seed``, open the checkpoint."""
     dataset = ProcessedDataset(Path(data_dir))
@@ -248,7 +248,7 @@ def final_metrics(run: Run, state: TrainingState, latencies: np.ndarray) -> dict
 
 
 def train_memory(*, data_dir: str | Path, representation: str, learning_rate: float, seed: int,
-                 settings: TrainSettings, paths: RunPaths, device: torch.device,
+                 settings: MemorySettings, paths: RunPaths, device: torch.device,
                  permutations: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Train (or resume) one run, write history/latency/metrics and return the metrics."""
     started = time.monotonic()

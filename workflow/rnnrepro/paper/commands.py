@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rnnrepro.commandline import UserError, load_settings
+from rnnrepro.command_helpers import UserError, load_settings
 
 log = logging.getLogger("rnnrepro")
 

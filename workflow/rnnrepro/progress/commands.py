@@ -8,7 +8,7 @@ import argparse
 import os
 from pathlib import Path
 
-from rnnrepro.commandline import UserError, load_config
+from rnnrepro.command_helpers import UserError, load_config
 from rnnrepro.paths import results_dir
 
 
@@ -64,7 +64,7 @@ def plan_command(args: argparse.Namespace) -> int:
 def progress_command(args: argparse.Namespace) -> int:
     from rnnrepro.progress.jobs import training_jobs
     from rnnrepro.progress.status import describe, statuses, summary
-    from rnnrepro.sharing import imported
+    from rnnrepro.results import imported
 
     config = _load(args)
     if args.results_dir is None:

@@ -20,7 +20,7 @@ from typing import Any
 from rnnrepro.increment.settings import WEIGHT_BLOCKS
 from rnnrepro.memory.representations import steps
 from rnnrepro.renet.flops import INPUT_SHAPES, training_flops
-from rnnrepro.sharing.training import memory_run_settings
+from rnnrepro.results.training import memory_run_settings
 
 
 def training_images(config: Mapping[str, Any], dataset: str, subset: int | None) -> int:

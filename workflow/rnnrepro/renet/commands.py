@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from rnnrepro.commandline import (
+from rnnrepro.command_helpers import (
     UserError,
     add_training_arguments,
     training_device,

@@ -15,7 +15,7 @@ from rnnrepro.job_settings import JobSettings, result, speed
 
 
 @dataclass(frozen=True)
-class TrainSettings(JobSettings):
+class RenetSettings(JobSettings):
     """``renet.training`` of config.yaml."""
 
     WHERE = "renet.training"

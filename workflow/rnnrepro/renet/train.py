@@ -41,7 +41,7 @@ from rnnrepro.parameters import count_parameters
 from rnnrepro.renet.augment import augment
 from rnnrepro.renet.models import ModelSpec, ReNet
 from rnnrepro.renet.precision import autocast, effective_precision
-from rnnrepro.renet.settings import TrainSettings
+from rnnrepro.renet.settings import RenetSettings
 from rnnrepro.renet.units import UNIT_NAMES
 from rnnrepro.runtime import (
     Progress,
@@ -62,7 +62,7 @@ class Job:
     dataset: str
     seed: int
     spec: ModelSpec
-    settings: TrainSettings
+    settings: RenetSettings
     train_subset: int | None
 
     @classmethod
@@ -78,7 +78,7 @@ class Job:
                              ("renet.schema.yaml", ()), "renet")
         return cls(dataset=dataset, seed=int(seed),
                    spec=ModelSpec.from_config(settings["model"], f"renet.models.{dataset}"),
-                   settings=TrainSettings.from_parts(settings["training"], speed),
+                   settings=RenetSettings.from_parts(settings["training"], speed),
                    train_subset=settings["train_subset"])
 
     def fingerprint_data(self) -> dict[str, Any]:
@@ -130,7 +130,7 @@ def evaluate(model: ReNet, split: Split, batch_size: int, device: torch.device,
     return loss_sum / len(split), wrong / len(split)
 
 
-def make_optimizer(model: ReNet, settings: TrainSettings) -> torch.optim.Adam:
+def make_optimizer(model: ReNet, settings: RenetSettings) -> torch.optim.Adam:
     """Adam; the fused kernel (CPU and CUDA) makes one pass over the ~10^8 FC parameters."""
     return torch.optim.Adam(model.parameters(), lr=settings.learning_rate,
                             weight_decay=settings.weight_decay, fused=True)
@@ -138,7 +138,7 @@ def make_optimizer(model: ReNet, settings: TrainSettings) -> torch.optim.Adam:
 
 def training_step(model: ReNet, optimizer: torch.optim.Optimizer, x: torch.Tensor,
                   y: torch.Tensor, generator: torch.Generator, spec: ModelSpec,
-                  settings: TrainSettings, what: str = "training loss",
+                  settings: RenetSettings, what: str = "training loss",
                   precision: str = "fp32") -> tuple[float, int]:
     """Augment one batch, one Adam update; returns (mean loss, misclassified count).
     ``precision``: the effective one (the forward pass's autocast); the loss is float32."""

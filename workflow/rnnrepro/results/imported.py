@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rnnrepro.sharing.archive import IMPORT_FOLDER, IMPORT_RECORD, ArchiveError, read_record
-from rnnrepro.sharing.training import stage_differences
+from rnnrepro.results.archive import IMPORT_FOLDER, IMPORT_RECORD, ArchiveError, read_record
+from rnnrepro.results.training import stage_differences
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class ImportedRuns:
 
 def load(results_dir: str, config: Mapping[str, Any]) -> ImportedRuns | None:
     """The imported runs under ``results_dir``, or None when nothing was imported."""
-    from rnnrepro.sharing.unpacking import recover
+    from rnnrepro.results.unpacking import recover
 
     recover(results_dir)        # an unpack killed between its two renames: the old import back
     if not (Path(results_dir) / IMPORT_FOLDER / IMPORT_RECORD).exists():

@@ -60,7 +60,7 @@ from typing import IO, Any
 
 from rnnrepro.files import atomic_path
 from rnnrepro.paths import CHECKPOINT_FILE, RESUME_FILES
-from rnnrepro.sharing.archive import (
+from rnnrepro.results.archive import (
     ALLOWED_SUFFIXES,
     CONFIG,
     IMPORT_FOLDER,
@@ -75,8 +75,8 @@ from rnnrepro.sharing.archive import (
     resume_kind,
     sources,
 )
-from rnnrepro.sharing.runs import is_run_folder
-from rnnrepro.sharing.training import current_config
+from rnnrepro.results.runs import is_run_folder
+from rnnrepro.results.training import current_config
 from rnnrepro.state_format import (
     HEADER_LIMIT,
     StateFileError,
@@ -710,7 +710,7 @@ def install(staged: StagedArchive, results_dir: str | Path, record: Mapping[str,
 def _added(old: Mapping[str, Any], staged: StagedArchive) -> dict[str, Any]:
     """The record of ``old`` plus ``staged``'s runs: refused when the configs differ on a key
     that changes a training job, or when both hold one file with different contents."""
-    from rnnrepro.sharing.training import differences
+    from rnnrepro.results.training import differences
 
     found = differences(old["config"], staged.config)
     if found:

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from rnnrepro import __version__
-from rnnrepro.commandline import UserError, load_config, load_settings
+from rnnrepro.command_helpers import UserError, load_config, load_settings
 from rnnrepro.paths import CHECKPOINT_FILE, OLD_CHECKPOINT_FILE, RESUME_FILES, results_dir
 
 log = logging.getLogger("rnnrepro")
@@ -93,8 +93,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def pack_command(args: argparse.Namespace) -> int:
-    from rnnrepro.sharing.archive import ArchiveError, pack
-    from rnnrepro.sharing.code import trainer_digests
+    from rnnrepro.results.archive import ArchiveError, pack
+    from rnnrepro.results.code import trainer_digests
 
     missing = [path for path in args.files if not Path(path).exists()]
     resume: list[str] = []
@@ -132,7 +132,7 @@ def pack_command(args: argparse.Namespace) -> int:
 
 def resume_files(folders: list[str]) -> list[str]:
     """The files each unfinished run resumes from, best weights before the checkpoint (see
-    :func:`rnnrepro.sharing.archive.pack`); a run without a checkpoint is left out."""
+    :func:`rnnrepro.results.archive.pack`); a run without a checkpoint is left out."""
     found = []
     for folder in map(Path, folders):
         if not (folder / CHECKPOINT_FILE).exists():
@@ -147,8 +147,8 @@ def resume_files(folders: list[str]) -> list[str]:
 def unpack_command(args: argparse.Namespace) -> int:
     """Unpack holding the results folder's unpack lock: one unpack at a time per folder (a
     second one is refused in one line while the first runs)."""
-    from rnnrepro.sharing.archive import ArchiveError
-    from rnnrepro.sharing.unpacking import locked
+    from rnnrepro.results.archive import ArchiveError
+    from rnnrepro.results.unpacking import locked
 
     current = load_config(args.root, args.configfile, "current config")
     if args.results_dir is None:
@@ -161,10 +161,10 @@ def unpack_command(args: argparse.Namespace) -> int:
 
 
 def _unpack(args: argparse.Namespace, current: dict) -> int:
-    from rnnrepro.sharing.archive import IMPORT_FOLDER, ArchiveError, code_changed
-    from rnnrepro.sharing.code import trainer_digests
-    from rnnrepro.sharing.training import differences
-    from rnnrepro.sharing.unpacking import discard, stage, unpack
+    from rnnrepro.results.archive import IMPORT_FOLDER, ArchiveError, code_changed
+    from rnnrepro.results.code import trainer_digests
+    from rnnrepro.results.training import differences
+    from rnnrepro.results.unpacking import discard, stage, unpack
 
     try:
         staged = stage(args.archive, args.results_dir, args.root)
@@ -230,8 +230,8 @@ def _unpack(args: argparse.Namespace, current: dict) -> int:
 
 def provenance_command(args: argparse.Namespace) -> int:
     from rnnrepro.files import atomic_open, write_json
-    from rnnrepro.sharing.code import trainer_digests
-    from rnnrepro.sharing.provenance import describe, tex
+    from rnnrepro.results.code import trainer_digests
+    from rnnrepro.results.provenance import describe, tex
 
     record = json.loads(Path(args.record).read_text()) if args.record else None
     provenance = describe(args.files, results_dir=args.results_dir, record=record,

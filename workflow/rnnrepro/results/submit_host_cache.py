@@ -85,7 +85,7 @@ def check_internals() -> None:
     if problems:
         raise SnakemakeInternalsError(
             f"snakemake {version}: the submit-host output cache "
-            f"(rnnrepro.sharing.submit_host_cache) patches Snakemake internals that changed: "
+            f"(rnnrepro.results.submit_host_cache) patches Snakemake internals that changed: "
             f"{'; '.join(problems)}. Run without --cache (the training jobs then run, or are "
             f"restored, inside the cluster jobs), or share trained runs as a results archive "
             f"(snakemake results/archive/<preset>.tar.gz; rnnrepro results unpack).")

@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from rnnrepro.increment.settings import HoldoutSettings, PermutationSettings
-from rnnrepro.increment.settings import TrainSettings as IncrementSettings
+from rnnrepro.increment.settings import IncrementSettings
 from rnnrepro.job_settings import RESULT, SPEED
-from rnnrepro.memory.settings import TrainSettings as MemorySettings
+from rnnrepro.memory.settings import MemorySettings
 from rnnrepro.memory.settings import run_section
-from rnnrepro.renet.settings import TrainSettings as RenetSettings
+from rnnrepro.renet.settings import RenetSettings
 from rnnrepro.renet.settings import with_precision
 
 TRAINING_STAGES = ("memory", "increment", "renet")

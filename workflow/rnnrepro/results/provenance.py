@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rnnrepro.paper.layout import latex_text
-from rnnrepro.sharing.archive import IMPORT_FOLDER, code_changed, sources
+from rnnrepro.results.archive import IMPORT_FOLDER, code_changed, sources
 
 
 def describe(files: Iterable[str], *, results_dir: str, record: Mapping[str, Any] | None,

@@ -9,7 +9,7 @@ for each unfinished run, the files it resumes from (:data:`rnnrepro.paths.RESUME
 folder, so that the run continues on another machine. Nothing in any archive unpickles.
 
 Packing is here; unpacking a stranger's archive (streamed, bounded, atomic) is
-:mod:`rnnrepro.sharing.unpacking`.
+:mod:`rnnrepro.results.unpacking`.
 """
 
 from __future__ import annotations
