@@ -27,6 +27,13 @@ except ConfigError as err:  # one line naming the key, not the schema
     ) from None
 
 
+# The ReNet datasets run must be declared and have their model, raw files and splits.
+from rnnrepro.renet.datasets import config_problems as renet_dataset_problems
+
+for _problem in renet_dataset_problems(config)[:1]:
+    raise WorkflowError(f"config key {_problem}")
+
+
 # A run that names no preset over a clone holding another preset's results stops in one line
 # instead of planning the full config's training (each preset has results/<preset>/).
 from rnnrepro.paths import legacy_layout, unchosen_full_run

@@ -177,7 +177,7 @@ def test_prepare_cifar10_refuses_a_traversal_archive_with_a_clear_error(tmp_path
                           extra=(("../../escape.sh", b"rm -rf /"),))
     settings = {"splits": {"train": 8, "validation": 2, "test": 2}, "zca_epsilon": 0.01,
                 "files": {archive.name: {"checksum": sha256_file(archive)}}}
-    code = main(["prepare-cifar10", "--archive", str(archive), "--output",
+    code = main(["prepare", "--dataset", "cifar10", "--raw", str(archive), "--output",
                  str(tmp_path / "out"), "--settings", json.dumps(settings)])
     err = capsys.readouterr().err
     assert code == 2 and "../../escape.sh" in err and "refusing" in err
@@ -191,7 +191,7 @@ def test_prepare_cifar10_command(tmp_path):
     settings = {"splits": {"train": 32, "validation": 8, "test": 6}, "zca_epsilon": 0.1,
                 "files": {archive.name: {"checksum": sha256_file(archive)}}}
     out = tmp_path / "cifar10"
-    assert main(["prepare-cifar10", "--archive", str(archive), "--output", str(out),
+    assert main(["prepare", "--dataset", "cifar10", "--raw", str(archive), "--output", str(out),
                  "--settings", json.dumps(settings)]) == 0
     data = ProcessedDataset(out)
     manifest = data.manifest
@@ -232,9 +232,8 @@ def test_prepare_svhn_command(tmp_path):
     settings = {"splits": {"train": 64, "validation": 16, "test": 20}, "split_seed": 5,
                 "files": files}
     out = tmp_path / "svhn"
-    assert main(["prepare-svhn", "--train", str(tmp_path / "train_32x32.mat"),
-                 "--extra", str(tmp_path / "extra_32x32.mat"),
-                 "--test", str(tmp_path / "test_32x32.mat"),
+    assert main(["prepare", "--dataset", "svhn", "--raw",
+                 *(str(tmp_path / f"{name}_32x32.mat") for name in ("test", "train", "extra")),
                  "--output", str(out), "--settings", json.dumps(settings)]) == 0
     data = ProcessedDataset(out)
     # Independent reference: every image as (C, H, W), labels with 10 -> 0.
@@ -267,9 +266,8 @@ def test_prepare_svhn_split_mismatch_names_the_config_key(tmp_path, capsys):
     files = {p.name: {"checksum": sha256_file(p)} for p in tmp_path.glob("*.mat")}
     settings = {"splits": {"train": 10, "validation": 1, "test": 3}, "split_seed": 0,
                 "files": files}
-    code = main(["prepare-svhn", "--train", str(tmp_path / "train_32x32.mat"),
-                 "--extra", str(tmp_path / "extra_32x32.mat"),
-                 "--test", str(tmp_path / "test_32x32.mat"),
+    code = main(["prepare", "--dataset", "svhn", "--raw",
+                 *(str(tmp_path / f"{name}_32x32.mat") for name in ("test", "train", "extra")),
                  "--output", str(tmp_path / "svhn"), "--settings", json.dumps(settings)])
     assert code == 2
     assert "data.svhn.splits" in capsys.readouterr().err
@@ -284,11 +282,7 @@ def mnist_settings(paths: dict[str, Path], splits: dict[str, int]) -> str:
 
 
 def mnist_args(paths: dict[str, Path], out: Path, settings: str) -> list[str]:
-    return ["prepare-mnist",
-            "--train-images", str(paths["train-images-idx3-ubyte.gz"]),
-            "--train-labels", str(paths["train-labels-idx1-ubyte.gz"]),
-            "--test-images", str(paths["t10k-images-idx3-ubyte.gz"]),
-            "--test-labels", str(paths["t10k-labels-idx1-ubyte.gz"]),
+    return ["prepare", "--dataset", "mnist", "--raw", *(str(path) for path in paths.values()),
             "--output", str(out), "--settings", settings]
 
 
@@ -330,4 +324,24 @@ def test_prepare_mnist_verifies_checksums_before_parsing(tmp_path, capsys):
     assert main(mnist_args(paths, tmp_path / "mnist", settings)) == 2
     err = capsys.readouterr().err
     assert "t10k-labels-idx1-ubyte.gz" in err and "checksum mismatch" in err
+    assert not (tmp_path / "mnist").exists()
+
+
+def test_prepare_names_a_missing_reader_or_raw_file(tmp_path, capsys):
+    """A dataset without a reader module, or raw files missing one the reader reads: one line
+    each, saying what to add."""
+    paths = write_mnist(tmp_path / "raw", n_train=20, n_test=5)
+    settings = mnist_settings(paths, {"train": 15, "validation": 5, "test": 5})
+    args = mnist_args(paths, tmp_path / "mnist", settings)
+    assert main(["prepare", "--dataset", "toy", *args[3:]]) == 2
+    assert "--dataset toy: no reader; add workflow/rnnrepro/data/toy.py with RAW_FILES and " \
+           "prepare(files, output, settings)" in capsys.readouterr().err
+    assert main(["prepare", "--dataset", "Toy!", *args[3:]]) == 2
+    assert "a dataset name is lowercase letters" in capsys.readouterr().err
+    assert main(["prepare", "--dataset", "errors", *args[3:]]) == 2
+    assert "rnnrepro.data.errors is not a dataset reader" in capsys.readouterr().err
+    without = [a for a in args if not a.endswith("t10k-labels-idx1-ubyte.gz")]
+    assert main(without) == 2
+    assert "--raw lacks ['t10k-labels-idx1-ubyte.gz'], the raw files of mnist" in \
+        capsys.readouterr().err
     assert not (tmp_path / "mnist").exists()

@@ -20,12 +20,27 @@ def schema(name: str) -> dict:
     return yaml.safe_load((SCHEMAS / name).read_text())
 
 
-def test_the_renet_datasets_are_the_schemas():
+def test_the_schemas_list_no_renet_dataset():
+    """The schemas take any dataset name: which ones exist is the declaration's to say
+    (checked by config_problems), so a new dataset edits no schema."""
     renet = schema("renet.schema.yaml")["properties"]
-    assert renet["datasets"]["items"]["enum"] == list(datasets.NAMES)
-    assert renet["models"]["required"] == list(datasets.NAMES)
+    assert "enum" not in renet["datasets"]["items"] and "required" not in renet["models"]
     data = schema("data.schema.yaml")
-    assert set(datasets.NAMES) <= set(data["required"])
+    assert set(data["required"]) == {"files", "mnist", "permutations"}   # memory reads MNIST
+    assert data["additionalProperties"] == {"$ref": "#/$defs/dataset"}
+
+
+def test_the_config_may_run_declared_datasets_only_with_their_sections(repo_config):
+    assert datasets.config_problems(repo_config) == []
+    config = {**repo_config, "renet": {**repo_config["renet"],
+                                       "datasets": ["mnist", "toy", "cifar10"]}}
+    assert datasets.config_problems(config) == [
+        "renet.datasets: 'toy' is not a declared dataset (mnist, cifar10, svhn); declare it "
+        "in workflow/rnnrepro/renet/datasets.py"]
+    config = {**repo_config, "data": {k: v for k, v in repo_config["data"].items()
+                                      if k != "svhn"}}
+    assert datasets.config_problems(config) == [
+        "data.svhn: missing; renet.datasets runs svhn, which needs it"]
 
 
 def test_the_renet_datasets_reach_the_commands_and_the_tables():

@@ -30,7 +30,7 @@ from conftest import QUICK, copy_repo, run_snakemake
 PARTITION = os.environ.get("RNNREPRO_SLURM_PARTITION", "local-gpu")
 TRAINING_RULES = {"memory_train", "increment_train", "renet_train"}
 # The only other rules allowed on the cluster: CPU preprocessing of the datasets.
-CLUSTER_CPU_RULES = {"prepare_mnist", "prepare_cifar10", "prepare_svhn"}
+CLUSTER_CPU_RULES = {"prepare_dataset"}
 # The override the tests add to `--profile slurm`, and nothing else.
 PARTITION_OVERRIDE = ("--default-resources", f"slurm_partition={PARTITION}")
 

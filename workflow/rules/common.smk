@@ -82,14 +82,6 @@ def time_limit(rule_name, work):
 
 # ---- data stage: raw files, processed datasets, download settings
 DATA = f"{RESULTS}/data"
-MNIST_FILES = {
-    "train_images": "train-images-idx3-ubyte.gz",
-    "train_labels": "train-labels-idx1-ubyte.gz",
-    "test_images": "t10k-images-idx3-ubyte.gz",
-    "test_labels": "t10k-labels-idx1-ubyte.gz",
-}
-CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
-SVHN_FILES = {"train": "train_32x32.mat", "extra": "extra_32x32.mat", "test": "test_32x32.mat"}
 PROCESSED_ARRAYS = [
     f"{split}_{kind}.npy"
     for split in ("train", "validation", "test")
@@ -97,14 +89,12 @@ PROCESSED_ARRAYS = [
 ] + ["normalization.npz"]
 
 
-def raw_file(dataset, filename):
-    """Where the verified raw file lives."""
-    return f"{DATA}/raw/{dataset}/{filename}"
-
-
-def processed_arrays(dataset):
-    """Every file of a processed dataset except its manifest (which is written last)."""
-    return [f"{DATA}/{dataset}/{name}" for name in PROCESSED_ARRAYS]
+def raw_files(wildcards):
+    """A dataset's verified raw files: every file data.files.<dataset> lists."""
+    files = config["data"]["files"].get(wildcards.dataset)
+    if not files:
+        raise ValueError(f"no raw files data.files.{wildcards.dataset} in the config")
+    return [f"{DATA}/raw/{wildcards.dataset}/{name}" for name in files]
 
 
 def raw_identity(dataset):
@@ -138,10 +128,12 @@ def download_fetch_settings(wildcards, output):
     )
 
 
-def prepare_settings(dataset):
-    return lambda wildcards: settings_json(
-        {**config["data"][dataset], "files": raw_identity(dataset)}
-    )
+def prepare_settings(wildcards):
+    """How the dataset is prepared: its data.<dataset> keys and what each raw file is."""
+    dataset = wildcards.dataset
+    if dataset not in config["data"]:
+        raise ValueError(f"no section data.{dataset} in the config (its splits)")
+    return settings_json({**config["data"][dataset], "files": raw_identity(dataset)})
 
 
 def manifest_folder(wildcards, output):

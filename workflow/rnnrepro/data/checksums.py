@@ -87,3 +87,13 @@ def verify_inputs(paths: list[str | Path], files: dict[str, dict]) -> None:
         except ChecksumError as err:
             raise ChecksumError(f"{err}. Delete the file and rerun its download rule (or "
                                 "check data.files in the config)") from err
+
+
+def verified(paths: list[Path], settings: dict, dataset: str) -> dict[str, dict[str, str]]:
+    """Verify a dataset's raw files against ``--settings``' ``files`` (config key
+    ``data.files.<dataset>``) and return the manifest's record of them: each one's checksum."""
+    from rnnrepro.data.errors import setting
+
+    files = setting(settings, "files", f"data.files.{dataset}")
+    verify_inputs(list(paths), files)
+    return {"raw": {path.name: files[path.name]["checksum"] for path in paths}}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from rnnrepro.data.archive import read_members
 from rnnrepro.data.checksums import verify_inputs
-from rnnrepro.data.errors import DataError
+from rnnrepro.data.errors import DataError, setting
 from rnnrepro.data.moments import PixelMoments
 from rnnrepro.data.npyfile import NpyWriter
 from rnnrepro.data.processed import save_array, write_manifest, write_normalization
@@ -28,6 +29,20 @@ log = logging.getLogger("rnnrepro")
 FOLDER = "cifar-10-batches-py"
 TRAIN_BATCHES = tuple(f"{FOLDER}/data_batch_{i}" for i in range(1, 6))
 TEST_BATCH = f"{FOLDER}/test_batch"
+# The raw file `rnnrepro prepare --dataset cifar10` reads (data.files.cifar10).
+RAW_FILES = ("cifar-10-python.tar.gz",)
+
+
+def prepare(files: Mapping[str, Path], output: Path, settings: dict[str, Any]) -> None:
+    """``rnnrepro prepare --dataset cifar10``: the tarball (verified before anything is
+    unpickled) to the processed dataset (``data.cifar10.splits``, ``zca_epsilon``)."""
+    archive = files[RAW_FILES[0]]
+    splits = setting(settings, "splits", "data.cifar10.splits")
+    epsilon = float(setting(settings, "zca_epsilon", "data.cifar10.zca_epsilon"))
+    entry = setting(settings, "files", "data.files.cifar10").get(archive.name)
+    if entry is None:
+        raise DataError(f"--settings files has no checksum for {archive.name!r}")
+    prepare_cifar10(archive, output, splits, epsilon, entry["checksum"])
 SHAPE = (3, 32, 32)
 
 

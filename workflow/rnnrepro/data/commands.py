@@ -1,15 +1,20 @@
-"""Command-line commands of the data stage: download, prepare-*, make-permutations, samples."""
+"""Command-line commands of the data stage: download, prepare (any dataset, by its reader),
+make-permutations, samples."""
 
 from __future__ import annotations
 
 import argparse
 import functools
+import importlib
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from rnnrepro.command_helpers import UserError, load_settings
+from rnnrepro.data.errors import setting
 
 log = logging.getLogger("rnnrepro")
 
@@ -29,26 +34,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "from and how (may also be given inside --settings)")
     p.set_defaults(func=_download)
 
-    p = sub.add_parser("prepare-mnist", formatter_class=defaults,
-                       help="MNIST IDX files -> processed dataset (50k/10k/10k, [0, 1])")
-    for flag in ("--train-images", "--train-labels", "--test-images", "--test-labels"):
-        p.add_argument(flag, required=True, type=Path)
-    _output_and_settings(p, "{splits, files: {<name>: {checksum, gzip_payload}}}")
-    p.set_defaults(func=_prepare_mnist)
-
-    p = sub.add_parser("prepare-cifar10", formatter_class=defaults,
-                       help="CIFAR-10 tarball -> processed dataset (40k/10k/10k, ZCA)")
-    p.add_argument("--archive", required=True, type=Path, help="cifar-10-python.tar.gz")
-    _output_and_settings(p, "{splits, zca_epsilon, files: {<name>: {checksum}}}")
-    p.set_defaults(func=_prepare_cifar10)
-
-    p = sub.add_parser("prepare-svhn", formatter_class=defaults,
-                       help="SVHN .mat files -> processed dataset (543,949/60,439/26,032)")
-    p.add_argument("--train", required=True, type=Path, help="train_32x32.mat")
-    p.add_argument("--extra", required=True, type=Path, help="extra_32x32.mat")
-    p.add_argument("--test", required=True, type=Path, help="test_32x32.mat")
-    _output_and_settings(p, "{splits, split_seed, files: {<name>: {checksum}}}")
-    p.set_defaults(func=_prepare_svhn)
+    p = sub.add_parser("prepare", formatter_class=defaults,
+                       help="a dataset's verified raw files -> its processed dataset",
+                       description="Prepare a dataset with its reader, the module "
+                       "rnnrepro.data.<dataset> (RAW_FILES: the raw files it reads; prepare(): "
+                       "verify and write the processed dataset).")
+    p.add_argument("--dataset", required=True, help="e.g. mnist, cifar10, svhn")
+    p.add_argument("--raw", required=True, nargs="+", type=Path,
+                   help="the dataset's raw files (data.files.<dataset>)")
+    _output_and_settings(p, "{<the data.<dataset> keys>, files: {<name>: {checksum, "
+                            "gzip_payload}}}")
+    p.set_defaults(func=_prepare)
 
     p = sub.add_parser("make-permutations", formatter_class=defaults,
                        help="seeded row/column/pixel permutations for the memory experiment")
@@ -88,12 +84,6 @@ def _user_errors(handler: Callable[[argparse.Namespace], Any]
     return run
 
 
-def _setting(settings: dict[str, Any], key: str, config_key: str) -> Any:
-    if key not in settings:
-        raise UserError(f"--settings lacks {key!r} (config key {config_key})")
-    return settings[key]
-
-
 @_user_errors
 def _download(args: argparse.Namespace) -> None:
     from rnnrepro.data.download import fetch
@@ -101,8 +91,8 @@ def _download(args: argparse.Namespace) -> None:
     settings = {**args.fetch_settings, **args.settings}
     name = args.filename or args.output.name
     where = f"data.files.<dataset>.{name}"
-    fetch(name, _setting(settings, "checksum", f"{where}.checksum"),
-          _setting(settings, "sources", f"{where}.sources"), args.output,
+    fetch(name, setting(settings, "checksum", f"{where}.checksum"),
+          setting(settings, "sources", f"{where}.sources"), args.output,
           local_dir=settings.get("local_dir"),
           gzip_payload=bool(settings.get("gzip_payload", False)),
           attempts=int(settings.get("attempts", 3)),
@@ -110,51 +100,36 @@ def _download(args: argparse.Namespace) -> None:
           timeout=float(settings.get("timeout_seconds", 60.0)))
 
 
-def _verified(paths: list[Path], settings: dict[str, Any], dataset: str) -> None:
-    from rnnrepro.data.checksums import verify_inputs
-
-    verify_inputs(paths, _setting(settings, "files", f"data.files.{dataset}"))
+READER_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
-def _raw(paths: list[Path], settings: dict[str, Any]) -> dict[str, Any]:
-    """The manifest's record of the raw files the dataset came from."""
-    return {"raw": {path.name: settings["files"][path.name]["checksum"] for path in paths}}
-
-
-@_user_errors
-def _prepare_mnist(args: argparse.Namespace) -> None:
-    from rnnrepro.data.mnist import prepare_mnist
-
-    paths = [args.train_images, args.train_labels, args.test_images, args.test_labels]
-    splits = _setting(args.settings, "splits", "data.mnist.splits")
-    _verified(paths, args.settings, "mnist")
-    prepare_mnist(*paths, args.output, splits, extra=_raw(paths, args.settings))
-    log.info("wrote %s", args.output / "manifest.json")
-
-
-@_user_errors
-def _prepare_cifar10(args: argparse.Namespace) -> None:
-    from rnnrepro.data.cifar10 import prepare_cifar10
-
-    splits = _setting(args.settings, "splits", "data.cifar10.splits")
-    epsilon = float(_setting(args.settings, "zca_epsilon", "data.cifar10.zca_epsilon"))
-    files = _setting(args.settings, "files", "data.files.cifar10")
-    entry = files.get(args.archive.name)
-    if entry is None:
-        raise UserError(f"--settings files has no checksum for {args.archive.name!r}")
-    prepare_cifar10(args.archive, args.output, splits, epsilon, entry["checksum"])
-    log.info("wrote %s", args.output / "manifest.json")
+def reader(dataset: str) -> ModuleType:
+    """The module that prepares ``dataset``: ``rnnrepro.data.<dataset>``, with its
+    ``RAW_FILES`` and ``prepare``."""
+    if not READER_NAME.fullmatch(dataset):
+        raise UserError(f"--dataset {dataset!r}: a dataset name is lowercase letters, digits "
+                        "and _ (its reader is the module rnnrepro.data.<dataset>)")
+    try:
+        module = importlib.import_module(f"rnnrepro.data.{dataset}")
+    except ModuleNotFoundError as err:
+        raise UserError(f"--dataset {dataset}: no reader; add workflow/rnnrepro/data/"
+                        f"{dataset}.py with RAW_FILES and prepare(files, output, settings)"
+                        ) from err
+    if not (hasattr(module, "RAW_FILES") and callable(getattr(module, "prepare", None))):
+        raise UserError(f"rnnrepro.data.{dataset} is not a dataset reader: it needs RAW_FILES "
+                        "and prepare(files, output, settings)")
+    return module
 
 
 @_user_errors
-def _prepare_svhn(args: argparse.Namespace) -> None:
-    from rnnrepro.data.svhn import prepare_svhn
-
-    paths = [args.train, args.extra, args.test]
-    splits = _setting(args.settings, "splits", "data.svhn.splits")
-    seed = int(_setting(args.settings, "split_seed", "data.svhn.split_seed"))
-    _verified(paths, args.settings, "svhn")
-    prepare_svhn(*paths, args.output, splits, seed, extra=_raw(paths, args.settings))
+def _prepare(args: argparse.Namespace) -> None:
+    module = reader(args.dataset)
+    files = {path.name: path for path in args.raw}
+    missing = [name for name in module.RAW_FILES if name not in files]
+    if missing:
+        raise UserError(f"--raw lacks {missing}, the raw files of {args.dataset} "
+                        f"(data.files.{args.dataset})")
+    module.prepare(files, args.output, args.settings)
     log.info("wrote %s", args.output / "manifest.json")
 
 
@@ -162,8 +137,8 @@ def _prepare_svhn(args: argparse.Namespace) -> None:
 def _make_permutations(args: argparse.Namespace) -> None:
     from rnnrepro.data.permutations import write_permutations
 
-    write_permutations(args.output, int(_setting(args.settings, "seed", "data.permutations.seed")),
-                       int(_setting(args.settings, "count", "data.permutations.count")))
+    write_permutations(args.output, int(setting(args.settings, "seed", "data.permutations.seed")),
+                       int(setting(args.settings, "count", "data.permutations.count")))
     log.info("wrote %s", args.output)
 
 

@@ -9,3 +9,11 @@ class DataError(Exception):
     The message names the file and says what to do; the command line prints it without a
     traceback.
     """
+
+
+def setting(settings: dict, key: str, config_key: str) -> object:
+    """``settings[key]`` of a data command's ``--settings``, or a DataError naming the config
+    key it comes from."""
+    if key not in settings:
+        raise DataError(f"--settings lacks {key!r} (config key {config_key})")
+    return settings[key]

@@ -7,12 +7,14 @@ Images are stored uint8 (N, 1, 28, 28) with offset 0 and scale 255, so model inp
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rnnrepro.data.errors import DataError
+from rnnrepro.data.checksums import verified
+from rnnrepro.data.errors import DataError, setting
 from rnnrepro.data.idx import check_images, check_labels, gzip_bytes, idx_bytes, read_idx
 from rnnrepro.data.processed import save_array, write_manifest, write_normalization
 from rnnrepro.data.splits import check_split_sizes, holdout_last
@@ -26,6 +28,16 @@ FILES = {
     "test_images": "t10k-images-idx3-ubyte.gz",
     "test_labels": "t10k-labels-idx1-ubyte.gz",
 }
+# The raw files `rnnrepro prepare --dataset mnist` reads (data.files.mnist), in prepare's order.
+RAW_FILES = tuple(FILES.values())
+
+
+def prepare(files: Mapping[str, Path], output: Path, settings: dict[str, Any]) -> None:
+    """``rnnrepro prepare --dataset mnist``: verify the four IDX files, then write the processed
+    dataset (splits: ``data.mnist.splits``)."""
+    paths = [files[name] for name in RAW_FILES]
+    splits = setting(settings, "splits", "data.mnist.splits")
+    prepare_mnist(*paths, output, splits, extra=verified(paths, settings, "mnist"))
 
 
 def load_pair(images_path: str | Path, labels_path: str | Path) -> tuple[np.ndarray, np.ndarray]:

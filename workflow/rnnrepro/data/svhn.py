@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import gc
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rnnrepro.data.errors import DataError
+from rnnrepro.data.checksums import verified
+from rnnrepro.data.errors import DataError, setting
 from rnnrepro.data.moments import PixelMoments
 from rnnrepro.data.npyfile import NpyWriter
 from rnnrepro.data.processed import save_array, write_manifest, write_normalization
@@ -25,6 +27,17 @@ from rnnrepro.data.splits import check_split_sizes, shuffled_split
 log = logging.getLogger("rnnrepro")
 
 SHAPE = (3, 32, 32)
+# The raw files `rnnrepro prepare --dataset svhn` reads (data.files.svhn), in prepare's order.
+RAW_FILES = ("train_32x32.mat", "extra_32x32.mat", "test_32x32.mat")
+
+
+def prepare(files: Mapping[str, Path], output: Path, settings: dict[str, Any]) -> None:
+    """``rnnrepro prepare --dataset svhn``: verify the three ``.mat`` files, then write the
+    processed dataset (``data.svhn.splits``, ``split_seed``)."""
+    paths = [files[name] for name in RAW_FILES]
+    splits = setting(settings, "splits", "data.svhn.splits")
+    seed = int(setting(settings, "split_seed", "data.svhn.split_seed"))
+    prepare_svhn(*paths, output, splits, seed, extra=verified(paths, settings, "svhn"))
 
 
 def mat_count(path: str | Path) -> int:

@@ -9,7 +9,9 @@ or are checked against it (tests/test_declarations.py).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -33,3 +35,22 @@ INPUT_SHAPES = {dataset.name: dataset.input_shape for dataset in DATASETS}
 RUN_FOLDER = "{dataset}/seed{seed}"
 RUN = f"renet/{RUN_FOLDER}"
 LOG = "logs/renet/{dataset}/seed{seed}.log"
+
+
+def config_problems(config: Mapping[str, Any]) -> list[str]:
+    """What the config lacks for the datasets it runs (``renet.datasets``): each must be
+    declared here and have its model (``renet.models.<name>``), its raw files
+    (``data.files.<name>``) and its preparation keys (``data.<name>``)."""
+    problems = []
+    for name in config["renet"]["datasets"]:
+        if name not in NAMES:
+            problems.append(f"renet.datasets: {name!r} is not a declared dataset "
+                            f"({', '.join(NAMES)}); declare it in "
+                            "workflow/rnnrepro/renet/datasets.py")
+            continue
+        needs = {f"renet.models.{name}": name in config["renet"]["models"],
+                 f"data.files.{name}": name in config["data"]["files"],
+                 f"data.{name}": name in config["data"]}
+        problems += [f"{key}: missing; renet.datasets runs {name}, which needs it"
+                     for key, present in needs.items() if not present]
+    return problems

@@ -15,13 +15,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rnnrepro.increment.settings import HoldoutSettings, PermutationSettings
-from rnnrepro.increment.settings import IncrementSettings
+from rnnrepro.increment.settings import HoldoutSettings, IncrementSettings, PermutationSettings
 from rnnrepro.job_settings import RESULT, SPEED
-from rnnrepro.memory.settings import MemorySettings
-from rnnrepro.memory.settings import run_section
-from rnnrepro.renet.settings import RenetSettings
-from rnnrepro.renet.settings import with_precision
+from rnnrepro.memory.settings import MemorySettings, run_section
+from rnnrepro.renet.settings import RenetSettings, with_precision
 
 TRAINING_STAGES = ("memory", "increment", "renet")
 
