@@ -38,11 +38,16 @@ def copy_repo(dest: Path) -> Path:
 
 
 def run_snakemake(workdir: Path, *args: str, timeout: float = 1800,
-                  cache: Path | None = None) -> subprocess.CompletedProcess:
-    """Run snakemake in ``workdir`` (with ``--cache`` in the output cache ``cache``, if given);
-    fail the test with its output if it fails."""
+                  cache: Path | None = None, own_code: bool = False
+                  ) -> subprocess.CompletedProcess:
+    """Run snakemake in ``workdir`` (with ``--cache`` in the output cache ``cache``, if given;
+    with ``own_code``, the workdir's own rnnrepro package, for a copy whose code a test
+    changed); fail the test with its output if it fails."""
     cmd = [sys.executable, "-m", "snakemake", *args]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
+    if own_code:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(workdir / "workflow"),
+                                                          env.get("PYTHONPATH")]))
     if cache is not None:
         cmd.append("--cache")
         env["SNAKEMAKE_OUTPUT_CACHE"] = str(cache)

@@ -117,7 +117,7 @@ def errors_table(published: Mapping[str, Any], errors: Mapping[str, Summary],
     for index, name in enumerate(RENET_DATASETS):
         if index:
             body.append(MIDRULE)
-        body.append([Cell(f"({'abc'[index]}) {DATASET_NAMES[name]}", span=4, align="l",
+        body.append([Cell(f"({chr(ord('a') + index)}) {DATASET_NAMES[name]}", span=4, align="l",
                           italic=True)])
         ours = errors.get(name)
         paper_error = float(renet_row(blocks[name])["error"])
