@@ -156,3 +156,14 @@ def test_a_package_outside_the_table_fails(tree):
     (tree / "extras" / "__init__.py").write_text("")
     assert violations(tree) == ["rnnrepro.extras: layer 'extras' is not in the table "
                                 "(add it to ALLOWED)"]
+
+
+def test_no_function_is_over_60_lines():
+    """Small functions: none of the package's is longer than 60 lines (docstring included)."""
+    long = [f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name} "
+            f"({node.end_lineno - node.lineno + 1} lines)"
+            for path in sorted(PACKAGE.rglob("*.py"))
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.end_lineno - node.lineno + 1 > 60]
+    assert long == []

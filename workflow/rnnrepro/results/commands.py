@@ -12,12 +12,17 @@ import argparse
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from rnnrepro import __version__
 from rnnrepro.command_helpers import UserError, load_config, load_settings
 from rnnrepro.paths import CHECKPOINT_FILE, OLD_CHECKPOINT_FILE, RESUME_FILES, results_dir
+
+if TYPE_CHECKING:
+    from rnnrepro.results.training import Difference
+    from rnnrepro.results.unpacking import StagedArchive
 
 log = logging.getLogger("rnnrepro")
 
@@ -29,7 +34,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=__doc__.splitlines()[0])
     verbs = results.add_subparsers(dest="verb", required=True, metavar="<verb>")
     fmt = argparse.ArgumentDefaultsHelpFormatter
+    _add_pack(verbs, fmt)
+    _add_unpack(verbs, fmt)
+    _add_provenance(verbs, fmt)
 
+
+def _add_pack(verbs: argparse._SubParsersAction, fmt: type) -> None:
     pack = verbs.add_parser(
         "pack", formatter_class=fmt,
         help="write the archive of a finished run (use the target "
@@ -51,6 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     pack.add_argument("files", nargs="+", help="every training output to include")
     pack.set_defaults(func=pack_command)
 
+
+def _add_unpack(verbs: argparse._SubParsersAction, fmt: type) -> None:
     unpack = verbs.add_parser(
         "unpack", formatter_class=fmt,
         help="check an archive and import its runs into results/<preset>/imported/, so that the "
@@ -77,6 +89,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="the repository root (holds config.yaml and workflow/)")
     unpack.set_defaults(func=unpack_command)
 
+
+def _add_provenance(verbs: argparse._SubParsersAction, fmt: type) -> None:
     provenance = verbs.add_parser(
         "provenance", formatter_class=fmt,
         help="paper/provenance.tex: whether the numbers were trained here or imported")
@@ -160,26 +174,21 @@ def unpack_command(args: argparse.Namespace) -> int:
         raise UserError(str(err)) from err
 
 
-def _unpack(args: argparse.Namespace, current: dict) -> int:
-    from rnnrepro.results.archive import IMPORT_FOLDER, ArchiveError, code_changed
-    from rnnrepro.results.code import trainer_digests
-    from rnnrepro.results.training import differences
-    from rnnrepro.results.unpacking import discard, stage, unpack
+def _refuse_differences(args: argparse.Namespace, staged: StagedArchive,
+                        found: list[Difference], current: dict) -> None:
+    """Stop, with nothing written, where the archive's config differs from the one given
+    (unless ``--adopt-config``, and then unless its preset would fill another's folder)."""
+    from rnnrepro.results.unpacking import discard
 
-    try:
-        staged = stage(args.archive, args.results_dir, args.root)
-    except ArchiveError as err:
-        raise UserError(str(err)) from err
-    found = differences(staged.config, current)
     preset = staged.manifest["preset"]
-    if found and args.adopt_config and preset != current["preset"] \
+    if args.adopt_config and preset != current["preset"] \
             and Path(args.results_dir) == Path(args.root) / results_dir(current["preset"]):
         discard(staged)  # the adopted config names its own preset, whose folder it must fill
         raise UserError(
             f"{args.archive} was made with the {preset} preset: with --adopt-config add "
             f"--results-dir {results_dir(preset)}, the folder its config will use. "
             f"Nothing was written.")
-    if found and not args.adopt_config:
+    if not args.adopt_config:
         discard(staged)
         shown = found[:5]
         keys = "\n".join(f"  {key}: {json.dumps(a)} in the archive, {json.dumps(b)} now"
@@ -192,6 +201,41 @@ def _unpack(args: argparse.Namespace, current: dict) -> int:
             f"workflow/presets/{preset}.yaml (you gave {given}), or --adopt-config to import "
             f"it with its own config. Nothing was written. {len(found)} key(s) that change a "
             f"training job differ:\n{keys}")
+
+
+def _report_code_changes(args: argparse.Namespace, staged: StagedArchive, files: list[str],
+                         unfinished: list[str]) -> None:
+    """Warn where the imported (or resumed) runs' trainer code differs from this code's."""
+    from rnnrepro.results.archive import IMPORT_FOLDER, code_changed
+    from rnnrepro.results.code import trainer_digests
+
+    digests = trainer_digests()
+    stages = sorted({name.split("/", 1)[0] for name in files})
+    for name, reason in code_changed(staged.manifest, digests, stages).items():
+        log.warning("%s runs: trained by commit %s; the trainer code has changed since (%s). "
+                    "They are used as they are; to train them with this code, remove "
+                    "%s/%s", name, staged.manifest["commit"], reason,
+                    Path(args.results_dir) / IMPORT_FOLDER, name)
+    resumed_stages = sorted({name.split("/", 1)[0] for name in unfinished})
+    for name, reason in code_changed(staged.manifest, digests, resumed_stages).items():
+        log.warning("unfinished %s runs: checkpointed by commit %s; the trainer code has "
+                    "changed since (%s). They continue with this code; to train them from the "
+                    "start, delete their %s", name, staged.manifest["commit"], reason,
+                    CHECKPOINT_FILE)
+
+
+def _unpack(args: argparse.Namespace, current: dict) -> int:
+    from rnnrepro.results.archive import IMPORT_FOLDER, ArchiveError
+    from rnnrepro.results.training import differences
+    from rnnrepro.results.unpacking import stage, unpack
+
+    try:
+        staged = stage(args.archive, args.results_dir, args.root)
+    except ArchiveError as err:
+        raise UserError(str(err)) from err
+    found = differences(staged.config, current)
+    if found:
+        _refuse_differences(args, staged, found, current)
     try:
         folder = unpack(staged, args.results_dir, replace=args.replace, add=args.add)
     except ArchiveError as err:
@@ -202,24 +246,12 @@ def _unpack(args: argparse.Namespace, current: dict) -> int:
         log.info("%s: %d training runs (%d files) imported into %s (preset %s, commit %s)",
                  staged.name, len(runs), len(files), folder, staged.manifest["preset"],
                  staged.manifest["commit"])
-    stages = sorted({name.split("/", 1)[0] for name in files})
-    digests = trainer_digests()
-    for name, reason in code_changed(staged.manifest, digests, stages).items():
-        log.warning("%s runs: trained by commit %s; the trainer code has changed since (%s). "
-                    "They are used as they are; to train them with this code, remove "
-                    "%s/%s", name, staged.manifest["commit"], reason,
-                    Path(args.results_dir) / IMPORT_FOLDER, name)
     unfinished = sorted({str(Path(name).parent) for name in staged.resume})
     if unfinished:
         log.info("%s: %d unfinished run(s) put in their folders to resume, e.g. %s/%s; run "
                  "snakemake as usual to continue them", staged.name, len(unfinished),
                  args.results_dir, unfinished[0])
-    resumed_stages = sorted({name.split("/", 1)[0] for name in unfinished})
-    for name, reason in code_changed(staged.manifest, digests, resumed_stages).items():
-        log.warning("unfinished %s runs: checkpointed by commit %s; the trainer code has "
-                    "changed since (%s). They continue with this code; to train them from the "
-                    "start, delete their %s", name, staged.manifest["commit"], reason,
-                    CHECKPOINT_FILE)
+    _report_code_changes(args, staged, files, unfinished)
     if found:
         config_path = Path(args.results_dir) / IMPORT_FOLDER / "config.yaml"
         config_path.write_text(yaml.safe_dump(staged.config, sort_keys=False))

@@ -479,95 +479,139 @@ def _open_tar(archive: Path) -> Iterator[tarfile.TarFile]:
             yield tar
 
 
+@dataclass
+class _Sizes:
+    """What the archive's members declare so far, held against :data:`LIMITS` as they come."""
+
+    archive: Path
+    count: int = 0
+    total: int = 0
+    state_total: int = 0
+
+    def count_member(self, name: str) -> None:
+        self.count += 1
+        if self.count > LIMITS.members:
+            raise _fail(self.archive, name, f"more than {LIMITS.members} members")
+
+    def add(self, name: str, size: int, state: bool) -> None:
+        """A member's declared size: under its own limit and the running totals'."""
+        limit = (LIMITS.json_bytes if name == CONFIG else
+                 LIMITS.state_bytes if state else LIMITS.member_bytes)
+        if size > limit:
+            raise _fail(self.archive, name, f"declares {size:,} bytes, over the limit of "
+                        f"{limit:,}")
+        if state:
+            self.state_total += size
+            if self.state_total > LIMITS.state_total_bytes:
+                raise _fail(self.archive, name, "the checkpoints and best weights add up to "
+                            f"over {LIMITS.state_total_bytes:,} bytes")
+        else:
+            self.total += size
+            if self.total > LIMITS.total_bytes:
+                raise _fail(self.archive, name, f"the members add up to over "
+                            f"{LIMITS.total_bytes:,} bytes")
+
+
+def _read_manifest(tar: tarfile.TarFile, info: tarfile.TarInfo, archive: Path,
+                   root: Path) -> dict[str, Any]:
+    """The first member, which must be the manifest: parsed and checked against its schema."""
+    name = info.name
+    if name != MANIFEST:
+        raise _fail(archive, name, f"the first member must be {MANIFEST} (archives are made "
+                    "by `snakemake results/archive/<preset>.tar.gz`)")
+    if info.size > LIMITS.json_bytes:
+        raise _fail(archive, name, f"declares {info.size:,} bytes, over the limit of "
+                    f"{LIMITS.json_bytes:,}")
+    handle = tar.extractfile(info)
+    assert handle is not None
+    manifest = _parse_json(handle.read(info.size), archive, name)
+    _validate(manifest, root / MANIFEST_SCHEMA, archive, name)
+    if len(manifest["files"]) > LIMITS.members:
+        raise _fail(archive, name, f"lists more than {LIMITS.members} members")
+    return manifest
+
+
+def _extract(tar: tarfile.TarFile, info: tarfile.TarInfo, folder: Path, archive: Path,
+             kind: str, expected: str) -> None:
+    """Copy one member into ``folder`` (a checkpoint or best weights checked as such) and
+    check its sha256 against the manifest's; a resume member keeps its age (for
+    ``progress``)."""
+    handle = tar.extractfile(info)
+    assert handle is not None
+    name = info.name
+    if kind in ("checkpoint", "best"):
+        digest = _copy_state(handle, folder / name, info, archive, kind)
+    else:
+        digest = _copy(handle, folder / name, info.size, archive, name)
+    if digest != expected:
+        raise _fail(archive, name, f"corrupted (sha256 {digest}, the manifest says {expected})")
+    if kind != "data":
+        mtime = info.mtime if math.isfinite(info.mtime) else 0
+        mtime = min(max(mtime, 0), time.time())
+        os.utime(folder / name, (mtime, mtime))
+
+
 def _stream(archive: Path, folder: Path, root: Path
             ) -> tuple[dict[str, Any], dict[str, Any], tuple[str, ...]]:
     """Check and copy every member into ``folder``; return the manifest, the config and the
     resume members."""
     manifest: dict[str, Any] | None = None
     config: Any = None
-    listed: dict[str, str] = {}
     seen_files: set[str] = set()
     seen_folders: set[str] = set()
     resume: list[str] = []
-    count = total = state_total = 0
+    sizes = _Sizes(archive)
     with _open_tar(archive) as tar:
         for info in _members(tar):
             if info.isdir():
                 continue    # folders are made as files need them
-            count += 1
-            if count > LIMITS.members:
-                raise _fail(archive, info.name, f"more than {LIMITS.members} members")
+            sizes.count_member(info.name)
             _check_header(info, archive, folder, seen_files, seen_folders)
-            name = info.name
             if manifest is None:
-                if name != MANIFEST:
-                    raise _fail(archive, name, f"the first member must be {MANIFEST} (archives "
-                                "are made by `snakemake results/archive/<preset>.tar.gz`)")
-                if info.size > LIMITS.json_bytes:
-                    raise _fail(archive, name, f"declares {info.size:,} bytes, over the limit "
-                                f"of {LIMITS.json_bytes:,}")
-                handle = tar.extractfile(info)
-                assert handle is not None
-                manifest = _parse_json(handle.read(info.size), archive, name)
-                _validate(manifest, root / MANIFEST_SCHEMA, archive, name)
-                listed = manifest["files"]
-                if len(listed) > LIMITS.members:
-                    raise _fail(archive, name, f"lists more than {LIMITS.members} members")
+                manifest = _read_manifest(tar, info, archive, root)
                 continue
-            if name not in listed:
-                raise _fail(archive, name, f"not listed in {MANIFEST}")
-            kind = _member_kind(name, archive)
-            state = kind in ("checkpoint", "best")
-            limit = (LIMITS.json_bytes if name == CONFIG else
-                     LIMITS.state_bytes if state else LIMITS.member_bytes)
-            if info.size > limit:
-                raise _fail(archive, name, f"declares {info.size:,} bytes, over the limit of "
-                            f"{limit:,}")
-            if state:
-                state_total += info.size
-                if state_total > LIMITS.state_total_bytes:
-                    raise _fail(archive, name, "the checkpoints and best weights add up to "
-                                f"over {LIMITS.state_total_bytes:,} bytes")
-            else:
-                total += info.size
-                if total > LIMITS.total_bytes:
-                    raise _fail(archive, name, f"the members add up to over "
-                                f"{LIMITS.total_bytes:,} bytes")
-            handle = tar.extractfile(info)
-            assert handle is not None
-            if state:
-                digest = _copy_state(handle, folder / name, info, archive, kind)
-            else:
-                digest = _copy(handle, folder / name, info.size, archive, name)
-            if digest != listed[name]:
-                raise _fail(archive, name, f"corrupted (sha256 {digest}, the manifest says "
-                            f"{listed[name]})")
-            if name == CONFIG:
-                config = _parse_json((folder / name).read_bytes(), archive, name)
+            if info.name not in manifest["files"]:
+                raise _fail(archive, info.name, f"not listed in {MANIFEST}")
+            kind = _member_kind(info.name, archive)
+            sizes.add(info.name, info.size, kind in ("checkpoint", "best"))
+            _extract(tar, info, folder, archive, kind, manifest["files"][info.name])
+            if info.name == CONFIG:
+                config = _parse_json((folder / CONFIG).read_bytes(), archive, CONFIG)
             if kind != "data":
-                resume.append(name)
-                mtime = info.mtime if math.isfinite(info.mtime) else 0
-                mtime = min(max(mtime, 0), time.time())  # its age, for `progress`
-                os.utime(folder / name, (mtime, mtime))
+                resume.append(info.name)
     if manifest is None:
         raise _fail(archive, MANIFEST, "missing; not a results archive")
-    missing = sorted(set(listed) - seen_files)
-    if missing:
-        raise _fail(archive, missing[0], f"listed in {MANIFEST} but missing "
-                    f"({len(missing)} in all)")
+    return manifest, _checked_config(archive, folder, root, manifest, config), \
+        _checked_resume(archive, manifest, seen_files, resume)
+
+
+def _checked_config(archive: Path, folder: Path, root: Path, manifest: dict[str, Any],
+                    config: Any) -> dict[str, Any]:
+    """The archive's config, upgraded to the current format, valid, and of the manifest's
+    preset; its staged copy removed (it is not a results file)."""
     config = current_config(config)
     _validate_config(config, root, archive)
     if config["preset"] != manifest["preset"]:
         raise _fail(archive, CONFIG, f"preset {config['preset']!r}, but {MANIFEST} says "
                     f"{manifest['preset']!r}: the two must name the same preset")
     (folder / CONFIG).unlink()
+    return config
+
+
+def _checked_resume(archive: Path, manifest: dict[str, Any], seen_files: set[str],
+                    resume: list[str]) -> tuple[str, ...]:
+    """Every listed member arrived, and every resume member has its run's checkpoint."""
+    missing = sorted(set(manifest["files"]) - seen_files)
+    if missing:
+        raise _fail(archive, missing[0], f"listed in {MANIFEST} but missing "
+                    f"({len(missing)} in all)")
     lacking = sorted(name for name in resume
                      if f"{posixpath.dirname(name)}/{CHECKPOINT_FILE}" not in resume)
     if lacking:
         what = "best weights" if resume_kind(lacking[0]) == "best" else "a partial history"
         raise _fail(archive, lacking[0], f"{what} without the run's {CHECKPOINT_FILE} (which "
                     "the archive lacks): nothing to resume from")
-    return manifest, config, tuple(sorted(resume))
+    return tuple(sorted(resume))
 
 
 def stage(archive: str | Path, results_dir: str | Path, root: str | Path = ".") -> StagedArchive:
