@@ -12,11 +12,11 @@ rule claims:
     input:
         claims="paper/claims.yaml",
         published="paper/published.yaml",
-        memory_runs=f"{RESULTS}/memory/summary/table3_runs.csv",
-        memory_latency=f"{RESULTS}/memory/summary/table2_latency.csv",
-        memory_epochs=f"{RESULTS}/memory/summary/epochs.csv",
-        increment=f"{RESULTS}/increment/evaluations.csv",
-        renet=f"{RESULTS}/renet/summary.csv",
+        memory_runs=MEMORY_SUMMARY_OUTPUTS["table3"],
+        memory_latency=MEMORY_SUMMARY_OUTPUTS["table2"],
+        memory_epochs=MEMORY_SUMMARY_OUTPUTS["epochs"],
+        increment=INCREMENT_EVALUATIONS,
+        renet=RENET_SUMMARY,
     output:
         verdicts=report(
             CLAIMS_VERDICTS,

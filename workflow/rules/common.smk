@@ -165,14 +165,21 @@ MEMORY_RUN_FILES = ("history.csv", "metrics.json", "latency.csv")
 MEMORY_TRAINING_OUTPUTS = [
     training_output(f"{run}/{name}") for run in MEMORY_RUNS for name in MEMORY_RUN_FILES
 ]
-MEMORY_SUMMARY_FILES = ("table2_latency.csv", "table3_runs.csv", "variants.csv", "groups.csv",
-                        "table4_best.csv", "curves.csv", "epochs.csv", "notes.json")
+# The memory summary's files, by the name of its command's option (rule memory_summary's
+# outputs; the claims and paper rules read them from here).
+MEMORY_SUMMARY_OUTPUTS = {
+    name: f"{MEMORY_SUMMARY}/{file}"
+    for name, file in (("table2", "table2_latency.csv"), ("table3", "table3_runs.csv"),
+                       ("variants", "variants.csv"), ("groups", "groups.csv"),
+                       ("table4", "table4_best.csv"), ("curves", "curves.csv"),
+                       ("epochs", "epochs.csv"), ("notes", "notes.json"))
+}
 MEMORY_FIGURES = ("memory-curves", "memory-representations", "memory-samples")
 
 
 def memory_targets():
     """Everything the paper stage needs from the memory stage: summaries and figure PDFs."""
-    return [f"{MEMORY_SUMMARY}/{name}" for name in MEMORY_SUMMARY_FILES] + [
+    return list(MEMORY_SUMMARY_OUTPUTS.values()) + [
         f"paper/figures/{name}.pdf" for name in MEMORY_FIGURES
     ]
 
@@ -264,6 +271,8 @@ def renet_job_speed(wildcards):
 # ---- increment stage (workflow/rules/increment.smk)
 INCREMENT = config["increment"]
 INCREMENT_DIR = f"{RESULTS}/increment"
+INCREMENT_SUMMARY = f"{INCREMENT_DIR}/summary.csv"
+INCREMENT_EVALUATIONS = f"{INCREMENT_DIR}/evaluations.csv"
 INCREMENT_LOGS = f"{RESULTS}/logs/increment"
 INCREMENT_TASK_WILDCARDS = {"base": r"\d+", "digits": r"\d+"}
 INCREMENT_WILDCARDS = {
@@ -300,7 +309,7 @@ INCREMENT_TRAINING_OUTPUTS = [
 
 def increment_targets():
     """Everything the paper stage needs from this stage: the summaries, one figure per (K, N)."""
-    return [f"{INCREMENT_DIR}/summary.csv", f"{INCREMENT_DIR}/evaluations.csv"] + [
+    return [INCREMENT_SUMMARY, INCREMENT_EVALUATIONS] + [
         f"paper/figures/increment-K{t['base']}-N{t['digits']}.pdf" for t in INCREMENT["tasks"]]
 
 

@@ -97,8 +97,8 @@ rule increment_summary:
         metrics=increment_all_runs("metrics.json"),
         history=increment_all_runs("history.csv"),
     output:
-        summary=f"{INCREMENT_DIR}/summary.csv",
-        evaluations=f"{INCREMENT_DIR}/evaluations.csv",
+        summary=INCREMENT_SUMMARY,
+        evaluations=INCREMENT_EVALUATIONS,
     log:
         f"{INCREMENT_LOGS}/summary.log",
     conda:

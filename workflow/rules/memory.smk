@@ -67,14 +67,7 @@ rule memory_summary:
         metrics=memory_run_outputs("metrics.json"),
         histories=memory_run_outputs("history.csv"),
     output:
-        table2=f"{MEMORY_SUMMARY}/table2_latency.csv",
-        table3=f"{MEMORY_SUMMARY}/table3_runs.csv",
-        variants=f"{MEMORY_SUMMARY}/variants.csv",
-        groups=f"{MEMORY_SUMMARY}/groups.csv",
-        table4=f"{MEMORY_SUMMARY}/table4_best.csv",
-        curves=f"{MEMORY_SUMMARY}/curves.csv",
-        epochs=f"{MEMORY_SUMMARY}/epochs.csv",
-        notes=f"{MEMORY_SUMMARY}/notes.json",
+        **MEMORY_SUMMARY_OUTPUTS,
     params:
         settings=memory_summary_settings,
     log:
@@ -92,7 +85,7 @@ rule memory_summary:
 
 rule memory_figure_curves:
     input:
-        curves=f"{MEMORY_SUMMARY}/curves.csv",
+        curves=MEMORY_SUMMARY_OUTPUTS["curves"],
     output:
         pdf="paper/figures/memory-curves.pdf",
         png=report(

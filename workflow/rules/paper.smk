@@ -16,8 +16,8 @@ rule paper_tables:
     input:
         published="paper/published.yaml",
         renet=RENET_ERRORS,
-        variants=f"{MEMORY_SUMMARY}/variants.csv",
-        groups=f"{MEMORY_SUMMARY}/groups.csv",
+        variants=MEMORY_SUMMARY_OUTPUTS["variants"],
+        groups=MEMORY_SUMMARY_OUTPUTS["groups"],
         verdicts=CLAIMS_VERDICTS,
     output:
         tex="paper/tables.tex",
@@ -42,7 +42,7 @@ rule paper_tables:
 
 rule paper_increment_table:
     input:
-        summary=f"{RESULTS}/increment/summary.csv",
+        summary=INCREMENT_SUMMARY,
     output:
         tex="paper/increment-table.tex",
         html=report(

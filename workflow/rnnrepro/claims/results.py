@@ -1,4 +1,6 @@
-"""The results tables claims are evaluated on, read from the experiments' summary files only.
+"""The results tables claims are evaluated on, read from the experiments' summary files only
+(the rule ``claims`` passes them; their paths are defined once, in ``workflow/rules/common.smk``:
+``MEMORY_SUMMARY_OUTPUTS``, ``INCREMENT_EVALUATIONS``, ``RENET_SUMMARY``).
 
 ======================  =================================  =====================
 table                   file(s) below results/<preset>/    one row per
