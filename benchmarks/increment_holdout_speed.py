@@ -23,12 +23,12 @@ import torch
 
 from rnnrepro.allocator import reuse_freed_memory
 from rnnrepro.config_types import load
+from rnnrepro.execution import pick_device
 from rnnrepro.increment.evaluation import HoldoutEvaluator
 from rnnrepro.increment.holdout import build_holdout
 from rnnrepro.increment.models import IncrementModel
 from rnnrepro.increment.sequences import make_permutation
 from rnnrepro.increment.settings import WEIGHT_BLOCKS, UnitSettings
-from rnnrepro.runtime import pick_device
 
 
 def matmul_rate(size: int = 2048, repeats: int = 5) -> float:

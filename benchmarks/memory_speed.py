@@ -19,11 +19,11 @@ import torch
 import torch.nn.functional as F
 
 from rnnrepro.config_types import load
+from rnnrepro.execution import pick_device
 from rnnrepro.memory.irnn import IRNNClassifier
 from rnnrepro.memory.settings import MemorySettings
 from rnnrepro.memory.train import rmsprop
 from rnnrepro.results.training import memory_run_settings
-from rnnrepro.runtime import pick_device
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from rnnrepro import cli
+from rnnrepro.execution import StopRequested
 from rnnrepro.files import read_json
 from rnnrepro.increment import train as train_module
 from rnnrepro.increment.evaluation import HoldoutEvaluator
@@ -20,7 +21,6 @@ from rnnrepro.increment.holdout import build_holdout
 from rnnrepro.increment.models import IncrementModel, sequence_loss
 from rnnrepro.increment.sequences import increment, make_permutation, make_sequences
 from rnnrepro.increment.settings import IncrementSettings
-from rnnrepro.runtime import StopRequested
 
 BASE, DIGITS = 3, 3
 TINY = {"hidden_size": 16, "batch_size": 16, "learning_rate": 3.0e-4,

@@ -23,10 +23,10 @@ from rnnrepro.data.processed import (
     write_manifest,
     write_normalization,
 )
+from rnnrepro.execution import StopRequested
 from rnnrepro.memory.representations import pixel_order
 from rnnrepro.memory.runs import run_folder
 from rnnrepro.memory.train import load_split
-from rnnrepro.runtime import StopRequested
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = {"train": 48, "validation": 16, "test": 16}

@@ -44,9 +44,9 @@ from rnnrepro.checkpoint import BestWeights, Checkpointer, CheckpointError, Trai
 from rnnrepro.cli import main
 from rnnrepro.config_types import load
 from rnnrepro.data.permutations import write_permutations
+from rnnrepro.execution import StopRequested
 from rnnrepro.paths import BEST_FILE, CHECKPOINT_FILE, PARTIAL_HISTORY_FILE, RESUME_FILES
 from rnnrepro.results import archive, unpacking
-from rnnrepro.runtime import StopRequested
 from rnnrepro.state_format import (
     HEADER_LIMIT,
     StateFileError,

@@ -18,7 +18,7 @@ travel in a part archive and resume on another machine. A ``checkpoint.pt`` of t
 before them is never loaded: the job refuses to start (:class:`CheckpointError`) rather than
 silently train again what it holds.
 
-SIGTERM/SIGINT stop a loop at a safe point through :func:`rnnrepro.runtime.stop_on_signal`. A job
+SIGTERM/SIGINT stop a loop at a safe point through :func:`rnnrepro.execution.stop_on_signal`. A job
 killed by a time limit or preemption continues where its last checkpoint left off, and a resumed
 run on CPU ends with the same numbers as an uninterrupted one.
 """

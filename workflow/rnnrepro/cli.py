@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from rnnrepro import __version__
 from rnnrepro.allocator import reuse_freed_memory
 from rnnrepro.command_helpers import UserError
-from rnnrepro.runtime import StopRequested, setup_logging
+from rnnrepro.execution import StopRequested, setup_logging
 
 log = logging.getLogger("rnnrepro")
 

@@ -111,7 +111,7 @@ def training_device(requested: str, threads: int | None) -> Any:
     an unavailable device is a :class:`UserError`."""
     import torch
 
-    from rnnrepro.runtime import pick_device
+    from rnnrepro.execution import pick_device
 
     if threads:
         torch.set_num_threads(threads)

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from rnnrepro.checkpoint import BestWeights, Checkpointer, HistoryFile, TrainingState
-from rnnrepro.runtime import stop_on_signal
+from rnnrepro.execution import stop_on_signal
 
 # train_block(block, elapsed, check_stop) -> the block's history rows: ``block`` counts from 1,
 # ``elapsed()`` is the run's training seconds so far, ``check_stop()`` raises at a safe point

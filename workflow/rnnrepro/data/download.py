@@ -23,7 +23,7 @@ from pathlib import Path
 from rnnrepro import __version__
 from rnnrepro.data.checksums import Checksum, ChecksumError, file_checksum
 from rnnrepro.data.errors import DataError
-from rnnrepro.runtime import Progress
+from rnnrepro.execution import Progress
 
 log = logging.getLogger("rnnrepro")
 

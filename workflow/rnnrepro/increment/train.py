@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from rnnrepro.checkpoint import Checkpointer, HistoryFile
+from rnnrepro.execution import Progress, check_finite, fingerprint, seed_everything
 from rnnrepro.files import write_json
 from rnnrepro.increment.evaluation import Accuracy, HoldoutEvaluator
 from rnnrepro.increment.holdout import Holdout
@@ -32,7 +33,6 @@ from rnnrepro.increment.models import IncrementModel, sequence_loss
 from rnnrepro.increment.numbers import draw_numbers
 from rnnrepro.increment.sequences import make_sequences
 from rnnrepro.increment.settings import IncrementSettings
-from rnnrepro.runtime import Progress, check_finite, fingerprint, seed_everything
 from rnnrepro.training_loop import Loop, train_blocks
 
 log = logging.getLogger(__name__)

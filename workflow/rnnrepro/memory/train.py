@@ -34,6 +34,7 @@ import torch.nn.functional as F
 
 from rnnrepro.checkpoint import BestWeights, Checkpointer, HistoryFile, TrainingState
 from rnnrepro.data.processed import ProcessedDataset
+from rnnrepro.execution import Progress, check_finite, fingerprint, seed_everything
 from rnnrepro.files import write_csv, write_json
 from rnnrepro.job_settings import RMSprop
 from rnnrepro.memory import latency as latency_metric
@@ -47,7 +48,6 @@ from rnnrepro.memory.representations import (
 from rnnrepro.memory.runs import paper_name
 from rnnrepro.memory.settings import MemorySettings
 from rnnrepro.parameters import count_parameters, trainable
-from rnnrepro.runtime import Progress, check_finite, fingerprint, seed_everything
 from rnnrepro.training_loop import Best, Loop, train_blocks
 
 log = logging.getLogger(__name__)

@@ -51,7 +51,7 @@ class JobStatus:
 
 @dataclass
 class EpochProgress:
-    """The progress line a trainer logs within an epoch (rnnrepro.runtime.Progress)."""
+    """The progress line a trainer logs within an epoch (rnnrepro.execution.Progress)."""
 
     epoch: int
     done: int
@@ -60,7 +60,7 @@ class EpochProgress:
     eta: float         # seconds to the end of the epoch's training
 
 
-# "epoch 3: 263/782 batches (8.8/s, eta 59s) loss=..." (rnnrepro.runtime.Progress.update)
+# "epoch 3: 263/782 batches (8.8/s, eta 59s) loss=..." (rnnrepro.execution.Progress.update)
 EPOCH_LINE = re.compile(r"epoch (\d+): (\d+)/(\d+) batches \(([\d.]+)/s, eta (\d+)s\)")
 
 

@@ -35,6 +35,13 @@ from rnnrepro.checkpoint import (
     TrainingState,
 )
 from rnnrepro.data.processed import ProcessedDataset
+from rnnrepro.execution import (
+    Progress,
+    check_finite,
+    fingerprint,
+    pick_device,
+    seed_everything,
+)
 from rnnrepro.files import write_json
 from rnnrepro.job_settings import check_against_schema
 from rnnrepro.parameters import count_parameters
@@ -43,13 +50,6 @@ from rnnrepro.renet.models import ModelSpec, ReNet
 from rnnrepro.renet.precision import autocast, effective_precision
 from rnnrepro.renet.settings import RenetSettings
 from rnnrepro.renet.units import UNIT_NAMES
-from rnnrepro.runtime import (
-    Progress,
-    check_finite,
-    fingerprint,
-    pick_device,
-    seed_everything,
-)
 from rnnrepro.training_loop import Best, Loop, train_blocks
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,5 @@
-"""Process-level concerns shared by every training job: device, seeds, logging, stop signals."""
+"""How a job executes (not Snakemake's `runtime` resource, its time limit): device, seeds,
+logging, progress, stop signals; shared by every training job."""
 
 from __future__ import annotations
 
