@@ -8,6 +8,10 @@ A run is (representation, learning rate, seed). It is called
   @ learning rate (:func:`paper_name`; read back with :func:`from_paper_name`);
 * in our tables, where its seeds are summarized: ``transposed@3e-05`` (:func:`run_label`).
 
+Its numbers are named the paper's way (``vacc``) from metrics.json on, and Keras 2's way
+(``val_acc``) in the epoch history it is computed from: :data:`PAPER_COLUMNS` maps one to the
+other, in one place.
+
 The learning rate is written the same way in all three (:func:`lr_label`).
 """
 
@@ -23,6 +27,10 @@ RUN_FOLDER = "{representation}/lr{lr}/seed{seed}"
 # Below results/<preset>/: the run's folder and its job's log.
 RUN = f"memory/{RUN_FOLDER}"
 LOG = f"logs/memory/{RUN_FOLDER}.log"
+# The paper's column names (Tables 3-4: metrics.json's best epoch, the summaries, our tables)
+# and the Keras 2 history columns they are (history.csv: what the authors' fit() returned).
+PAPER_COLUMNS = {"acc": "acc", "vacc": "val_acc", "loss": "loss", "vloss": "val_loss",
+                 "test_acc": "test_acc", "test_loss": "test_loss"}
 # The paper's Table 3 model name: representation[ random permute k]@batch@hidden@learning rate.
 _PAPER_NAME = re.compile(r"^(?P<name>[a-z -]+?)(?: random permute (?P<perm>\d+))?"
                          r"@(?P<batch>\d+)@(?P<hidden>\d+)@(?P<lr>[0-9.e+-]+)$")

@@ -27,7 +27,7 @@ from rnnrepro import sanity
 from rnnrepro.aggregate import column_names, summarize, summary_columns
 from rnnrepro.files import paired_runs, write_csv, write_json
 from rnnrepro.memory.representations import GROUP_ORDER, steps
-from rnnrepro.memory.runs import RUN_FOLDER, run_label
+from rnnrepro.memory.runs import PAPER_COLUMNS, RUN_FOLDER, run_label
 from rnnrepro.memory.settings import run_section
 
 TABLE2_COLUMNS = ["variant", "representation", "group", "learning_rate", "seed", "steps",
@@ -106,11 +106,6 @@ def load_runs(metrics_paths: Sequence[str | Path], history_paths: Sequence[str |
     return runs
 
 
-# metrics.json's best-epoch keys and the history columns they copy.
-BEST_FROM_HISTORY = {"acc": "acc", "vacc": "val_acc", "loss": "loss", "vloss": "val_loss",
-                     "test_acc": "test_acc", "test_loss": "test_loss"}
-
-
 def check_run(path: Path, metrics: Mapping[str, Any], history_path: Path,
               history: pd.DataFrame, memory: Mapping[str, Any] | None = None) -> None:
     """A run's files are what its folder says, hold possible numbers only and agree with each
@@ -140,7 +135,7 @@ def check_run(path: Path, metrics: Mapping[str, Any], history_path: Path,
                             int(run_section(memory, fields["representation"])["epochs"]),
                             "epochs")
     epoch = sanity.check_integer(path, "best.epoch", best.get("epoch"), 1, len(history))
-    sanity.check_best_row(path, best, history.iloc[epoch - 1], BEST_FROM_HISTORY)
+    sanity.check_best_row(path, best, history.iloc[epoch - 1], PAPER_COLUMNS)
 
 
 def _run_fields(run: Mapping[str, Any]) -> dict[str, Any]:

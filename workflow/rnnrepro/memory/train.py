@@ -45,7 +45,7 @@ from rnnrepro.memory.representations import (
     pixel_order,
     to_sequence,
 )
-from rnnrepro.memory.runs import paper_name
+from rnnrepro.memory.runs import PAPER_COLUMNS, paper_name
 from rnnrepro.memory.settings import MemorySettings
 from rnnrepro.parameters import count_parameters, trainable
 from rnnrepro.training_loop import Best, Loop, train_blocks
@@ -232,9 +232,8 @@ def final_metrics(run: Run, state: TrainingState, latencies: np.ndarray) -> dict
         "steps": steps,
         "features": features,
         "epochs": settings.epochs,
-        "best": {"epoch": best["epoch"], "acc": best["acc"], "vacc": best["val_acc"],
-                 "loss": best["loss"], "vloss": best["val_loss"],
-                 "test_acc": best["test_acc"], "test_loss": best["test_loss"]},
+        "best": {"epoch": best["epoch"],
+                 **{paper: best[history] for paper, history in PAPER_COLUMNS.items()}},
         "latency_mean": float(latencies.mean()),
         "latency_median": float(np.median(latencies)),
         "parameters": count_parameters(run.model),
