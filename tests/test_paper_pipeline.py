@@ -91,7 +91,7 @@ def test_quick_best_runs_agree_with_the_memory_stage(quick_run):
     table4_best.csv's and whose histories are Fig. 9's curves.csv (any number of seeds)."""
     summary = quick_run / "results/quick/memory/summary"
     variants = pd.read_csv(summary / "variants.csv")
-    best = variants[variants["best"]].set_index("group")["run"].to_dict()
+    best = variants[variants["best"]].set_index("group")["variant"].to_dict()
     rows = {row[0]: row for row in best_rows(parse_tables(
         (quick_run / "paper/tables.tex").read_text())["tab:memory-best"])}
     assert {group: rows[group][6] for group in best} == best

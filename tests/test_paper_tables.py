@@ -514,7 +514,7 @@ def check_numbers_in_results(tables_tex: Path, results: Path,
     reproduced − published) in the summary file that holds it, by row; returns the count."""
     tables = parse_tables(tables_tex.read_text())
     frames = {name: pd.read_csv(results / path) for name, path in files.items()}
-    variants = {row["run"]: row for row in frames["variants"].to_dict("records")}
+    variants = {row["variant"]: row for row in frames["variants"].to_dict("records")}
     checked = 0
 
     dataset = None

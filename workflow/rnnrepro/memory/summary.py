@@ -44,7 +44,7 @@ EPOCH_COLUMNS = ["representation", "group", "learning_rate", "seed", "epoch", "a
                  "test_acc", "loss", "val_loss", "test_loss"]
 # Summarized over seeds per variant: the reproduced columns of Tables 3 and 4, and Table 2's.
 VARIANT_METRICS = ("epoch", "acc", "vacc", "test_acc", "loss", "vloss", "latency")
-VARIANT_COLUMNS = ["run", "representation", "learning_rate", "group", "n", "best",
+VARIANT_COLUMNS = ["variant", "representation", "learning_rate", "group", "n", "best",
                    *[c for m in VARIANT_METRICS for c in column_names(m)]]
 GROUP_COLUMNS = ["group", "n", *column_names("latency")]
 HISTORY_COLUMNS = {"epoch", "loss", "acc", "val_loss", "val_acc", "test_loss", "test_acc"}
@@ -76,11 +76,11 @@ NOTES = {
         "probabilities to [1e-7, 1 - 1e-7] inside its cross-entropy; we use the exact "
         "log-softmax."),
     "epoch": "Epochs are counted from 1 (epoch 1 = after the first pass over the training set).",
-    "variant": ("Table 3 names: representation (permutation number) @ batch size @ hidden size "
-                "@ learning rate, e.g. 'transposed random permute 2@16@128@3e-05'."),
-    "run": ("variants.csv's run: representation @ learning rate, e.g. 'transposed@3e-05', "
-            "summarized over its seeds (n, <metric>_mean, <metric>_std: sample std, empty "
-            "when n = 1; latency = the runs' latency_mean)."),
+    "variant": ("variants.csv's variant: representation @ learning rate, e.g. "
+                "'transposed@3e-05', summarized over its seeds (n, <metric>_mean, <metric>_std: "
+                "sample std, empty when n = 1; latency = the runs' latency_mean). In "
+                "table3_runs.csv and metrics.json, `variant` is its Table 3 name, with batch "
+                "size and hidden size: 'transposed random permute 2@16@128@3e-05'."),
     "best": ("The best variant of a group has the highest mean validation accuracy over its "
              "seeds (ties: the first run label in alphabetical order). It is Table 4's row, "
              "table4_best.csv holds its runs and curves.csv their histories (Fig. 9)."),
@@ -167,7 +167,7 @@ def variants(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         values = {m: [r["best"][m] for r in seeds] for m in VARIANT_METRICS if m != "latency"}
         values["latency"] = [r["latency_mean"] for r in seeds]
         first = seeds[0]
-        row: dict[str, Any] = {"run": label, "representation": first["representation"],
+        row: dict[str, Any] = {"variant": label, "representation": first["representation"],
                                "learning_rate": first["learning_rate"], "group": first["group"],
                                "n": len(seeds), "best": False}
         for metric in VARIANT_METRICS:
@@ -178,7 +178,7 @@ def variants(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         raise ValueError(f"unknown group(s) {sorted(unknown)} in the runs' metrics")
     best = best_variants(rows)
     for row in rows:
-        row["best"] = best[row["group"]] == row["run"]
+        row["best"] = best[row["group"]] == row["variant"]
     return rows
 
 
@@ -186,8 +186,8 @@ def best_variants(variant_rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """The one definition of "best" (Table 4, Fig. 9, table4_best.csv): per group, the run
     label with the highest mean validation accuracy over its seeds; ties: the first label."""
     best: dict[str, str] = {}
-    for row in sorted(variant_rows, key=lambda r: (-r["vacc_mean"], r["run"])):
-        best.setdefault(row["group"], row["run"])
+    for row in sorted(variant_rows, key=lambda r: (-r["vacc_mean"], r["variant"])):
+        best.setdefault(row["group"], row["variant"])
     return best
 
 
@@ -205,7 +205,7 @@ def groups(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 def table4(table3_rows: Sequence[Mapping[str, Any]], variant_rows: Sequence[Mapping[str, Any]]
            ) -> list[dict[str, Any]]:
     """Every run of each group's best variant, in Table 3's order."""
-    best = {row["run"] for row in variant_rows if row["best"]}
+    best = {row["variant"] for row in variant_rows if row["best"]}
     return [dict(row) for row in table3_rows
             if run_label(row["representation"], row["learning_rate"]) in best]
 

@@ -57,7 +57,7 @@ def read_variants(path: str) -> dict[Key, Run]:
     for row in frame.to_dict("records"):
         lr = lr_label(row["learning_rate"])
         runs[(row["representation"], lr)] = Run(
-            row["representation"], lr, str(row["group"]), str(row["run"]), bool(row["best"]),
+            row["representation"], lr, str(row["group"]), str(row["variant"]), bool(row["best"]),
             {m: from_columns(row, m, row["n"]) for m in VARIANT_METRICS})
     return runs
 
@@ -111,7 +111,7 @@ def latency_table(published: Mapping[str, Any], runs: Mapping[Key, Run],
              for r in published["memory"]["latency"]["rows"]}
     header = [[Cell(""), Cell("Published", span=2), Cell(f"Reproduced ({preset})", span=3),
                Cell("")],
-              cells("Model", "latency", "n", "run", "latency", "n", "Δ")]
+              cells("Model", "latency", "n", "variant", "latency", "n", "Δ")]
     body: list[Row | str] = []
     for group in _group_order(published, list(groups)):
         values = paper.get(group, [])
@@ -145,9 +145,9 @@ def latency_table(published: Mapping[str, Any], runs: Mapping[Key, Run],
                  "of counts necessary for the model to stop changing the answer\u201d; its text "
                  "calls this Table 4). One value per run; the paper does not say which run each "
                  "of its values belongs to, so only the group means (mean ± sample std over n "
-                 "runs) are compared, Δ = reproduced − published mean. Our runs: representation "
-                 "(perm k = the paper's random permute k) @ learning rate; a run's n counts "
-                 f"its seeds. Reproduced with preset `{preset}` on the test set, with the "
+                 "runs) are compared, Δ = reproduced − published mean. Our variants: "
+                 "representation (perm k = the paper's random permute k) @ learning rate; a "
+                 f"variant's n counts its seeds. Reproduced with preset `{preset}` on the test set, with the "
                  "weights of the best epoch by validation accuracy. The 784-step groups are "
                  "ours only (— = not in the paper)."),
         columns="lrrlrrr", header=header, body=body, wide=True)
