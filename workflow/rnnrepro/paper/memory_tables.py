@@ -147,9 +147,9 @@ def latency_table(published: Mapping[str, Any], runs: Mapping[Key, Run],
                  "of its values belongs to, so only the group means (mean ± sample std over n "
                  "runs) are compared, Δ = reproduced − published mean. Our variants: "
                  "representation (perm k = the paper's random permute k) @ learning rate; a "
-                 f"variant's n counts its seeds. Reproduced with preset `{preset}` on the test set, with the "
-                 "weights of the best epoch by validation accuracy. The 784-step groups are "
-                 "ours only (— = not in the paper)."),
+                 f"variant's n counts its seeds. Reproduced with preset `{preset}` on the test "
+                 "set, with the weights of the best epoch by validation accuracy. The 784-step "
+                 "groups are ours only (— = not in the paper)."),
         columns="lrrlrrr", header=header, body=body, wide=True)
 
 
