@@ -193,3 +193,14 @@ def test_only_dotted_keys_are_answered():
     assert dotted_config_error(["--config", "a=1", "-n", "b.c=2"]) is None
     assert dotted_config_error(["--config=a.b=1"]).endswith("--config a='{b: 1}'")
     assert dotted_config_error(["-C", "x=1", "y.z=[1, 2]"]).endswith("--config y='{z: [1, 2]}'")
+
+
+def test_the_plugin_is_a_working_logger(workdir):
+    """Snakemake validates the plugin as a logger plugin on every start; selected with
+    `--logger rnnrepro`, it writes Snakemake's messages as plain lines."""
+    done = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1",
+                           "--logger", "rnnrepro", "--",
+                           "results/full/renet/mnist/seed0/metrics.json"],
+                          cwd=workdir, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Rule: renet_train" in done.stderr + done.stdout

@@ -76,36 +76,19 @@ def _check_command_line() -> None:
 
 
 class LogHandler(LogHandlerBase):
-    """Plain messages on the standard error, without colour or filtering."""
+    """Plain messages on the standard error, without colour or filtering. What the interface
+    asks of a handler is given as class attributes: it writes to a stream, not a file, and
+    keeps Snakemake's filter and formatter; it needs no rule graph."""
+
+    writes_to_stream = True
+    writes_to_file = False
+    has_filter = False
+    has_formatter = False
+    needs_rulegraph = False
 
     def emit(self, record: LogRecord) -> None:
         """Write the record's message."""
         print(record.getMessage(), file=sys.stderr)
-
-    @property
-    def writes_to_stream(self) -> bool:
-        """It writes to the standard error."""
-        return True
-
-    @property
-    def writes_to_file(self) -> bool:
-        """It writes no file."""
-        return False
-
-    @property
-    def has_filter(self) -> bool:
-        """It keeps Snakemake's default filter."""
-        return False
-
-    @property
-    def has_formatter(self) -> bool:
-        """It keeps Snakemake's default formatter."""
-        return False
-
-    @property
-    def needs_rulegraph(self) -> bool:
-        """It needs no rule graph."""
-        return False
 
 
 _check_command_line()
