@@ -34,7 +34,7 @@ def memory_runs(values: dict[str, list[float]], latency: dict[str, list[float]] 
         for seed, vacc in enumerate(per_seed):
             rows.append({"representation": representation, "group": group(representation),
                          "learning_rate": 3e-5, "seed": seed, "epoch": 5, "acc": vacc,
-                         "vacc": vacc, "loss": 0.1, "vloss": 0.1, "test_acc": vacc,
+                         "val_acc": vacc, "loss": 0.1, "val_loss": 0.1, "test_acc": vacc,
                          "test_loss": 0.1, "epochs_run": 5, "train_images": 1000,
                          "latency_mean": (latency or {}).get(representation,
                                                              [20.0] * 9)[seed]})
@@ -44,7 +44,7 @@ def memory_runs(values: dict[str, list[float]], latency: dict[str, list[float]] 
 
 def comparison(**overrides) -> spec.Comparison:
     raw = {"label": "transposed vs transposed random permute", "data": "memory_runs",
-           "measure": {"column": "vacc"}, "a": {"group": "transposed"},
+           "measure": {"column": "val_acc"}, "a": {"group": "transposed"},
            "b": {"group": "transposed random permute"}, "pair_by": ["seed", "learning_rate"],
            "effect": "relative", "expect": "a > b", "claimed": {"value": 0.007, "text": "0.7 %"},
            **overrides}
@@ -455,9 +455,9 @@ def test_readings_that_disagree_are_said_so(tmp_path):
 def test_a_claim_with_readings_refuses_a_measure_of_its_own():
     document = {"claims": [{
         "id": "T7", "paper": "memory", "where": "w", "summary": "s", "quote": "q",
-        "readings": [{"label": "a", "measure": {"column": "vacc"}},
+        "readings": [{"label": "a", "measure": {"column": "val_acc"}},
                      {"label": "b", "measure": {"column": "test_acc"}}],
-        "comparisons": [{"label": "x", "data": "memory_runs", "measure": {"column": "vacc"},
+        "comparisons": [{"label": "x", "data": "memory_runs", "measure": {"column": "val_acc"},
                          "a": {"group": "original"}, "b": {"group": "transposed"},
                          "pair_by": ["seed"], "expect": "a > b"}]}]}
     with pytest.raises(spec.ClaimsError, match="claim T7, comparison 1: the claim's readings"):

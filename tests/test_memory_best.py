@@ -36,7 +36,7 @@ def test_best_is_the_best_mean_over_seeds_everywhere(tmp_path: Path) -> None:
     assert variants.loc[variants["best"], "variant"].tolist() == ["original@1e-06",
                                                              "transposed@3e-05"]
     original = variants.set_index("variant").loc[["original@3e-05", "original@1e-06"]]
-    assert original["vacc_mean"].tolist() == [0.7, 0.8]
+    assert original["val_acc_mean"].tolist() == [0.7, 0.8]
     assert original["n"].tolist() == [2, 2]
     best_runs = runs_of(pd.read_csv(files["table4"]))   # every seed of each best variant
     assert best_runs == [("original", 1e-6, 0), ("original", 1e-6, 1), ("transposed", 3e-5, 0)]

@@ -95,7 +95,7 @@ def test_train_command_writes_history_metrics_and_latency(workspace, tmp_path):
     assert metrics["group"] == "flattened random permute"
     assert (metrics["steps"], metrics["features"]) == (784, 1)
     assert metrics["best"]["epoch"] == best["epoch"]
-    assert metrics["best"]["vacc"] == pytest.approx(best["val_acc"])
+    assert metrics["best"]["val_acc"] == pytest.approx(best["val_acc"])
     assert metrics["best"]["test_acc"] == pytest.approx(best["test_acc"])
     assert metrics["parameters"] == 128 + 128 * 128 + 128 + 1290
     latency = pd.read_csv(out / "latency.csv")
@@ -172,8 +172,8 @@ def write_fake_run(root: Path, representation: str, group: str, lr: float, vaccs
                "group": group, "learning_rate": lr, "seed": seed, "steps": 28,
                "latency_mean": 10 + lr + seed,
                "sizes": {"train": 1000, "validation": 200, "test": 200},
-               "best": {"epoch": int(best["epoch"]), "acc": 0.5, "vacc": float(best["val_acc"]),
-                        "loss": 1.0, "vloss": float(best["val_loss"]), "test_acc": 0.4,
+               "best": {"epoch": int(best["epoch"]), "acc": 0.5, "val_acc": float(best["val_acc"]),
+                        "loss": 1.0, "val_loss": float(best["val_loss"]), "test_acc": 0.4,
                         "test_loss": 1.0}}
     (folder / "metrics.json").write_text(json.dumps(metrics))
     return folder / "metrics.json"
@@ -188,7 +188,7 @@ def test_summary_tables_and_figures(workspace, tmp_path):
                            [0.1, 0.65])]
     files = run_summary(runs, tmp_path / "summary")
     t3 = pd.read_csv(files["table3"])
-    assert t3["vacc"].tolist() == [0.8, 0.7, 0.65, 0.3]
+    assert t3["val_acc"].tolist() == [0.8, 0.7, 0.65, 0.3]
     assert t3["epoch"].tolist() == [2, 2, 2, 1]
     t4 = pd.read_csv(files["table4"])
     assert t4["variant"].tolist() == ["original@16@128@1e-06", "original-perm1@16@128@3e-05"]
@@ -329,3 +329,20 @@ def test_snakemake_runs_the_memory_rules_end_to_end(workspace, tmp_path):
     for fig in ("memory-curves", "memory-representations", "memory-samples"):
         assert (work / f"paper/figures/{fig}.pdf").exists()
         assert (work / f"paper/figures/{fig}.png").exists()
+
+
+def test_an_archived_runs_metrics_read_with_the_current_names():
+    """metrics.json of runs trained before the history's names were used throughout (the
+    shipped archives: best.vacc, best.vloss) reads as val_acc and val_loss; current ones and
+    other stages' files pass unchanged."""
+    from rnnrepro.memory.runs import current_metrics
+
+    old = {"steps": 28, "best": {"epoch": 3, "acc": 0.9, "vacc": 0.8, "loss": 0.3,
+                                 "vloss": 0.4, "test_acc": 0.7, "test_loss": 0.5}}
+    assert current_metrics(old) == {"steps": 28, "best": {
+        "epoch": 3, "acc": 0.9, "val_acc": 0.8, "loss": 0.3, "val_loss": 0.4, "test_acc": 0.7,
+        "test_loss": 0.5}}
+    assert old["best"]["vacc"] == 0.8                        # the file's dict is not changed
+    current = current_metrics(old)
+    assert current_metrics(current) == current
+    assert current_metrics({"best_epoch": 2}) == {"best_epoch": 2}

@@ -275,8 +275,10 @@ def check_latency(table: ParsedTable, published: Mapping[str, Any],
             assert_summary(row[4], row[5], sel["latency_mean"].tolist(), row[3])
 
 
-RUN_COLUMNS = ["epoch", "acc", "vacc", "loss", "vloss"]
-OUR_COLUMNS = ["epoch", "acc", "vacc", "test_acc", "loss", "vloss"]
+RUN_COLUMNS = ["epoch", "acc", "val_acc", "loss", "val_loss"]
+OUR_COLUMNS = ["epoch", "acc", "val_acc", "test_acc", "loss", "val_loss"]
+# The printed headers: the paper's names.
+HEADERS = {"val_acc": "vacc", "val_loss": "vloss", "test_acc": "test acc"}
 
 
 def _check_reproduced(cells: Sequence[str], n_cell: str, sel: pd.DataFrame, what: str) -> None:
@@ -285,8 +287,8 @@ def _check_reproduced(cells: Sequence[str], n_cell: str, sel: pd.DataFrame, what
 
 
 def check_runs(table: ParsedTable, published: Mapping[str, Any], frame: pd.DataFrame) -> None:
-    assert table.columns == ["Representation", "lr", *RUN_COLUMNS, "n", "epoch", "acc", "vacc",
-                             "test acc", "loss", "vloss", "Δ vacc"]
+    assert table.columns == ["Representation", "lr", *(HEADERS.get(c, c) for c in RUN_COLUMNS),
+                             "n", "epoch", "acc", "vacc", "test acc", "loss", "vloss", "Δ vacc"]
     paper_rows = published["memory"]["runs"]["rows"]
     assert len(table.rows) >= len(paper_rows)
     seen = set()
@@ -307,7 +309,7 @@ def check_runs(table: ParsedTable, published: Mapping[str, Any], frame: pd.DataF
         sel = frame[(frame["representation"] == rep)
                     & (frame["learning_rate"].map(lr_label) == lr)]
         _check_reproduced(row[8:14], row[7], sel, f"{rep}@{lr}")
-        assert_difference(row[14], sel["vacc"].tolist(), entry and entry["vacc"], rep)
+        assert_difference(row[14], sel["val_acc"].tolist(), entry and entry["val_acc"], rep)
     expected = {(r, lr_label(lr)) for r, lr in zip(frame["representation"],
                                                     frame["learning_rate"], strict=True)}
     assert expected <= seen
@@ -329,12 +331,12 @@ def check_best(table: ParsedTable, published: Mapping[str, Any], frame: pd.DataF
         if ours.empty:
             assert row[6:] == [MISSING] * 9
             continue
-        means = ours.groupby(["representation", ours["learning_rate"].map(lr_label)])["vacc"]
+        means = ours.groupby(["representation", ours["learning_rate"].map(lr_label)])["val_acc"]
         (rep, lr) = means.mean().idxmax()
         assert row[6] == f"{rep}@{lr}", row[0]
         sel = ours[(ours["representation"] == rep) & (ours["learning_rate"].map(lr_label) == lr)]
         _check_reproduced(row[8:14], row[7], sel, row[0])
-        assert_difference(row[14], sel["vacc"].tolist(), entry and entry["vacc"], row[0])
+        assert_difference(row[14], sel["val_acc"].tolist(), entry and entry["val_acc"], row[0])
 
 
 def check_increment(table: ParsedTable, frame: pd.DataFrame,
@@ -542,7 +544,7 @@ def check_numbers_in_results(tables_tex: Path, results: Path,
             assert_stored(row[4], row[5], variants[row[3]], "latency", row[3])
             checked += 1
 
-    metrics = ("epoch", "acc", "vacc", "test_acc", "loss", "vloss")
+    metrics = ("epoch", "acc", "val_acc", "test_acc", "loss", "val_loss")
     for row in tables["tab:memory-runs"].rows:
         if row[7] != MISSING:
             stored = variants[f"{row[0]}@{row[1]}"]
@@ -608,10 +610,10 @@ def synthetic_results(rng: np.random.Generator) -> dict[str, pd.DataFrame]:
                 latency.append({**common, "steps": steps,
                                 "latency_mean": rng.uniform(1, steps)})
                 runs.append({**common, "epoch": int(rng.integers(1, 240)),
-                             **{k: rng.uniform(0.3, 1.0) for k in ("acc", "vacc", "test_acc")},
-                             **{k: rng.uniform(0.0, 1.5) for k in ("loss", "vloss",
+                             **{k: rng.uniform(0.3, 1.0) for k in ("acc", "val_acc", "test_acc")},
+                             **{k: rng.uniform(0.0, 1.5) for k in ("loss", "val_loss",
                                                                    "test_loss")}})
-    runs_frame = pd.DataFrame(runs).sort_values("vacc", ascending=False)
+    runs_frame = pd.DataFrame(runs).sort_values("val_acc", ascending=False)
     renet = pd.DataFrame([{"dataset": "mnist", "seed": s, "test_error": rng.uniform(0.003, 0.05),
                            "val_error": 0.01, "best_epoch": 3, "epochs_run": 5,
                            "parameters": 12345} for s in (0, 1, 2)]
@@ -816,9 +818,9 @@ def test_published_yaml_covers_the_papers_tables(published):
         keys.add((f"{m[1]}-perm{m[2]}" if m else name, lr))
     assert keys == {(rep, lr_label(lr)) for rep in config["representations"]
                     for lr in config["learning_rates"]}
-    vaccs = [row["vacc"] for row in memory["runs"]["rows"]]
+    vaccs = [row["val_acc"] for row in memory["runs"]["rows"]]
     assert vaccs == sorted(vaccs, reverse=True), "Table 3 is sorted by vacc"
-    metrics = ("epoch", "acc", "vacc", "loss", "vloss")
+    metrics = ("epoch", "acc", "val_acc", "loss", "val_loss")
     for best in memory["best"]["rows"]:     # Table 4 repeats the best Table 3 row of its group
         members = [row for row in memory["runs"]["rows"]
                    if re.sub(r" \d$", "", row["model"].split("@")[0]) == best["model"]]
@@ -860,7 +862,7 @@ def test_missing_input_is_a_clear_error(tmp_path, capsys):
 def test_malformed_summary_names_the_file(tmp_path, capsys):
     results = synthetic_results(np.random.default_rng(2))
     generate(tmp_path, results)
-    variants = pd.read_csv(tmp_path / "results" / "variants.csv").drop(columns=["vacc_std"])
+    variants = pd.read_csv(tmp_path / "results" / "variants.csv").drop(columns=["val_acc_std"])
     variants.to_csv(tmp_path / "results" / "variants.csv", index=False)
     with contextlib.chdir(tmp_path):
         assert main(["paper-tables", "--published", "paper/published.yaml",
@@ -870,7 +872,7 @@ def test_malformed_summary_names_the_file(tmp_path, capsys):
                      "--verdicts", "results/verdicts.csv", "--settings", '{"preset": "x"}',
                      "--output", "paper/t.tex", "--html", "results/t.html"]) == 2
     err = capsys.readouterr().err
-    assert "variants.csv: missing column(s) ['vacc_std']; rerun memory_summary" in err
+    assert "variants.csv: missing column(s) ['val_acc_std']; rerun memory_summary" in err
     assert not (tmp_path / "paper" / "t.tex").exists()
 
 

@@ -39,7 +39,7 @@ def results_tree(results: Path) -> None:
     increment and ReNet jobs waiting."""
     done = results / "memory/original/lr3e-05/seed0"
     history(done / "history.csv", 10)
-    (done / "metrics.json").write_text(json.dumps({"best": {"epoch": 7, "vacc": 0.95}}))
+    (done / "metrics.json").write_text(json.dumps({"best": {"epoch": 7, "val_acc": 0.95}}))
     history(results / "memory/original/lr3e-05/seed1/history.partial.csv", 4)
     stopped = results / "memory/flattened/lr3e-05/seed0/history.partial.csv"
     history(stopped, 1)

@@ -65,8 +65,8 @@ FORGERIES = {
                                 r"best.epoch = 1.5 is not a whole number"),
     "a best epoch beyond the history": (lambda m: m["best"].update(epoch=251),
                                         r"best.epoch = 251 is not a number in \[1, 250\]"),
-    "a forged best value": (lambda m: m["best"].update(vacc=0.999),
-                            r"best.vacc = 0.999, but the history's epoch \d+ has val_acc"),
+    "a forged best value": (lambda m: m["best"].update(val_acc=0.999),
+                            r"best.val_acc = 0.999, but the history's epoch \d+ has val_acc"),
 }
 
 

@@ -9,7 +9,7 @@ import yaml
 
 from rnnrepro.memory.runs import from_paper_name
 
-RUN_METRICS = ("epoch", "acc", "vacc", "loss", "vloss")
+RUN_METRICS = ("epoch", "acc", "val_acc", "loss", "val_loss")
 
 
 class PublishedError(ValueError):

@@ -42,7 +42,7 @@ MEMORY_KEYS = ("group", "representation", "permutation", "learning_rate", "seed"
 TABLES: dict[str, TableSpec] = {
     "memory_runs": TableSpec(
         keys=MEMORY_KEYS,
-        numeric=("epoch", "acc", "vacc", "loss", "vloss", "test_acc", "test_loss",
+        numeric=("epoch", "acc", "val_acc", "loss", "val_loss", "test_acc", "test_loss",
                  "latency_mean"),
         categories={"group": GROUP_ORDER}, budget=("epochs_run", "train_images"),
         budget_unit="images"),
@@ -157,7 +157,7 @@ def _check_keys(mapping: Mapping[str, Any], allowed: Sequence[str], where: str) 
 
 def _measure(raw: Any, table: TableSpec, where: str) -> Measure:
     if not isinstance(raw, Mapping):
-        raise ClaimsError(f"{where}.measure: must be a mapping like {{column: vacc}}")
+        raise ClaimsError(f"{where}.measure: must be a mapping like {{column: val_acc}}")
     _check_keys(raw, ("column", "epochs", "over", "at_epoch", "relative_to_best", "min_epochs",
                       "scale"), f"{where}.measure")
     column = _need(raw, "column", f"{where}.measure", str)

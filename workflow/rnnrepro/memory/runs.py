@@ -8,9 +8,9 @@ A run is (representation, learning rate, seed). It is called
   @ learning rate (:func:`paper_name`; read back with :func:`from_paper_name`);
 * in our tables, where its seeds are summarized: ``transposed@3e-05`` (:func:`run_label`).
 
-Its numbers are named the paper's way (``vacc``) from metrics.json on, and Keras 2's way
-(``val_acc``) in the epoch history it is computed from: :data:`PAPER_COLUMNS` maps one to the
-other, in one place.
+Its numbers keep the names of the Keras 2 history they come from (``val_acc``, ``val_loss``) in
+metrics.json, the summaries and the claims; only the printed tables say "vacc" and "vloss", as
+the paper's do.
 
 The learning rate is written the same way in all three (:func:`lr_label`).
 """
@@ -18,6 +18,7 @@ The learning rate is written the same way in all three (:func:`lr_label`).
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from rnnrepro.memory.representations import display_name
 
@@ -27,10 +28,23 @@ RUN_FOLDER = "{representation}/lr{lr}/seed{seed}"
 # Below results/<preset>/: the run's folder and its job's log.
 RUN = f"memory/{RUN_FOLDER}"
 LOG = f"logs/memory/{RUN_FOLDER}.log"
-# The paper's column names (Tables 3-4: metrics.json's best epoch, the summaries, our tables)
-# and the Keras 2 history columns they are (history.csv: what the authors' fit() returned).
-PAPER_COLUMNS = {"acc": "acc", "vacc": "val_acc", "loss": "loss", "vloss": "val_loss",
-                 "test_acc": "test_acc", "test_loss": "test_loss"}
+# A run's best epoch in metrics.json: the history row's numbers, under the history's (Keras 2)
+# names. The paper's tables print val_acc and val_loss as "vacc" and "vloss".
+BEST_KEYS = ("acc", "val_acc", "loss", "val_loss", "test_acc", "test_loss")
+# metrics.json of runs trained before the names were one (the shipped archives): best.vacc.
+_OLD_BEST_KEYS = {"vacc": "val_acc", "vloss": "val_loss"}
+
+
+def current_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """A memory run's metrics.json as this code reads it: an archived run's ``best.vacc`` and
+    ``best.vloss`` under their current names ``val_acc`` and ``val_loss``."""
+    best = metrics.get("best")
+    if not isinstance(best, dict) or not _OLD_BEST_KEYS.keys() & best.keys():
+        return metrics
+    return {**metrics, "best": {_OLD_BEST_KEYS.get(key, key): value
+                                for key, value in best.items()}}
+
+
 # The paper's Table 3 model name: representation[ random permute k]@batch@hidden@learning rate.
 _PAPER_NAME = re.compile(r"^(?P<name>[a-z -]+?)(?: random permute (?P<perm>\d+))?"
                          r"@(?P<batch>\d+)@(?P<hidden>\d+)@(?P<lr>[0-9.e+-]+)$")

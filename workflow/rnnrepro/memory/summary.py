@@ -27,14 +27,14 @@ from rnnrepro import sanity
 from rnnrepro.aggregate import column_names, summarize, summary_columns
 from rnnrepro.files import paired_runs, write_csv, write_json
 from rnnrepro.memory.representations import GROUP_ORDER, steps
-from rnnrepro.memory.runs import PAPER_COLUMNS, RUN_FOLDER, run_label
+from rnnrepro.memory.runs import BEST_KEYS, RUN_FOLDER, current_metrics, run_label
 from rnnrepro.memory.settings import run_section
 
 TABLE2_COLUMNS = ["variant", "representation", "group", "learning_rate", "seed", "steps",
                   "latency_mean"]
 # A run's best epoch (Table 3's columns and the test set's) and its training budget: epochs run
 # and training images (the claims flag comparisons of unequal budgets).
-BEST_COLUMNS = ["epoch", "acc", "vacc", "loss", "vloss", "test_acc", "test_loss"]
+BEST_COLUMNS = ["epoch", "acc", "val_acc", "loss", "val_loss", "test_acc", "test_loss"]
 BUDGET_COLUMNS = ["epochs_run", "train_images"]
 TABLE3_COLUMNS = ["variant", "representation", "group", "learning_rate", "seed", *BEST_COLUMNS,
                   *BUDGET_COLUMNS]
@@ -43,7 +43,7 @@ CURVE_COLUMNS = ["group", "variant", "representation", "learning_rate", "seed", 
 EPOCH_COLUMNS = ["representation", "group", "learning_rate", "seed", "epoch", "acc", "val_acc",
                  "test_acc", "loss", "val_loss", "test_loss"]
 # Summarized over seeds per variant: the reproduced columns of Tables 3 and 4, and Table 2's.
-VARIANT_METRICS = ("epoch", "acc", "vacc", "test_acc", "loss", "vloss", "latency")
+VARIANT_METRICS = ("epoch", "acc", "val_acc", "test_acc", "loss", "val_loss", "latency")
 VARIANT_COLUMNS = ["variant", "representation", "learning_rate", "group", "n", "best",
                    *[c for m in VARIANT_METRICS for c in column_names(m)]]
 GROUP_COLUMNS = ["group", "n", *column_names("latency")]
@@ -53,7 +53,8 @@ METRIC_KEYS = {"variant", "representation", "group", "learning_rate", "seed", "s
 
 NOTES = {
     "validation": (
-        "The authors' 'vacc' and 'vloss' (Tables 3-4, Fig. 9) were measured on the MNIST test "
+        "The authors' 'vacc' and 'vloss' (Tables 3-4, Fig. 9; our val_acc and val_loss) were "
+        "measured on the MNIST test "
         "set: their code passed the test set as Keras validation_data and picked the best "
         "epoch by it. Ours are measured on a held-out validation split cut from the end of "
         "the training images (data.mnist.splits: 10,000 in the full run), which also selects "
@@ -95,7 +96,7 @@ def load_runs(metrics_paths: Sequence[str | Path], history_paths: Sequence[str |
     memory = (settings or {}).get("memory")
     runs = []
     for path, history_path in paired_runs(metrics_paths, history_paths):
-        metrics = sanity.read_metrics(path)
+        metrics = current_metrics(sanity.read_metrics(path))
         missing = METRIC_KEYS - set(metrics)
         if missing:
             raise ValueError(f"{path}: missing key(s) {sorted(missing)}; rerun its memory_train "
@@ -119,9 +120,9 @@ def check_run(path: Path, metrics: Mapping[str, Any], history_path: Path,
     sanity.check_value(path, "steps", metrics["steps"], length, length)
     sanity.check_value(path, "latency_mean", metrics["latency_mean"], 1, length)
     best = metrics["best"] if isinstance(metrics["best"], Mapping) else {}
-    for key in ("acc", "vacc", "test_acc"):
+    for key in ("acc", "val_acc", "test_acc"):
         sanity.check_value(path, f"best.{key}", best.get(key), 0, 1)
-    for key in ("loss", "vloss", "test_loss"):
+    for key in ("loss", "val_loss", "test_loss"):
         sanity.check_value(path, f"best.{key}", best.get(key), 0, math.inf)
     sizes = metrics["sizes"] if isinstance(metrics["sizes"], Mapping) else {}
     sanity.check_value(path, "sizes.train", sizes.get("train"), 1, math.inf)
@@ -135,7 +136,7 @@ def check_run(path: Path, metrics: Mapping[str, Any], history_path: Path,
                             int(run_section(memory, fields["representation"])["epochs"]),
                             "epochs")
     epoch = sanity.check_integer(path, "best.epoch", best.get("epoch"), 1, len(history))
-    sanity.check_best_row(path, best, history.iloc[epoch - 1], PAPER_COLUMNS)
+    sanity.check_best_row(path, best, history.iloc[epoch - 1], {k: k for k in BEST_KEYS})
 
 
 def _run_fields(run: Mapping[str, Any]) -> dict[str, Any]:
@@ -153,7 +154,7 @@ def table3(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     rows = [{**_run_fields(r), **{k: r["best"][k] for k in BEST_COLUMNS},
              "epochs_run": int(r["history"]["epoch"].max()),
              "train_images": int(r["sizes"]["train"])} for r in runs]
-    return sorted(rows, key=lambda row: (-row["vacc"], row["variant"], row["seed"]))
+    return sorted(rows, key=lambda row: (-row["val_acc"], row["variant"], row["seed"]))
 
 
 def variants(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -186,7 +187,7 @@ def best_variants(variant_rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """The one definition of "best" (Table 4, Fig. 9, table4_best.csv): per group, the run
     label with the highest mean validation accuracy over its seeds; ties: the first label."""
     best: dict[str, str] = {}
-    for row in sorted(variant_rows, key=lambda r: (-r["vacc_mean"], r["variant"])):
+    for row in sorted(variant_rows, key=lambda r: (-r["val_acc_mean"], r["variant"])):
         best.setdefault(row["group"], row["variant"])
     return best
 

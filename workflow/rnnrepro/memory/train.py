@@ -45,7 +45,7 @@ from rnnrepro.memory.representations import (
     pixel_order,
     to_sequence,
 )
-from rnnrepro.memory.runs import PAPER_COLUMNS, paper_name
+from rnnrepro.memory.runs import BEST_KEYS, paper_name
 from rnnrepro.memory.settings import MemorySettings
 from rnnrepro.parameters import count_parameters, trainable
 from rnnrepro.training_loop import Best, Loop, train_blocks
@@ -233,7 +233,7 @@ def final_metrics(run: Run, state: TrainingState, latencies: np.ndarray) -> dict
         "features": features,
         "epochs": settings.epochs,
         "best": {"epoch": best["epoch"],
-                 **{paper: best[history] for paper, history in PAPER_COLUMNS.items()}},
+                 **{key: best[key] for key in BEST_KEYS}},
         "latency_mean": float(latencies.mean()),
         "latency_median": float(np.median(latencies)),
         "parameters": count_parameters(run.model),
@@ -268,7 +268,7 @@ def train_memory(*, data_dir: str | Path, representation: str, learning_rate: fl
     metrics = final_metrics(run, state, latencies)
     write_json(paths.metrics, metrics)
     run.checkpointer.remove()
-    log.info("%s: best epoch %d vacc %.4f test_acc %.4f latency %.3f (%.0fs this session)",
-             run.label, metrics["best"]["epoch"], metrics["best"]["vacc"],
+    log.info("%s: best epoch %d val_acc %.4f test_acc %.4f latency %.3f (%.0fs this session)",
+             run.label, metrics["best"]["epoch"], metrics["best"]["val_acc"],
              metrics["best"]["test_acc"], metrics["latency_mean"], time.monotonic() - started)
     return metrics

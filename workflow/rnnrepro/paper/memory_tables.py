@@ -24,8 +24,11 @@ from rnnrepro.paper.stats import (
 )
 
 # The reproduced columns of Tables 3 and 4 (between n and Δ vacc).
-METRICS = ("epoch", "acc", "vacc", "test_acc", "loss", "vloss")
-PUBLISHED_METRICS = ("epoch", "acc", "vacc", "loss", "vloss")
+METRICS = ("epoch", "acc", "val_acc", "test_acc", "loss", "val_loss")
+PUBLISHED_METRICS = ("epoch", "acc", "val_acc", "loss", "val_loss")
+# The tables' headers: the paper's names of the columns.
+HEADERS = {"epoch": "epoch", "acc": "acc", "val_acc": "vacc", "test_acc": "test acc",
+           "loss": "loss", "val_loss": "vloss"}
 ACC_DECIMALS = 3
 LATENCY_DECIMALS = 2
 VALIDATION_NOTE = (
@@ -76,11 +79,11 @@ def _sorted_runs(runs: Sequence[Run]) -> list[Run]:
 
 def _reproduced_cells(run: Run | None, row: Mapping[str, Any] | None) -> list[Cell]:
     """n, the run's METRICS (or — when not run) and Δ vacc against the paper's row."""
-    vacc = run.metrics["vacc"] if run else None
+    vacc = run.metrics["val_acc"] if run else None
     metrics = ([Cell(MISSING) for _ in METRICS] if run is None else
                [Cell(mean_std(run.metrics[m], _decimals(m, run.metrics[m])))
                 for m in METRICS])
-    delta = signed(difference(vacc, float(row["vacc"]) if row else None), ACC_DECIMALS)
+    delta = signed(difference(vacc, float(row["val_acc"]) if row else None), ACC_DECIMALS)
     return [Cell(count(vacc)), *metrics, Cell(delta)]
 
 
@@ -158,11 +161,11 @@ def runs_table(published: Mapping[str, Any], runs: Mapping[Key, Run], preset: st
     paper_rows = published["memory"]["runs"]["rows"]
     keys = [from_paper_name(r["model"]) for r in paper_rows]
     extra = sorted((k for k in runs if k not in keys),
-                   key=lambda k: -runs[k].metrics["vacc"].mean)
+                   key=lambda k: -runs[k].metrics["val_acc"].mean)
     header = [[Cell(""), Cell(""), Cell("Published (test set)", span=5),
                Cell(f"Reproduced ({preset}, validation split)", span=7), Cell("")],
-              cells("Representation", "lr", *PUBLISHED_METRICS, "n", "epoch", "acc", "vacc",
-                    "test acc", "loss", "vloss", "Δ vacc")]
+              cells("Representation", "lr", *(HEADERS[m] for m in PUBLISHED_METRICS), "n",
+                    *(HEADERS[m] for m in METRICS), "Δ vacc")]
     body: list[Row | str] = []
     by_key = dict(zip(keys, paper_rows, strict=True))
     for key in [*keys, *extra]:
@@ -188,8 +191,8 @@ def best_table(published: Mapping[str, Any], runs: Mapping[Key, Run], preset: st
     paper = {r["model"]: r for r in published["memory"]["best"]["rows"]}
     header = [[Cell(""), Cell("Published (test set)", span=5),
                Cell(f"Reproduced ({preset}, validation split)", span=7), Cell("")],
-              cells("Group\nbest run", *PUBLISHED_METRICS, "n", "epoch", "acc", "vacc",
-                    "test acc", "loss", "vloss", "Δ vacc")]
+              cells("Group\nbest run", *(HEADERS[m] for m in PUBLISHED_METRICS), "n",
+                    *(HEADERS[m] for m in METRICS), "Δ vacc")]
     body: list[Row | str] = []
     for group in [*paper, *sorted(set(best) - set(paper))]:
         row, run = paper.get(group), best.get(group)

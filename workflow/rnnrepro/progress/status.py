@@ -103,7 +103,10 @@ def _done(job: TrainingJob, metrics_path: Path) -> JobStatus:
     history = _read_history(metrics_path.with_name("history.csv"))
     done, rate = _rate(history, job.axis)
     if job.stage == "memory":
-        best, value = metrics["best"]["epoch"], metrics["best"]["vacc"]
+        from rnnrepro.memory.runs import current_metrics
+
+        best = current_metrics(metrics)["best"]
+        best, value = best["epoch"], best["val_acc"]
     elif job.stage == "increment":
         best, value = metrics["minibatches"], metrics["final_digit_acc"]
     else:
