@@ -22,8 +22,8 @@ from rnnrepro.config_types import load
 from rnnrepro.execution import pick_device
 from rnnrepro.memory.irnn import IRNNClassifier
 from rnnrepro.memory.settings import MemorySettings
+from rnnrepro.memory.settings import run_settings as memory_run_settings
 from rnnrepro.memory.train import rmsprop
-from rnnrepro.results.training import memory_run_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -16,11 +16,14 @@ import torch
 import yaml
 
 from conftest import QUICK, REPO, copy_repo, run_snakemake
+from rnnrepro.increment import settings as increment_settings
 from rnnrepro.increment.settings import HoldoutSettings, IncrementSettings, PermutationSettings
 from rnnrepro.job_settings import RESULT, SPEED
+from rnnrepro.memory import settings as memory_settings
 from rnnrepro.memory.settings import MemorySettings
 from rnnrepro.memory.train import RunPaths, setup_run
 from rnnrepro.progress import job_time
+from rnnrepro.renet import settings as renet_settings
 from rnnrepro.renet.settings import RenetSettings
 from rnnrepro.renet.train import Job
 from rnnrepro.results import training
@@ -93,8 +96,8 @@ def test_keys_of_a_stage_neither_config_runs_change_no_job(repo_config):
 
 
 def test_settings_and_speed_split_the_section_and_rebuild_the_same_settings(repo_config):
-    results = training.memory_run_settings(repo_config, "original")
-    speeds = training.memory_run_settings(repo_config, "original", SPEED)
+    results = memory_settings.run_settings(repo_config, "original")
+    speeds = memory_settings.run_settings(repo_config, "original", SPEED)
     assert speeds == {"eval_batch_size": repo_config["memory"]["eval_batch_size"]}
     assert "eval_batch_size" not in results
     settings = MemorySettings.from_parts(results, speeds)
@@ -109,7 +112,7 @@ def test_the_checkpoint_fingerprint_ignores_speed_keys(tmp_path, repo_config):
                                                     "b.pt")))
 
     def memory_fingerprint(eval_batch_size: int, hidden_size: int = 8) -> str:
-        results = {**training.memory_run_settings(repo_config, "original"),
+        results = {**memory_settings.run_settings(repo_config, "original"),
                    "hidden_size": hidden_size}
         settings = MemorySettings.from_parts(results, {"eval_batch_size": eval_batch_size})
         run = setup_run(data_dir=tmp_path / "mnist", representation="original",
@@ -120,11 +123,11 @@ def test_the_checkpoint_fingerprint_ignores_speed_keys(tmp_path, repo_config):
     assert memory_fingerprint(5) == memory_fingerprint(500)
     assert memory_fingerprint(5) != memory_fingerprint(5, hidden_size=16)
 
-    renet = training.renet_run_settings(repo_config, "mnist")
+    renet = renet_settings.run_settings(repo_config, "mnist")
     jobs = [Job.from_settings("mnist", 0, renet, {"eval_batch_size": size}) for size in (1, 9)]
     assert jobs[0].fingerprint_data() == jobs[1].fingerprint_data()
     increment = [IncrementSettings.from_parts(
-        training.increment_settings(repo_config, IncrementSettings), {"eval_batch_size": size})
+        increment_settings.job_settings(repo_config, IncrementSettings), {"eval_batch_size": size})
         for size in (1, 9)]
     assert increment[0].results() == increment[1].results()
 

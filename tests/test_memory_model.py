@@ -11,9 +11,9 @@ import torch.nn.functional as F
 
 from rnnrepro.memory.irnn import IRNNClassifier
 from rnnrepro.memory.settings import MemorySettings
+from rnnrepro.memory.settings import run_settings as memory_run_settings
 from rnnrepro.memory.train import rmsprop
 from rnnrepro.parameters import count_parameters, trainable
-from rnnrepro.results.training import memory_run_settings
 
 
 @pytest.mark.parametrize("features", [28, 1])

@@ -15,8 +15,8 @@ from rnnrepro.renet import precision as precision_module
 from rnnrepro.renet.models import ModelSpec, ReNet
 from rnnrepro.renet.precision import autocast, effective_precision
 from rnnrepro.renet.settings import RenetSettings, with_precision
+from rnnrepro.renet.settings import run_settings as renet_run_settings
 from rnnrepro.renet.train import Job, make_optimizer, training_step
-from rnnrepro.results.training import renet_run_settings
 
 CPU = torch.device("cpu")
 

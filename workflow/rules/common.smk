@@ -14,7 +14,10 @@ from rnnrepro.progress import job_time
 from rnnrepro import paths as job_paths
 from rnnrepro.command_helpers import settings_json
 from rnnrepro.paper.figures import included_figures
+from rnnrepro.increment import settings as increment_settings
 from rnnrepro.increment.settings import HoldoutSettings, PermutationSettings
+from rnnrepro.memory import settings as memory_settings
+from rnnrepro.renet import settings as renet_settings
 from rnnrepro.increment.settings import IncrementSettings
 from rnnrepro.job_settings import SPEED
 from rnnrepro.results import imported as imported_runs
@@ -208,13 +211,13 @@ def memory_run_settings(wildcards):
     """--settings of one run (rnnrepro.results.training: the result keys of
     rnnrepro.memory.settings, with memory.pixel_runs applied to the 784-step runs; a sweep
     change never reruns other runs)."""
-    return settings_json(training_jobs.memory_run_settings(config, wildcards.representation))
+    return settings_json(memory_settings.run_settings(config, wildcards.representation))
 
 
 def memory_run_speed(wildcards):
     """--speed of one run: the keys that change how fast, not what (eval_batch_size)."""
     return settings_json(
-        training_jobs.memory_run_settings(config, wildcards.representation, SPEED))
+        memory_settings.run_settings(config, wildcards.representation, SPEED))
 
 
 def memory_summary_settings(wildcards):
@@ -260,12 +263,12 @@ def renet_run_outputs(name):
 def renet_job_settings(wildcards):
     """--settings of one job: its dataset's model (Table 1), the training settings that change
     results, the subset."""
-    return settings_json(training_jobs.renet_run_settings(config, wildcards.dataset))
+    return settings_json(renet_settings.run_settings(config, wildcards.dataset))
 
 
 def renet_job_speed(wildcards):
     """--speed of one job: the training settings that change how fast, not what."""
-    return settings_json(training_jobs.renet_speed(config))
+    return settings_json(renet_settings.run_speed(config))
 
 
 # ---- increment stage (workflow/rules/increment.smk)
@@ -347,19 +350,19 @@ def increment_permutation_arg(wildcards, input):
 # Settings each command receives: only the keys its output depends on (its settings class in
 # rnnrepro.increment.settings), so adding a task or seed to the grid reruns nothing that exists.
 def increment_permutation_settings(wildcards):
-    return settings_json(training_jobs.increment_settings(config, PermutationSettings))
+    return settings_json(increment_settings.job_settings(config, PermutationSettings))
 
 
 def increment_holdout_settings(wildcards):
-    return settings_json(training_jobs.increment_settings(config, HoldoutSettings))
+    return settings_json(increment_settings.job_settings(config, HoldoutSettings))
 
 
 def increment_train_settings(wildcards):
-    return settings_json(training_jobs.increment_settings(config, IncrementSettings))
+    return settings_json(increment_settings.job_settings(config, IncrementSettings))
 
 
 def increment_train_speed(wildcards):
-    return settings_json(training_jobs.increment_settings(config, IncrementSettings, SPEED))
+    return settings_json(increment_settings.job_settings(config, IncrementSettings, SPEED))
 
 
 # ---- claims stage (workflow/rules/claims.smk)

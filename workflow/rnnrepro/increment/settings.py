@@ -7,9 +7,11 @@ Every key is required: config.yaml states each value with its source and the sch
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from rnnrepro.job_settings import JobSettings, RMSprop, result, speed
+from rnnrepro.job_settings import RESULT, JobSettings, RMSprop, result, speed
 
 SCHEMA = ("increment.schema.yaml", ())
 
@@ -70,7 +72,7 @@ class IncrementSettings(JobSettings):
     checkpoint_every: int = result()
     units: UnitSettings = result()   # the LSTM's and GRU's equations
     # The IRNN (cell rnn) is the memory experiment's: its input weights' std is config.yaml's
-    # memory.input_weight_std (rnnrepro.results.training.increment_settings passes it).
+    # memory.input_weight_std (job_settings passes it).
     irnn_input_std: float = result()
     eval_batch_size: int = speed()
 
@@ -83,3 +85,12 @@ class IncrementSettings(JobSettings):
         """Minibatches per checkpointed block: a multiple of ``eval_every`` near
         ``checkpoint_every``, so evaluations never straddle a checkpoint."""
         return self.eval_every * max(1, round(self.checkpoint_every / self.eval_every))
+
+
+def job_settings(config: Mapping[str, Any], kind: type[JobSettings], which: str = RESULT
+                 ) -> dict[str, Any]:
+    """``--settings`` (or, with ``which`` SPEED, ``--speed``) of an increment job whose settings
+    class is ``kind`` (permutation, hold-out or training), from the config. The IRNN's input
+    weight std is the memory experiment's (``memory.input_weight_std``): the same IRNN."""
+    section = {**config["increment"], "irnn_input_std": config["memory"]["input_weight_std"]}
+    return {key: section[key] for key in kind.keys(which)}

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rnnrepro.job_settings import JobSettings, RMSprop, result, speed
+from rnnrepro.job_settings import RESULT, JobSettings, RMSprop, result, speed
 from rnnrepro.memory.representations import PIXELS, steps
 
 
@@ -38,3 +38,11 @@ def run_section(memory: Mapping[str, Any], representation: str) -> dict[str, Any
     if steps(representation) == PIXELS:
         section.update(memory.get("pixel_runs") or {})
     return section
+
+
+def run_settings(config: Mapping[str, Any], representation: str,
+                 kind: str = RESULT) -> dict[str, Any]:
+    """``--settings`` (``kind`` RESULT) or ``--speed`` (SPEED) of one memory run, from the
+    config, with ``memory.pixel_runs`` applied to the 784-step representations."""
+    memory = run_section(config["memory"], representation)
+    return {key: memory[key] for key in MemorySettings.keys(kind)}

@@ -19,8 +19,8 @@ from typing import Any
 
 from rnnrepro.increment.settings import WEIGHT_BLOCKS
 from rnnrepro.memory.representations import steps
+from rnnrepro.memory.settings import run_settings as memory_run_settings
 from rnnrepro.renet.flops import INPUT_SHAPES, training_flops
-from rnnrepro.results.training import memory_run_settings
 
 
 def training_images(config: Mapping[str, Any], dataset: str, subset: int | None) -> int:

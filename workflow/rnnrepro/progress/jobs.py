@@ -33,7 +33,7 @@ class TrainingJob:
 def memory_jobs(config: Mapping[str, Any]) -> list[TrainingJob]:
     """Every IRNN run: representation x learning rate x seed (memory.pixel_runs applied)."""
     from rnnrepro.memory.representations import steps
-    from rnnrepro.results.training import memory_run_settings
+    from rnnrepro.memory.settings import run_settings as memory_run_settings
 
     memory, jobs = config["memory"], []
     for representation in memory["representations"]:

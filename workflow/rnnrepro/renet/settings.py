@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rnnrepro.job_settings import JobSettings, result, speed
+from rnnrepro.job_settings import RESULT, SPEED, JobSettings, result, speed
 
 
 @dataclass(frozen=True)
@@ -41,3 +41,18 @@ def with_precision(training: Mapping[str, Any]) -> dict[str, Any]:
     if "precision" not in values and "bf16" in values:
         values["precision"] = "bf16-mixed" if values.pop("bf16") else "fp32"
     return values
+
+
+def run_settings(config: Mapping[str, Any], dataset: str) -> dict[str, Any]:
+    """``--settings`` of one ReNet run, from the config: its dataset's model (Table 1), the
+    result keys of ``renet.training``, the subset."""
+    renet = config["renet"]
+    training = {key: with_precision(renet["training"])[key]
+                for key in RenetSettings.keys(RESULT)}
+    return {"model": renet["models"][dataset], "training": training,
+            "train_subset": renet["train_subset"]}
+
+
+def run_speed(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``--speed`` of every ReNet run: the speed keys of ``renet.training``."""
+    return {key: config["renet"]["training"][key] for key in RenetSettings.keys(SPEED)}

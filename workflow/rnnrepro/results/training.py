@@ -15,9 +15,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rnnrepro.increment.settings import HoldoutSettings, IncrementSettings, PermutationSettings
-from rnnrepro.job_settings import RESULT, SPEED
-from rnnrepro.memory.settings import MemorySettings, run_section
+from rnnrepro.increment.settings import (
+    HoldoutSettings,
+    IncrementSettings,
+    PermutationSettings,
+    job_settings,
+)
+from rnnrepro.job_settings import RESULT
+from rnnrepro.memory.settings import MemorySettings
 from rnnrepro.renet.settings import RenetSettings, with_precision
 
 TRAINING_STAGES = ("memory", "increment", "renet")
@@ -33,38 +38,6 @@ def current_config(config: Any) -> Any:
     if not isinstance(training, dict) or "bf16" not in training:
         return config
     return {**config, "renet": {**renet, "training": with_precision(training)}}
-
-
-def memory_run_settings(config: Mapping[str, Any], representation: str,
-                        kind: str = RESULT) -> dict[str, Any]:
-    """``--settings`` (``kind`` RESULT) or ``--speed`` (SPEED) of one memory run, with
-    ``memory.pixel_runs`` applied to the 784-step representations."""
-    memory = run_section(config["memory"], representation)
-    return {key: memory[key] for key in MemorySettings.keys(kind)}
-
-
-def increment_settings(config: Mapping[str, Any], kind: type, which: str = RESULT
-                       ) -> dict[str, Any]:
-    """``--settings`` (or, with ``which`` SPEED, ``--speed``) of an increment job whose settings
-    class is ``kind`` (permutation, hold-out or training). The IRNN's input weight std is the
-    memory experiment's (``memory.input_weight_std``): the same IRNN."""
-    section = {**config["increment"], "irnn_input_std": config["memory"]["input_weight_std"]}
-    return {key: section[key] for key in kind.keys(which)}
-
-
-def renet_run_settings(config: Mapping[str, Any], dataset: str) -> dict[str, Any]:
-    """``--settings`` of one ReNet run: its dataset's model (Table 1), the result keys of
-    ``renet.training``, the subset."""
-    renet = config["renet"]
-    training = {key: with_precision(renet["training"])[key]
-                for key in RenetSettings.keys(RESULT)}
-    return {"model": renet["models"][dataset], "training": training,
-            "train_subset": renet["train_subset"]}
-
-
-def renet_speed(config: Mapping[str, Any]) -> dict[str, Any]:
-    """``--speed`` of every ReNet run: the speed keys of ``renet.training``."""
-    return {key: config["renet"]["training"][key] for key in RenetSettings.keys(SPEED)}
 
 
 def raw_identity(config: Mapping[str, Any], dataset: str) -> dict[str, dict[str, Any]]:
@@ -95,7 +68,7 @@ def stage_settings(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         },
         "increment": {"increment": {
             k: v for kind in (IncrementSettings, HoldoutSettings, PermutationSettings)
-            for k, v in increment_settings(config, kind).items()}},
+            for k, v in job_settings(config, kind).items()}},
         "renet": {
             "renet": {"models": renet["models"],
                       "training": {k: with_precision(renet["training"])[k]
