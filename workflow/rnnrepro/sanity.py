@@ -143,11 +143,12 @@ def check_length(path: str | Path, frame: pd.DataFrame, expected: int, what: str
                          f"(a run of another config?); {RERUN}")
 
 
-def check_best_row(path: str | Path, best: Mapping[str, Any], row: pd.Series,
-                   columns: Mapping[str, str]) -> None:
-    """metrics.json's best-epoch values equal the history's row of that epoch."""
+def check_row(path: str | Path, values: Mapping[str, Any], row: pd.Series,
+              columns: Mapping[str, str], where: str, prefix: str = "") -> None:
+    """metrics.json's ``values`` (each key of ``columns`` it holds) equal the history ``row``'s
+    columns; ``where`` names the row in the message ("the history's epoch 3 has")."""
     for key, column in columns.items():
-        if key in best and not math.isclose(float(best[key]), float(row[column]),
-                                             rel_tol=1e-9, abs_tol=1e-12):
-            raise ValueError(f"{path}: best.{key} = {best[key]!r}, but the history's epoch "
-                             f"{int(row['epoch'])} has {column} = {row[column]!r}; {RERUN}")
+        if key in values and not math.isclose(float(values[key]), float(row[column]),
+                                              rel_tol=1e-9, abs_tol=1e-12):
+            raise ValueError(f"{path}: {prefix}{key} = {values[key]!r}, but {where} "
+                             f"{column} = {row[column]!r}; {RERUN}")

@@ -57,12 +57,9 @@ def check_agreement(path: str | Path, metrics: dict[str, Any], history: pd.DataF
         raise ValueError(f"{path}: its history's minibatches are not 0, then increasing; "
                          f"{sanity.RERUN}")
     sanity.check_integer(path, "minibatches", metrics["minibatches"], steps[-1], steps[-1])
-    last = history.iloc[-1]
-    for key, column in (("final_digit_acc", "digit_acc"), ("final_number_acc", "number_acc")):
-        if not math.isclose(float(metrics[key]), float(last[column]), rel_tol=1e-9,
-                            abs_tol=1e-12):
-            raise ValueError(f"{path}: {key} = {metrics[key]!r}, but its history ends with "
-                             f"{column} = {last[column]!r}; {sanity.RERUN}")
+    sanity.check_row(path, metrics, history.iloc[-1], {"final_digit_acc": "digit_acc",
+                                                       "final_number_acc": "number_acc"},
+                     "its history ends with")
 
 
 def summary_rows(paths: Iterable[str | Path]) -> list[dict[str, Any]]:

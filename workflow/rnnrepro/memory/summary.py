@@ -34,7 +34,7 @@ TABLE2_COLUMNS = ["variant", "representation", "group", "learning_rate", "seed",
                   "latency_mean"]
 # A run's best epoch (Table 3's columns and the test set's) and its training budget: epochs run
 # and training images (the claims flag comparisons of unequal budgets).
-BEST_COLUMNS = ["epoch", "acc", "val_acc", "loss", "val_loss", "test_acc", "test_loss"]
+BEST_COLUMNS = ["epoch", *BEST_KEYS]
 BUDGET_COLUMNS = ["epochs_run", "train_images"]
 TABLE3_COLUMNS = ["variant", "representation", "group", "learning_rate", "seed", *BEST_COLUMNS,
                   *BUDGET_COLUMNS]
@@ -136,7 +136,8 @@ def check_run(path: Path, metrics: Mapping[str, Any], history_path: Path,
                             int(run_section(memory, fields["representation"])["epochs"]),
                             "epochs")
     epoch = sanity.check_integer(path, "best.epoch", best.get("epoch"), 1, len(history))
-    sanity.check_best_row(path, best, history.iloc[epoch - 1], {k: k for k in BEST_KEYS})
+    sanity.check_row(path, best, history.iloc[epoch - 1], {k: k for k in BEST_KEYS},
+                     f"the history's epoch {epoch} has", prefix="best.")
 
 
 def _run_fields(run: Mapping[str, Any]) -> dict[str, Any]:
