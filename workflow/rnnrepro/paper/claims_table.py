@@ -1,6 +1,6 @@
-"""The claims tables (``tab:claims``, ``tab:claims-renet`` and ``tab:claims-increment`` in
-``paper/tables.tex``), formatted from verdicts.csv only (the paper stage renders them; the claims
-stage computes).
+"""The claims tables (``tab:claims``, ``tab:claims-continued``, ``tab:claims-renet`` and
+``tab:claims-increment`` in ``paper/tables.tex``), formatted from verdicts.csv only (the paper
+stage renders them; the claims stage computes).
 
 Every number it prints is a column of ``results/<preset>/claims/verdicts.csv`` rounded for print:
 relative effects in percent with one decimal, other effects with three decimals.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -91,8 +92,8 @@ class Notes:
         return [f"({chr(ord('a') + i)}) {text}" for i, text in enumerate(self.texts)]
 
 
-def _short_reason(reason: str, notes: Notes) -> tuple[str, str]:
-    """(abbreviation, note mark) of a verdict's reason: known reasons shortened, unequal
+def _short_reason(reason: str, notes: Notes) -> tuple[str, list[str]]:
+    """(abbreviation, note marks) of a verdict's reason: known reasons shortened, unequal
     budgets and anything else moved to a note."""
     marks = []
     if reason.startswith("unequal budgets: "):
@@ -100,31 +101,42 @@ def _short_reason(reason: str, notes: Notes) -> tuple[str, str]:
         marks.append(notes.mark(f"unequal budgets: {budget}"))
     for pattern, short in _SHORT_REASONS:
         if pattern.fullmatch(reason):
-            return pattern.sub(short, reason), " ".join(marks)
-    marks.append(notes.mark(reason))
-    return "", " ".join(marks)
+            return pattern.sub(short, reason), marks
+    return "", [*marks, notes.mark(reason)]
 
 
-def verdict_lines(row: pd.Series, notes: Notes) -> tuple[str, str]:
-    """The verdict (with † when its readings disagree and its note marks) and, for a verdict
-    that is not plain, the abbreviated reason and the planning figure."""
-    marks = []
-    reason, mark = _short_reason(row["reason"], notes)
+@dataclass(frozen=True)
+class Verdict:
+    """A verdict cell's parts: the verdict, whether its readings disagree (†), its note marks,
+    and, for a verdict that is not plain, the abbreviated reason and the planning figure."""
+
+    verdict: str
+    disagree: bool
+    marks: tuple[str, ...]
+    details: tuple[str, ...]
+
+    def head(self, dagger: bool = True) -> str:
+        """The first line: the verdict, † (unless ``dagger`` is off) and the note marks."""
+        return " ".join([self.verdict, *(["†"] if dagger and self.disagree else []),
+                         *self.marks])
+
+
+def verdict_parts(row: pd.Series, notes: Notes) -> Verdict:
+    """The parts of a verdicts.csv row's cell (its notes marked in ``notes``)."""
+    reason, marks = _short_reason(row["reason"], notes)
     details = [reason] if row["verdict"] not in ("supported", "contradicted") else []
-    marks.append(mark)
-    if row["readings"].startswith("disagree"):
-        marks.insert(0, "†")
     if not pd.isna(row["n_needed"]):
         details.append(f"n ≈ {int(row['n_needed'])}")
     if row["note"] and row["note"] != row["reason"]:
         marks.append(notes.mark(row["note"]))
-    head = " ".join([row["verdict"], *[m for m in marks if m]])
-    return head, "; ".join(text for text in dict.fromkeys(details) if text)
+    return Verdict(row["verdict"], row["readings"].startswith("disagree"), tuple(marks),
+                   tuple(text for text in dict.fromkeys(details) if text))
 
 
 def verdict_text(row: pd.Series, notes: Notes) -> str:
-    """The verdict cell: :func:`verdict_lines` on at most two lines."""
-    return "\n".join(line for line in verdict_lines(row, notes) if line)
+    """The verdict cell: its head, over the reason and planning figure (two lines at most)."""
+    parts = verdict_parts(row, notes)
+    return "\n".join(line for line in (parts.head(), "; ".join(parts.details)) if line)
 
 
 def _claim_blocks(frame: pd.DataFrame, width: int) -> Iterator[tuple[list[Row | str],
@@ -161,12 +173,11 @@ def _reading_cell(row: pd.Series, notes: Notes) -> str:
     """Ours over the verdict, for one reading (the verdict over its reason when nothing ran);
     "CI ∋ 0" is left out, as the interval above shows it, and the readings' disagreement (†)
     is marked on the comparison."""
-    head, details = verdict_lines(row, notes)
-    details = "; ".join(d for d in details.split("; ") if d and d != "CI ∋ 0")
-    head = head.replace(" †", "")
+    parts = verdict_parts(row, notes)
+    details = "; ".join(d for d in parts.details if d != "CI ∋ 0")
     if ours(row) == MISSING:
-        return "\n".join(line for line in (head, details) if line)
-    return f"{ours(row)}\n{head}" + (f"; {details}" if details else "")
+        return "\n".join(line for line in (parts.head(dagger=False), details) if line)
+    return f"{ours(row)}\n{parts.head(dagger=False)}" + (f"; {details}" if details else "")
 
 
 def _readings_body(frame: pd.DataFrame, notes: Notes) -> tuple[list[str], list[Row | str]]:
