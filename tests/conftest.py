@@ -189,6 +189,16 @@ def build_main_pdf(build: Path, tables: Path, increment_table: Path) -> Path:
     return build
 
 
+def pdflatex(folder: Path, tex: str) -> str:
+    """Compile ``folder/tex`` once with pdflatex (log lines unwrapped, as build-pdf.sh sets
+    them); fail the test with its output if it fails. Returns the log."""
+    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex],
+                          cwd=folder, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "max_print_line": "10000"})
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    return (folder / tex).with_suffix(".log").read_text(errors="replace")
+
+
 def typeset_widths(snippets: list[str], workdir: Path, size: str = "footnotesize") -> list[float]:
     """The natural widths (pt) of LaTeX snippets set at ``size`` in main.tex's document class,
     measured by pdflatex."""
@@ -198,11 +208,7 @@ def typeset_widths(snippets: list[str], workdir: Path, size: str = "footnotesize
     lines.append(r"\end{document}")
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "widths.tex").write_text("\n".join(lines) + "\n")
-    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
-                           "widths.tex"], cwd=workdir, capture_output=True, text=True,
-                          timeout=120)
-    assert proc.returncode == 0, proc.stdout[-2000:]
-    log = (workdir / "widths.log").read_text(errors="replace")
+    log = pdflatex(workdir, "widths.tex")
     return [float(w) for w in re.findall(r"^rnnwidth ([\d.]+)pt$", log, re.M)]
 
 

@@ -3,14 +3,18 @@ it when it does not, but never below the footnote size, and says so in the log."
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import FOOTNOTE_PT, layout_problems, table_fonts, verdict_cell_problems
+from conftest import (
+    FOOTNOTE_PT,
+    layout_problems,
+    pdflatex,
+    table_fonts,
+    verdict_cell_problems,
+)
 from rnnrepro.paper.layout import Table, cells, render_latex_file
 
 pytestmark = pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
@@ -28,11 +32,7 @@ def _compile(tmp_path: Path, tables: list[Table]) -> str:
     (tmp_path / "main.tex").write_text(
         "\\documentclass[10pt,twocolumn]{article}\\usepackage{graphicx}\\usepackage{booktabs}"
         "\\usepackage{array}\\input{tables}\\begin{document}" + body + "\\end{document}\n")
-    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "main.tex"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "max_print_line": "10000"})
-    assert proc.returncode == 0, proc.stdout[-2000:]
-    return (tmp_path / "main.log").read_text(errors="replace")
+    return pdflatex(tmp_path, "main.tex")
 
 
 def test_a_table_is_shrunk_only_as_far_as_the_footnote_size(tmp_path):

@@ -101,9 +101,9 @@ def training_files(args: argparse.Namespace) -> TrainingFiles:
     from rnnrepro.paths import BEST_FILE, CHECKPOINT_FILE
 
     folder = args.metrics.parent
-    best = getattr(args, "best", None)
+    best = (args.best or folder / BEST_FILE) if hasattr(args, "best") else None
     return TrainingFiles(args.history, args.metrics, args.checkpoint or folder / CHECKPOINT_FILE,
-                         (best or folder / BEST_FILE) if hasattr(args, "best") else None)
+                         best)
 
 
 def training_device(requested: str, threads: int | None) -> Any:
