@@ -73,7 +73,8 @@ def scaled(rule_name, key):
 
 def time_limit(rule_name, work):
     """The runtime (minutes) of a job of ``rule_name``: from its work (``work(wildcards)``,
-    rnnrepro.progress.job_time) and config.yaml's rates, times the attempt, capped at max_minutes."""
+    rnnrepro.progress.job_time) and config.yaml's rates, times the attempt, capped at
+    max_minutes."""
     resources = config["resources"]
 
     def runtime(wildcards, attempt):
@@ -93,11 +94,10 @@ PROCESSED_ARRAYS = [
 
 
 def raw_files(wildcards):
-    """A dataset's verified raw files: every file data.files.<dataset> lists."""
-    files = config["data"]["files"].get(wildcards.dataset)
-    if not files:
-        raise ValueError(f"no raw files data.files.{wildcards.dataset} in the config")
-    return [f"{DATA}/raw/{wildcards.dataset}/{name}" for name in files]
+    """A dataset's verified raw files: every file data.files.<dataset> lists (the rule's
+    wildcard allows only datasets listed there; the schema requires a file each)."""
+    return [f"{DATA}/raw/{wildcards.dataset}/{name}"
+            for name in config["data"]["files"][wildcards.dataset]]
 
 
 def raw_identity(dataset):
@@ -237,7 +237,8 @@ def memory_samples_settings(wildcards):
 
 # ---- renet stage (workflow/rules/renet.smk)
 RENET = config["renet"]
-# One run's folder as a pattern, and every configured run: results/<preset>/renet/<dataset>/seed<seed>.
+# One run's folder as a pattern, and every configured run:
+# results/<preset>/renet/<dataset>/seed<seed>.
 RENET_RUN = f"{RESULTS}/{renet_datasets.RUN}"
 RENET_LOG = f"{RESULTS}/{renet_datasets.LOG}"
 RENET_RUNS = expand(RENET_RUN, dataset=RENET["datasets"], seed=RENET["seeds"])
