@@ -30,8 +30,9 @@ except ConfigError as err:  # one line naming the key, not the schema
 # The ReNet datasets run must be declared and have their model, raw files and splits.
 from rnnrepro.renet.datasets import config_problems as renet_dataset_problems
 
-for _problem in renet_dataset_problems(config)[:1]:
-    raise WorkflowError(f"config key {_problem}")
+_problems = renet_dataset_problems(config)
+if _problems:  # the first, in one line, as for the schema's
+    raise WorkflowError(f"config key {_problems[0]}")
 
 
 # A run that names no preset over a clone holding another preset's results stops in one line

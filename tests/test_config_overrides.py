@@ -204,3 +204,14 @@ def test_the_plugin_is_a_working_logger(workdir):
                           cwd=workdir, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Rule: renet_train" in done.stderr + done.stdout
+
+
+def test_an_undeclared_renet_dataset_is_refused_in_one_line(workdir):
+    done = dry_run(workdir, "renet={datasets: [mnist, toy]}")
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert ("config key renet.datasets: 'toy' is not a declared dataset (mnist, cifar10, svhn); "
+            "declare it in workflow/rnnrepro/renet/datasets.py") in output
+    ours = [line for line in output.splitlines()
+            if not line.startswith(("Using workflow specific profile", "Config file "))]
+    assert len(ours) <= 3, output
